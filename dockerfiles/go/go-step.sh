@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# gopid1 Go builder step. Runs inside the Go builder container.
+#   /src            the app (a directory with go.mod), copied in by the caller
+#   /out/init       the static binary this step writes
+#   /out/go-version `go version` of the toolchain that built it
+# Environment: GOPID1_PACKAGE (default .), GOPID1_CGO (0|1), GOPID1_LDFLAGS (default -buildid=),
+# SOURCE_DATE_EPOCH.
+set -euo pipefail
+
+pkg="${GOPID1_PACKAGE:-.}"
+ldflags="${GOPID1_LDFLAGS:--buildid=}"
+tags=""
+export GOOS=linux GOARCH=amd64 GOAMD64=v1
+if [ "${GOPID1_CGO:-0}" = 1 ]; then
+  # The blog's recipe (the caller adds -linkmode=external -extldflags=-static): netgo/osusergo keep glibc's NSS out of the binary.
+  export CGO_ENABLED=1
+  tags="-tags=netgo,osusergo"
+else
+  export CGO_ENABLED=0
+fi
+mkdir -p /out
+go version | tee /out/go-version
+cd /src
+go build -trimpath $tags -ldflags="$ldflags" -o /out/init "$pkg"
+echo "gopid1: built $(stat -c %s /out/init) bytes"

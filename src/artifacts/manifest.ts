@@ -1,0 +1,79 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Gopid1Error } from '../errors.js';
+import { sha256File } from './files.js';
+
+export interface ArtifactRecord {
+  /** File name inside the out dir. */
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface BuilderRecord {
+  tag: string;
+  id: string;
+  /** Debian packages in the image, "name=version". */
+  packages: string[];
+}
+
+/** manifest.json: what was built, from what, with what. Holds no host paths and no secrets. */
+export interface Manifest {
+  schema: 1;
+  tool: { name: 'gopid1'; version: string };
+  name: string;
+  sourceDateEpoch: number;
+  artifacts: {
+    bzImage: ArtifactRecord;
+    init: ArtifactRecord;
+    initramfs: ArtifactRecord & { unpackedBytes: number; format: 'newc+gzip' };
+    kernelConfig: ArtifactRecord;
+  };
+  kernel: {
+    source: string;
+    sourceSha256?: string;
+    release: string;
+    config: string;
+    fragments: { name: string; sha256: string }[];
+    configSha256: string;
+    sourceDateEpoch: number;
+    builder: BuilderRecord;
+    fromCache: boolean;
+  };
+  go: {
+    module: string;
+    package: string;
+    version: string;
+    cgo: boolean;
+    ldflags: string;
+    flags: string[];
+    env: Record<string, string>;
+    network: 'none' | 'bridge';
+    builder: BuilderRecord;
+  };
+  boot: { cmdline: string };
+}
+
+export async function artifactRecord(dir: string, file: string): Promise<ArtifactRecord> {
+  const full = path.join(dir, file);
+  return { file, bytes: (await stat(full)).size, sha256: await sha256File(full) };
+}
+
+export async function readManifest(dir: string): Promise<Manifest | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path.join(dir, 'manifest.json'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const manifest = JSON.parse(text) as Manifest;
+    if (manifest.schema !== 1) throw new Error(`schema ${String(manifest.schema)}`);
+    return manifest;
+  } catch (error) {
+    throw new Gopid1Error('BAD_INPUT', `${path.join(dir, 'manifest.json')} is not a gopid1 manifest`, {
+      hint: 'Rebuild the directory with `gopid1 build`, or boot with --kernel and --initrd.',
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,73 @@
+import path from 'node:path';
+import { readManifest } from './artifacts/manifest.js';
+import { Gopid1Error } from './errors.js';
+import { bootMachine, type BootResult } from './qemu/boot.js';
+import { kernelCmdline, type AccelChoice } from './qemu/command.js';
+
+export interface BootOptions {
+  /** An out dir of `build` (default "dist"). */
+  dir?: string;
+  /** Boot these files instead of the out dir's. */
+  kernel?: string;
+  initrd?: string;
+  /** Succeed (and stop the machine) once this matches a console line, `expectCount` times. */
+  expect?: string | RegExp;
+  expectCount?: number;
+  timeoutSeconds?: number;
+  memoryMiB?: number;
+  accel?: AccelChoice;
+  /** Appended to the command line the build recorded. */
+  cmdline?: string;
+  onConsole?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export type { BootResult };
+
+function toRegExp(expect: string | RegExp): RegExp {
+  if (expect instanceof RegExp) return expect;
+  try {
+    return new RegExp(expect);
+  } catch (error) {
+    throw new Gopid1Error('BAD_INPUT', `--expect ${JSON.stringify(expect)} is not a valid regular expression`, {
+      hint: 'Use JavaScript regular expression syntax, e.g. --expect "Hello from Golang".',
+      cause: error,
+    });
+  }
+}
+
+function checkPositive(value: number | undefined, what: string, example: string): void {
+  if (value !== undefined && (!Number.isFinite(value) || value <= 0)) {
+    throw new Gopid1Error('BAD_INPUT', `${what} must be a positive number, not ${value}`, { hint: `e.g. ${example}` });
+  }
+}
+
+/** Boots an out dir (or a kernel and initramfs) in QEMU and reports how the run ended. */
+export async function boot(options: BootOptions = {}): Promise<BootResult> {
+  checkPositive(options.timeoutSeconds, '--timeout', '--timeout 90');
+  checkPositive(options.memoryMiB, '--memory', '--memory 256');
+  if (options.memoryMiB !== undefined && (!Number.isInteger(options.memoryMiB) || options.memoryMiB < 16)) {
+    throw new Gopid1Error('BAD_INPUT', `--memory must be a whole number of MiB, at least 16, not ${options.memoryMiB}`, { hint: 'e.g. --memory 256' });
+  }
+  checkPositive(options.expectCount, '--expect-count', '--expect-count 3');
+  const expect = options.expect === undefined ? undefined : toRegExp(options.expect);
+  const dir = path.resolve(options.dir ?? 'dist');
+  const manifest = options.kernel && options.initrd ? undefined : await readManifest(dir);
+  const kernel = options.kernel ?? path.join(dir, manifest?.artifacts.bzImage.file ?? 'bzImage');
+  const initrd = options.initrd ?? path.join(dir, manifest?.artifacts.initramfs.file ?? 'initramfs.cpio.gz');
+  const base = manifest?.boot.cmdline ?? kernelCmdline();
+  return bootMachine({
+    kernel,
+    initrd,
+    ...(manifest && !options.initrd ? { unpackedBytes: manifest.artifacts.initramfs.unpackedBytes } : {}),
+    ...(expect ? { expect } : {}),
+    ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}),
+    ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
+    ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
+    accel: options.accel ?? 'auto',
+    cmdline: options.cmdline?.trim() ? `${base} ${options.cmdline.trim()}` : base,
+    serialLog: path.join(options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(kernel)) : dir, 'serial.log'),
+    ...(options.onConsole ? { onConsole: options.onConsole } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}

@@ -1,0 +1,207 @@
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { ContentCache } from './artifacts/cache.js';
+import { artifactRecord, type BuilderRecord, type Manifest } from './artifacts/manifest.js';
+import { OutputDir } from './artifacts/out.js';
+import { connectEngine } from './engine/connect.js';
+import type { BuilderImage } from './engine/images.js';
+import { Gopid1Error, throwIfAborted } from './errors.js';
+import { buildGo, inspectApp } from './go/build.js';
+import { writeInitramfs } from './initramfs/layout.js';
+import { buildKernel, type KernelConfigBase } from './kernel/build.js';
+import { DEFAULT_KERNEL_SOURCE, parseKernelSource } from './kernel/source.js';
+import { dockerfilesDir, toolVersion } from './paths.js';
+import { silent, type Reporter } from './progress.js';
+import { kernelCmdline } from './qemu/command.js';
+
+/** Used when neither --source-date-epoch, SOURCE_DATE_EPOCH nor a git commit of the app gives a time: 2024-01-01T00:00:00Z. */
+export const DEFAULT_SOURCE_DATE_EPOCH = 1704067200;
+
+export interface BuildOptions {
+  /** Directory of the Go module to boot. */
+  app: string;
+  /** Out dir (default "dist"). */
+  out?: string;
+  /** Name of the machine (default: the app directory's name). */
+  name?: string;
+  /** Main package inside the module (default "."). */
+  package?: string;
+  /** debian:<series> (default debian:trixie), kernel.org:<version>, or a path to a tarball or tree. */
+  kernelSource?: string;
+  kernelConfig?: KernelConfigBase;
+  kernelFragments?: string[];
+  kernelSha256?: string;
+  /** Extra kernel command line, recorded in the manifest and used by `boot`. */
+  cmdline?: string;
+  cgo?: boolean;
+  /** Strip symbol tables from the program (-s -w); default true. */
+  strip?: boolean;
+  /** Parallel kernel compile jobs (default: CPU count). */
+  jobs?: number;
+  /** Reuse and fill the artifact cache (default true). */
+  cache?: boolean;
+  sourceDateEpoch?: number;
+  onProgress?: Reporter;
+  signal?: AbortSignal;
+}
+
+export interface BuildResult {
+  outDir: string;
+  manifest: Manifest;
+  durations: { kernelMs: number; goMs: number; initramfsMs: number; totalMs: number };
+}
+
+function parseEpoch(value: string, from: string): number {
+  if (!/^\d+$/.test(value.trim())) {
+    throw new Gopid1Error('BAD_INPUT', `${from} must be a whole number of seconds since 1970, not "${value}"`, { hint: 'e.g. --source-date-epoch 1704067200' });
+  }
+  return Number(value.trim());
+}
+
+/** The app's SOURCE_DATE_EPOCH: the option, else $SOURCE_DATE_EPOCH, else its last git commit, else a constant. */
+export async function resolveSourceDateEpoch(appDir: string, explicit?: number): Promise<number> {
+  if (explicit !== undefined) return explicit;
+  if (process.env.SOURCE_DATE_EPOCH) return parseEpoch(process.env.SOURCE_DATE_EPOCH, 'SOURCE_DATE_EPOCH');
+  const git = await execa('git', ['-C', appDir, 'log', '-1', '--format=%ct'], { reject: false });
+  if (git.exitCode === 0 && /^\d+$/.test(String(git.stdout).trim())) return Number(String(git.stdout).trim());
+  return DEFAULT_SOURCE_DATE_EPOCH;
+}
+
+function builderRecord(image: BuilderImage): BuilderRecord {
+  return { tag: image.tag, id: image.id, packages: image.packages };
+}
+
+async function settle<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'fulfilled' && rb.status === 'fulfilled') return [ra.value, rb.value];
+  // Prefer the failure that caused the other stage to be aborted.
+  const failures = [ra, rb].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  throw failures.find((e) => !(e instanceof Gopid1Error && e.code === 'INTERRUPTED')) ?? failures[0];
+}
+
+/**
+ * Builds an app into a bootable machine: the kernel and the program in parallel, each in its builder
+ * container, then the initramfs; writes bzImage, init, initramfs.cpio.gz, kernel.config and manifest.json
+ * to the out dir only when everything succeeded.
+ */
+export async function build(options: BuildOptions): Promise<BuildResult> {
+  const started = Date.now();
+  const report = options.onProgress ?? silent;
+  const pkg = options.package ?? '.';
+  const app = await inspectApp(options.app, pkg);
+  const source = await parseKernelSource(options.kernelSource ?? DEFAULT_KERNEL_SOURCE);
+  const kernelConfig = options.kernelConfig ?? 'minimal';
+  if (kernelConfig !== 'minimal' && kernelConfig !== 'defconfig') {
+    throw new Gopid1Error('BAD_INPUT', `unknown kernel config "${String(kernelConfig)}"`, { hint: 'Use --kernel-config minimal (default) or defconfig.' });
+  }
+  const jobs = options.jobs ?? os.availableParallelism();
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Gopid1Error('BAD_INPUT', `--jobs must be a positive whole number, not ${jobs}`, { hint: 'e.g. --jobs 2' });
+  const epoch = await resolveSourceDateEpoch(app.dir, options.sourceDateEpoch);
+  // The kernel does not depend on the app: its timestamp is fixed unless one is asked for, so one kernel serves every app.
+  const kernelEpoch =
+    options.sourceDateEpoch ?? (process.env.SOURCE_DATE_EPOCH ? parseEpoch(process.env.SOURCE_DATE_EPOCH, 'SOURCE_DATE_EPOCH') : DEFAULT_SOURCE_DATE_EPOCH);
+  const name = options.name ?? path.basename(app.dir);
+  throwIfAborted(options.signal, 'build');
+
+  const engine = await connectEngine();
+  const out = await OutputDir.open(options.out ?? 'dist', { appDir: app.dir, runId: engine.runId });
+  const relativeOut = path.relative(app.dir, out.dir);
+  const exclude = relativeOut !== '' && !relativeOut.startsWith('..') && !path.isAbsolute(relativeOut) ? [relativeOut.split(path.sep).join('/')] : [];
+
+  // If one stage fails, stop the other instead of waiting for it.
+  const stages = new AbortController();
+  const abortStages = (): void => stages.abort();
+  options.signal?.addEventListener('abort', abortStages, { once: true });
+  try {
+    const cache = new ContentCache();
+    const kernelPromise = buildKernel(engine, {
+      source,
+      config: kernelConfig,
+      fragments: options.kernelFragments ?? [],
+      ...(options.kernelSha256 ? { kernelSha256: options.kernelSha256 } : {}),
+      jobs,
+      useCache: options.cache ?? true,
+      sourceDateEpoch: kernelEpoch,
+      outDir: out.staging,
+      logDir: out.logs,
+      dockerfilesDir,
+      cache,
+      report,
+      signal: stages.signal,
+    }).catch((error: unknown) => {
+      stages.abort();
+      throw error;
+    });
+    const goPromise = buildGo(engine, {
+      appDir: app.dir,
+      package: pkg,
+      cgo: options.cgo ?? false,
+      strip: options.strip ?? true,
+      exclude,
+      outDir: out.staging,
+      logDir: out.logs,
+      dockerfilesDir,
+      sourceDateEpoch: epoch,
+      report,
+      signal: stages.signal,
+    }).catch((error: unknown) => {
+      stages.abort();
+      throw error;
+    });
+    const [kernel, go] = await settle(kernelPromise, goPromise);
+    throwIfAborted(options.signal, 'build');
+
+    const initramfsStarted = Date.now();
+    report({ kind: 'step', stage: 'initramfs', text: 'packing initramfs.cpio.gz' });
+    const initramfs = await writeInitramfs(go.init, out.staged('initramfs.cpio.gz'), epoch);
+    const initramfsMs = Date.now() - initramfsStarted;
+    report({ kind: 'done', stage: 'initramfs', text: `initramfs packed (${initramfs.bytes} bytes, ${initramfs.unpackedBytes} unpacked)` });
+
+    const manifest: Manifest = {
+      schema: 1,
+      tool: { name: 'gopid1', version: toolVersion },
+      name,
+      sourceDateEpoch: epoch,
+      artifacts: {
+        bzImage: await artifactRecord(out.staging, 'bzImage'),
+        init: await artifactRecord(out.staging, 'init'),
+        initramfs: { ...(await artifactRecord(out.staging, 'initramfs.cpio.gz')), unpackedBytes: initramfs.unpackedBytes, format: 'newc+gzip' },
+        kernelConfig: await artifactRecord(out.staging, 'kernel.config'),
+      },
+      kernel: {
+        source: kernel.source,
+        ...(kernel.sourceSha256 ? { sourceSha256: kernel.sourceSha256 } : {}),
+        release: kernel.release,
+        config: kernel.base,
+        fragments: kernel.fragments.map((f) => ({ name: path.basename(f.name), sha256: f.sha256 })),
+        configSha256: kernel.configSha256,
+        sourceDateEpoch: kernelEpoch,
+        builder: builderRecord(kernel.builder),
+        fromCache: kernel.cached,
+      },
+      go: {
+        module: app.module,
+        package: pkg,
+        version: go.goVersion,
+        cgo: options.cgo ?? false,
+        ldflags: go.ldflags,
+        flags: ['-trimpath', '-buildvcs=false'],
+        env: { GOOS: 'linux', GOARCH: 'amd64', GOAMD64: 'v1', CGO_ENABLED: options.cgo ? '1' : '0' },
+        network: go.network,
+        builder: builderRecord(go.builder),
+      },
+      boot: { cmdline: kernelCmdline(options.cmdline) },
+    };
+    throwIfAborted(options.signal, 'build');
+    await out.commit(['bzImage', 'init', 'initramfs.cpio.gz', 'kernel.config'], manifest);
+    return {
+      outDir: out.dir,
+      manifest,
+      durations: { kernelMs: kernel.durationMs, goMs: go.durationMs, initramfsMs, totalMs: Date.now() - started },
+    };
+  } finally {
+    options.signal?.removeEventListener('abort', abortStages);
+    await out.discard();
+  }
+}

@@ -1,0 +1,26 @@
+import { ContentCache } from './artifacts/cache.js';
+import { cleanEngine, type CleanReport } from './engine/clean.js';
+import { connectEngine } from './engine/connect.js';
+
+export interface CleanOptions {
+  /** Also empty the artifact cache and the Go module cache volume. */
+  cache?: boolean;
+  /** Also remove the builder images (they are rebuilt on the next build). */
+  images?: boolean;
+}
+
+export interface CleanResult extends CleanReport {
+  cacheDir?: string;
+}
+
+/** Removes every container and volume a gopid1 run left behind (e.g. after kill -9), and caches on request. */
+export async function clean(options: CleanOptions = {}): Promise<CleanResult> {
+  const engine = await connectEngine();
+  const report = await cleanEngine(engine, { cacheVolumes: options.cache ?? false, images: options.images ?? false });
+  if (options.cache) {
+    const cache = new ContentCache();
+    await cache.clear();
+    return { ...report, cacheDir: cache.root };
+  }
+  return report;
+}

@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { boot, type BootResult } from '../boot.js';
+import type { AccelChoice } from '../qemu/command.js';
+import { globalFlags, positiveInteger, positiveNumber, type CommandContext } from './context.js';
+import { formatSeconds, outputMode } from './output.js';
+
+interface BootFlags {
+  expect?: string;
+  expectCount?: number;
+  timeout?: number;
+  memory?: number;
+  accel: AccelChoice;
+  cmdline?: string;
+  kernel?: string;
+  initrd?: string;
+  quiet?: boolean;
+}
+
+function summary(result: BootResult, expect?: string): string {
+  const first = result.firstLineMs !== undefined ? `first program line after ${formatSeconds(result.firstLineMs)}` : 'the program printed nothing';
+  const how = `${result.accel}${result.accel === 'tcg' ? ` (${result.accelReason})` : ''}, ${result.memoryMiB} MiB`;
+  switch (result.outcome) {
+    case 'expected':
+      return `✔ /${expect}/ seen after ${formatSeconds(result.expectMs ?? result.durationMs)}; ${first}; ${how}`;
+    case 'exited':
+      return result.exitSignal !== undefined
+        ? `✖ the program was killed by signal ${result.exitSignal} after ${formatSeconds(result.durationMs)}; ${first}`
+        : `${result.exitStatus === 0 ? '✔' : '✖'} the program exited with status ${result.exitStatus} after ${formatSeconds(result.durationMs)}; ${first}`;
+    case 'powered-off':
+      return `✔ the machine powered off after ${formatSeconds(result.durationMs)}; ${first}`;
+  }
+}
+
+/** The process exit code for a finished boot: the program's own status when it exited. */
+export function bootExitCode(result: BootResult): number {
+  if (result.outcome !== 'exited') return 0;
+  if (result.exitSignal !== undefined) return 128 + result.exitSignal;
+  return result.exitStatus ?? 0;
+}
+
+export function registerBoot(program: Command, context: CommandContext): void {
+  program
+    .command('boot')
+    .description('boot an out dir of `gopid1 build` in QEMU, with the serial console on this terminal')
+    .argument('[dir]', 'out dir of gopid1 build', 'dist')
+    .option('-e, --expect <regex>', 'exit 0 and stop the machine once a console line matches')
+    .option('--expect-count <n>', 'wait for this many matching lines', positiveInteger('--expect-count'))
+    .option('-t, --timeout <seconds>', 'stop and fail after this long (default: none; 120 with --expect)', positiveNumber('--timeout'))
+    .option('-m, --memory <mib>', 'guest RAM in MiB (default: sized from the initramfs)', positiveInteger('--memory'))
+    .addOption(new Option('--accel <accel>', 'auto = KVM only when usable and the CPU has vmx/svm').choices(['auto', 'kvm', 'tcg']).default('auto'))
+    .option('--cmdline <args>', 'appended to the kernel command line the build recorded')
+    .option('--kernel <file>', 'boot this bzImage instead of <dir>/bzImage')
+    .option('--initrd <file>', 'boot this initramfs instead of <dir>/initramfs.cpio.gz')
+    .option('-q, --quiet', 'do not echo the console (it is still written to <dir>/serial.log)')
+    .action(async (dir: string, flags: BootFlags, command: Command) => {
+      const global = globalFlags(command);
+      const mode = outputMode(global);
+      const echo = mode !== 'json' && !flags.quiet;
+      const timeoutSeconds = flags.timeout ?? (flags.expect !== undefined ? 120 : undefined);
+      const result = await boot({
+        dir,
+        accel: flags.accel,
+        ...(flags.expect !== undefined ? { expect: flags.expect } : {}),
+        ...(flags.expectCount !== undefined ? { expectCount: flags.expectCount } : {}),
+        ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+        ...(flags.memory !== undefined ? { memoryMiB: flags.memory } : {}),
+        ...(flags.cmdline !== undefined ? { cmdline: flags.cmdline } : {}),
+        ...(flags.kernel !== undefined ? { kernel: flags.kernel } : {}),
+        ...(flags.initrd !== undefined ? { initrd: flags.initrd } : {}),
+        ...(echo ? { onConsole: (line: string) => process.stdout.write(`${line}\n`) } : {}),
+        signal: context.signal,
+      });
+      if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: true, ...result }, null, 2)}\n`);
+      else process.stderr.write(`${summary(result, flags.expect)}\n`);
+      context.setExitCode(bootExitCode(result));
+    });
+}

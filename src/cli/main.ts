@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { toolVersion } from '../paths.js';
+import { registerBoot } from './boot.js';
+import { registerBuild } from './build.js';
+import { registerClean } from './clean.js';
+import type { CommandContext } from './context.js';
+import { errorJson, exitCodeFor, formatError, type GlobalFlags } from './output.js';
+
+/** The entry point: parses the command line, wires Ctrl-C/SIGTERM to an AbortSignal, prints errors, exits. */
+async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  let exitCode = 0;
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      process.stderr.write(`gopid1: ${name} again; exiting without cleaning up (run \`gopid1 clean\` later)\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\ngopid1: ${name}: stopping and removing containers…\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const context: CommandContext = { signal: controller.signal, setExitCode: (code) => (exitCode = code) };
+  const program = new Command('gopid1')
+    .description('turn a Go program into a bootable Linux machine in which it is PID 1')
+    .version(toolVersion)
+    .option('--json', 'print one machine-readable JSON result on stdout, no spinner')
+    .option('--debug', 'print stack traces with errors')
+    .option('--verbose', 'stream builder output to stderr')
+    .showHelpAfterError()
+    .exitOverride();
+  registerBuild(program, context);
+  registerBoot(program, context);
+  registerClean(program, context);
+
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    const flags = program.opts<GlobalFlags>();
+    if (flags.json) process.stdout.write(`${JSON.stringify(errorJson(error), null, 2)}\n`);
+    process.stderr.write(formatError(error, flags.debug ?? false));
+    return exitCodeFor(error);
+  }
+}
+
+// Exit explicitly: open sockets to the Docker engine must not keep a finished command alive.
+main(process.argv).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`gopid1: internal error: ${String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import Docker from 'dockerode';
+import { Gopid1Error, describeError } from '../errors.js';
+
+/** The label every container and volume of gopid1 carries; its value is the run id. */
+export const LABEL = 'gopid1';
+/** The label that says what a container is for (e.g. "kernel-compile"). */
+export const ROLE_LABEL = 'gopid1.role';
+
+const PING_TIMEOUT_MS = 1500;
+
+/** A connection to one Docker engine, for one run of gopid1. */
+export interface Engine {
+  /** Identifies this run; the value of the `gopid1` label on everything it creates. */
+  readonly runId: string;
+  /** Where the engine lives, for messages: "unix:///var/run/docker.sock", "tcp://…", "ssh://…". */
+  readonly endpoint: string;
+  readonly serverVersion: string;
+  /** @internal dockerode stays inside src/engine/. */
+  readonly docker: Docker;
+}
+
+export function newRunId(): string {
+  const stamp = new Date().toISOString().replace(/[-:TZ.]/g, '').slice(0, 14);
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+function endpointOf(): string {
+  return process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+}
+
+/**
+ * Connects to the engine named by DOCKER_HOST (unix, tcp with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH, or ssh),
+ * or the local socket, and pings it. Fails within ~2 s when nothing answers.
+ */
+export async function connectEngine(options: { runId?: string } = {}): Promise<Engine> {
+  const endpoint = endpointOf();
+  let probe: Docker;
+  let docker: Docker;
+  try {
+    probe = new Docker({ timeout: PING_TIMEOUT_MS });
+    docker = new Docker();
+  } catch (error) {
+    throw new Gopid1Error('DOCKER_UNAVAILABLE', `cannot use DOCKER_HOST=${endpoint}: ${describeError(error)}`, {
+      hint: 'Set DOCKER_HOST to unix:///path/to/docker.sock, tcp://host:port or ssh://user@host, or unset it.',
+      cause: error,
+    });
+  }
+  let version: string;
+  try {
+    const timer = new Promise<never>((_, reject) => {
+      setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS).unref();
+    });
+    await Promise.race([probe.ping(), timer]);
+    const info = (await Promise.race([probe.version(), timer])) as { Version?: string };
+    version = info.Version ?? 'unknown';
+  } catch (error) {
+    throw new Gopid1Error('DOCKER_UNAVAILABLE', `no Docker engine answers at ${endpoint} (${describeError(error)})`, {
+      hint:
+        'gopid1 builds the kernel and the Go program in Docker containers, so it needs a running engine. ' +
+        'On Debian as root, `make setup` in the gopid1 checkout installs docker.io and starts dockerd; ' +
+        'otherwise start your engine (`sudo systemctl start docker`), add yourself to the docker group, ' +
+        'or point DOCKER_HOST at a remote engine (tcp://host:2376 with DOCKER_TLS_VERIFY=1, or ssh://user@host).',
+      cause: error,
+    });
+  }
+  return { runId: options.runId ?? newRunId(), endpoint, serverVersion: version, docker };
+}
+
+export function labelsFor(engine: Engine, role: string): Record<string, string> {
+  return { [LABEL]: engine.runId, [ROLE_LABEL]: role };
+}
+
+/** Wraps an engine API failure in the error family. */
+export function engineError(what: string, error: unknown): Gopid1Error {
+  if (error instanceof Gopid1Error) return error;
+  const detail = describeError(error);
+  const unreachable = /ECONNREFUSED|ENOENT|EPIPE|ECONNRESET|socket hang up/.test(detail);
+  return new Gopid1Error(unreachable ? 'DOCKER_UNAVAILABLE' : 'DOCKER_FAILED', `${what}: ${detail}`, {
+    hint: unreachable
+      ? 'The Docker engine went away (restarted or stopped). Check it answers (`docker info`) and run the command again; finished stages are reused from the cache.'
+      : 'Check the engine (`docker info`) and its log; run again with --debug for the full trace.',
+    cause: error,
+  });
+}

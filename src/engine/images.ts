@@ -1,0 +1,329 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { execa } from 'execa';
+import { Gopid1Error, describeError, interrupted } from '../errors.js';
+import { LineSplitter, LineTail } from '../lines.js';
+import { packDirectory } from './archive.js';
+import { engineError, type Engine } from './connect.js';
+
+const PULL_TIMEOUT_MS = 60_000;
+const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
+
+export interface ImageProgress {
+  onLine?: (line: string) => void;
+  /** Build and bootstrap output is appended here. */
+  logFile: string;
+  signal?: AbortSignal;
+}
+
+export interface BuilderSpec {
+  /** "kernel", "go": the directory under dockerfiles/ and the image name gopid1-<name>-builder. */
+  name: string;
+  contextDir: string;
+  buildArgs: Record<string, string>;
+  /** The FROM image the Dockerfile uses with these build args, e.g. "debian:trixie". */
+  baseImage: string;
+}
+
+export interface BuilderImage {
+  /** gopid1-<name>-builder:<hash of Dockerfile, context and build args> */
+  tag: string;
+  /** The engine's image id (sha256:…). */
+  id: string;
+  /** Debian packages installed in it, "name=version", sorted. */
+  packages: string[];
+  /** True when this run built it. */
+  built: boolean;
+}
+
+interface ProgressEvent {
+  stream?: string;
+  status?: string;
+  progress?: string;
+  id?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+/** Every file of a build context, hashed in name order with its exec bit: the image's identity. */
+export async function hashContext(dir: string, extra: Record<string, string>): Promise<string> {
+  const hash = createHash('sha256');
+  const walk = async (relative: string): Promise<void> => {
+    const entries = (await readdir(path.join(dir, relative), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const entry of entries) {
+      const child = relative === '' ? entry.name : `${relative}/${entry.name}`;
+      if (entry.isDirectory()) {
+        await walk(child);
+      } else if (entry.isFile()) {
+        const full = path.join(dir, child);
+        const executable = ((await stat(full)).mode & 0o111) !== 0;
+        hash.update(`${child}\0${executable ? 'x' : '-'}\0`);
+        hash.update(await readFile(full));
+        hash.update('\0');
+      }
+    }
+  };
+  await walk('');
+  for (const key of Object.keys(extra).sort()) hash.update(`${key}=${extra[key]}\0`);
+  return hash.digest('hex');
+}
+
+async function imageId(engine: Engine, ref: string): Promise<string | undefined> {
+  try {
+    const info = await engine.docker.getImage(ref).inspect();
+    return info.Id;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    throw engineError(`cannot inspect image ${ref}`, error);
+  }
+}
+
+/** Reads a Docker progress stream (build, pull, import) to its end; rejects on its first error entry. */
+async function followProgress(engine: Engine, stream: NodeJS.ReadableStream, onLine: (line: string) => void, signal?: AbortSignal): Promise<string | undefined> {
+  const splitter = new LineSplitter(onLine);
+  let failure: string | undefined;
+  let lastStatus = '';
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      (stream as Readable).destroy?.();
+      reject(interrupted('builder image'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    engine.docker.modem.followProgress(
+      stream,
+      (error: Error | null) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (error) reject(error);
+        else resolve();
+      },
+      (event: ProgressEvent) => {
+        if (event.stream !== undefined) splitter.push(event.stream);
+        if (event.status !== undefined) {
+          const text = `${event.id ? `${event.id}: ` : ''}${event.status}`;
+          if (text !== lastStatus) onLine(text);
+          lastStatus = text;
+        }
+        if (event.error !== undefined || event.errorDetail?.message !== undefined) {
+          failure ??= event.errorDetail?.message ?? event.error;
+        }
+      },
+    );
+  });
+  splitter.end();
+  return failure;
+}
+
+function logSink(progress: ImageProgress): { onLine: (line: string) => void; tail: LineTail; close: () => Promise<void> } {
+  const log = createWriteStream(progress.logFile, { flags: 'a' });
+  const tail = new LineTail(30);
+  return {
+    tail,
+    onLine: (line: string) => {
+      log.write(`${line}\n`);
+      tail.add(line);
+      progress.onLine?.(line);
+    },
+    close: () => new Promise<void>((resolve) => log.end(resolve)),
+  };
+}
+
+async function tryPull(engine: Engine, ref: string, onLine: (line: string) => void, signal?: AbortSignal): Promise<string | undefined> {
+  try {
+    const stream = await Promise.race([
+      engine.docker.pull(ref) as Promise<NodeJS.ReadableStream>,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${PULL_TIMEOUT_MS / 1000} s`)), PULL_TIMEOUT_MS).unref()),
+    ]);
+    const failure = await followProgress(engine, stream, onLine, signal);
+    return failure ?? undefined;
+  } catch (error) {
+    if (error instanceof Gopid1Error) throw error;
+    return describeError(error);
+  }
+}
+
+async function ensureMmdebstrap(): Promise<void> {
+  const found = await execa('sh', ['-c', 'command -v mmdebstrap'], { reject: false });
+  if (found.exitCode === 0) return;
+  const root = process.getuid?.() === 0;
+  const apt = (await execa('sh', ['-c', 'command -v apt-get'], { reject: false })).exitCode === 0;
+  if (!root || !apt) {
+    throw new Gopid1Error('BASE_IMAGE_UNAVAILABLE', 'no registry answers and mmdebstrap is not installed, so the Debian base image cannot be bootstrapped', {
+      hint: 'Install mmdebstrap (Debian: sudo apt-get install mmdebstrap), or make a registry reachable, or `docker load` a debian image, then run again.',
+    });
+  }
+  const install = await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'mmdebstrap'], {
+    reject: false,
+    env: { DEBIAN_FRONTEND: 'noninteractive' },
+    all: true,
+  });
+  if (install.exitCode !== 0) {
+    throw new Gopid1Error('BASE_IMAGE_UNAVAILABLE', 'could not install mmdebstrap to bootstrap the Debian base image', {
+      command: 'apt-get install mmdebstrap',
+      exitCode: install.exitCode,
+      logTail: String(install.all ?? '').split('\n').slice(-15),
+      hint: 'Run `apt-get update && apt-get install mmdebstrap` as root, then run again.',
+    });
+  }
+}
+
+/**
+ * Bootstraps `debian:<suite>` from the Debian archive with mmdebstrap (minbase, deterministic with
+ * SOURCE_DATE_EPOCH) and imports it under that tag, for machines where no registry answers.
+ */
+async function bootstrapDebian(engine: Engine, ref: string, onLine: (line: string) => void, signal?: AbortSignal): Promise<void> {
+  const match = /^debian:([a-z]+)(?:-slim)?$/.exec(ref);
+  if (!match) {
+    throw new Gopid1Error('BASE_IMAGE_UNAVAILABLE', `base image ${ref} is not present and cannot be pulled`, {
+      hint: `Only debian:<suite> base images can be bootstrapped offline. Load ${ref} with \`docker load\` or make a registry reachable.`,
+    });
+  }
+  const suite = match[1] ?? 'trixie';
+  const [repo, tag] = ref.split(':') as [string, string];
+  await ensureMmdebstrap();
+  const mirror = process.env.GOPID1_DEBIAN_MIRROR ?? DEFAULT_MIRROR;
+  const args = ['--variant=minbase', '--quiet', suite, '-', mirror];
+  onLine(`$ mmdebstrap ${args.join(' ')} | docker import - ${ref}`);
+  const child = execa('mmdebstrap', args, {
+    env: { SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH ?? '1700000000' },
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: { stdout: false, stderr: true },
+    reject: false,
+    cancelSignal: signal,
+  });
+  const stderrLines = new LineSplitter(onLine);
+  child.stderr?.on('data', (chunk: Buffer) => stderrLines.push(chunk));
+  let importFailure: string | undefined;
+  try {
+    const stream = (await engine.docker.importImage(child.stdout as unknown as NodeJS.ReadableStream, { repo, tag })) as NodeJS.ReadableStream;
+    importFailure = await followProgress(engine, stream, onLine, signal);
+  } catch (error) {
+    child.kill();
+    if (error instanceof Gopid1Error) throw error;
+    importFailure = describeError(error);
+  }
+  const result = await child;
+  stderrLines.end();
+  if (signal?.aborted) throw interrupted('base image bootstrap');
+  if (result.exitCode !== 0 || importFailure !== undefined) {
+    throw new Gopid1Error('BASE_IMAGE_UNAVAILABLE', `could not bootstrap ${ref} from ${mirror}`, {
+      command: `mmdebstrap ${args.join(' ')} | docker import - ${ref}`,
+      exitCode: result.exitCode,
+      logTail: [...String(result.stderr ?? '').split('\n').slice(-15), ...(importFailure ? [importFailure] : [])],
+      hint: 'Check that the Debian archive answers (or set GOPID1_DEBIAN_MIRROR to a mirror that does), then run again.',
+    });
+  }
+  onLine(`bootstrapped ${ref} from ${mirror}`);
+}
+
+// Stages run in parallel and share base images: one pull or bootstrap per engine and ref.
+const baseImagesInFlight = new WeakMap<Engine, Map<string, Promise<string>>>();
+
+/** Makes `ref` present: already local → as is; else pull; else bootstrap it offline from Debian's archive. */
+export function ensureBaseImage(engine: Engine, ref: string, progress: ImageProgress): Promise<string> {
+  let inFlight = baseImagesInFlight.get(engine);
+  if (!inFlight) baseImagesInFlight.set(engine, (inFlight = new Map()));
+  let pending = inFlight.get(ref);
+  if (!pending) {
+    pending = resolveBaseImage(engine, ref, progress);
+    inFlight.set(ref, pending);
+    pending.catch(() => inFlight.delete(ref));
+  }
+  return pending;
+}
+
+async function resolveBaseImage(engine: Engine, ref: string, progress: ImageProgress): Promise<string> {
+  const present = await imageId(engine, ref);
+  if (present) return present;
+  await mkdir(path.dirname(progress.logFile), { recursive: true });
+  const sink = logSink(progress);
+  try {
+    sink.onLine(`base image ${ref} is not present; pulling it`);
+    const pullFailure = await tryPull(engine, ref, sink.onLine, progress.signal);
+    if (pullFailure === undefined) {
+      const pulled = await imageId(engine, ref);
+      if (pulled) return pulled;
+    }
+    sink.onLine(`pull failed (${pullFailure ?? 'image missing after pull'}); bootstrapping ${ref} from the Debian archive`);
+    await bootstrapDebian(engine, ref, sink.onLine, progress.signal);
+    const id = await imageId(engine, ref);
+    if (!id) throw new Gopid1Error('BASE_IMAGE_UNAVAILABLE', `${ref} is still missing after the bootstrap`, { hint: 'Check `docker images` and the engine log.' });
+    return id;
+  } finally {
+    await sink.close();
+  }
+}
+
+async function readPackages(engine: Engine, id: string): Promise<string[]> {
+  // Read the list the Dockerfile wrote, from a created (never started) container.
+  const container = await engine.docker.createContainer({ Image: id, Cmd: ['true'], Labels: { gopid1: engine.runId, 'gopid1.role': 'inspect' } });
+  try {
+    const archive = (await container.getArchive({ path: '/usr/share/gopid1-packages.txt' })) as Readable;
+    const chunks: Buffer[] = [];
+    for await (const chunk of archive) chunks.push(chunk as Buffer);
+    // A one-file tar: 512-byte header, then the content.
+    const tar = Buffer.concat(chunks);
+    const size = parseInt(tar.subarray(124, 136).toString().replace(/\0.*$/, '').trim(), 8);
+    return tar
+      .subarray(512, 512 + size)
+      .toString()
+      .split('\n')
+      .filter((line) => line !== '')
+      .sort();
+  } catch {
+    return [];
+  } finally {
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Returns the builder image for `spec`, building it when no image carries its content hash yet. The build
+ * stream is logged and shown; its first error entry fails the build with that line.
+ */
+export async function ensureBuilderImage(engine: Engine, spec: BuilderSpec, progress: ImageProgress): Promise<BuilderImage> {
+  const hash = await hashContext(spec.contextDir, { ...spec.buildArgs, FROM: spec.baseImage });
+  const tag = `gopid1-${spec.name}-builder:${hash.slice(0, 16)}`;
+  let id = await imageId(engine, tag);
+  let built = false;
+  if (!id) {
+    await ensureBaseImage(engine, spec.baseImage, progress);
+    await mkdir(path.dirname(progress.logFile), { recursive: true });
+    const sink = logSink(progress);
+    try {
+      sink.onLine(`building ${tag} from ${spec.contextDir}`);
+      let failure: string | undefined;
+      try {
+        const stream = await engine.docker.buildImage(packDirectory(spec.contextDir) as unknown as NodeJS.ReadableStream, {
+          t: tag,
+          buildargs: spec.buildArgs,
+          labels: { 'gopid1.builder': spec.name, 'gopid1.context': hash },
+          rm: true,
+          forcerm: true,
+          pull: false,
+        });
+        failure = await followProgress(engine, stream, sink.onLine, progress.signal);
+      } catch (error) {
+        if (error instanceof Gopid1Error) throw error;
+        failure = describeError(error);
+      }
+      if (failure !== undefined) {
+        throw new Gopid1Error('IMAGE_BUILD_FAILED', `building the ${spec.name} builder image failed: ${failure.trim()}`, {
+          step: `${spec.name} builder image`,
+          logTail: sink.tail.get(),
+          logFile: progress.logFile,
+          hint: `Read the failing line above (full log: ${progress.logFile}). Builder images install Debian packages, so Debian's archive must answer from containers.`,
+        });
+      }
+    } finally {
+      await sink.close();
+    }
+    id = await imageId(engine, tag);
+    if (!id) throw new Gopid1Error('IMAGE_BUILD_FAILED', `the build of ${tag} finished but the image is missing`, { hint: 'Check the engine with `docker images` and run again.' });
+    built = true;
+  }
+  return { tag, id, packages: await readPackages(engine, id), built };
+}

@@ -1,0 +1,216 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { Gopid1Error, interrupted } from '../errors.js';
+import { LineSplitter, LineTail } from '../lines.js';
+import { extractArchive } from './archive.js';
+import { engineError, labelsFor, type Engine } from './connect.js';
+
+export interface StepInput {
+  /** Directory inside the container the archive is unpacked into (must exist in the image or a mount). */
+  path: string;
+  archive: () => Readable;
+}
+
+export interface StepOutput {
+  /** File or directory inside the container. */
+  path: string;
+  /** Host directory it is extracted into (the basename of `path` is kept). */
+  dest: string;
+}
+
+export interface StepOptions {
+  /** Short machine name, also the role label: "kernel-compile". */
+  role: string;
+  /** What a human calls it, for progress and errors: "kernel: compile". */
+  title: string;
+  image: string;
+  cmd: string[];
+  env?: Record<string, string>;
+  /** Named volumes: volume name → mount point. */
+  volumes?: Record<string, string>;
+  /** "none" (default) for steps that only compile; "bridge" for steps that fetch. */
+  network?: 'none' | 'bridge';
+  workingDir?: string;
+  inputs?: StepInput[];
+  outputs?: StepOutput[];
+  /** Every output line is appended here; the directory is created. */
+  logFile: string;
+  onLine?: (line: string) => void;
+  signal?: AbortSignal;
+  /** Turns a non-zero exit into the caller's own error; default: STEP_FAILED. */
+  onFailure?: (exitCode: number, tail: string[]) => Gopid1Error;
+}
+
+export interface StepResult {
+  exitCode: number;
+  durationMs: number;
+}
+
+function commandLine(cmd: string[]): string {
+  return cmd.map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : `'${part.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+function lineWriter(splitter: LineSplitter): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      splitter.push(chunk);
+      callback();
+    },
+  });
+}
+
+async function closeLog(log: WriteStream): Promise<void> {
+  await new Promise<void>((resolve) => log.end(resolve));
+}
+
+/**
+ * Runs one build step in a fresh container labelled `gopid1=<run id>` and `gopid1.role=<role>`: puts the
+ * inputs in, streams output lines to `onLine` and the log file, waits for the exit code, takes the outputs
+ * out, and removes the container whatever happens (success, failure, abort).
+ */
+export async function runStep(engine: Engine, options: StepOptions): Promise<StepResult> {
+  const { signal } = options;
+  if (signal?.aborted) throw interrupted(options.title);
+  await mkdir(path.dirname(options.logFile), { recursive: true });
+  const log = createWriteStream(options.logFile, { flags: 'a' });
+  log.write(`$ ${commandLine(options.cmd)}\n`);
+  const tail = new LineTail(40);
+  const onLine = (line: string): void => {
+    log.write(`${line}\n`);
+    tail.add(line);
+    options.onLine?.(line);
+  };
+  const started = Date.now();
+  let container: Docker.Container | undefined;
+  let aborted = false;
+  const onAbort = (): void => {
+    aborted = true;
+    container?.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+  };
+  try {
+    try {
+      container = await engine.docker.createContainer({
+        Image: options.image,
+        Cmd: options.cmd,
+        Env: Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`),
+        Labels: labelsFor(engine, options.role),
+        WorkingDir: options.workingDir,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        HostConfig: {
+          NetworkMode: options.network ?? 'none',
+          Binds: Object.entries(options.volumes ?? {}).map(([volume, target]) => `${volume}:${target}`),
+          Init: true,
+        },
+      });
+    } catch (error) {
+      throw engineError(`${options.title}: cannot create the builder container`, error);
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) throw interrupted(options.title);
+
+    for (const input of options.inputs ?? []) {
+      try {
+        await container.putArchive(input.archive(), { path: input.path });
+      } catch (error) {
+        throw engineError(`${options.title}: cannot copy inputs to ${input.path} in the container`, error);
+      }
+    }
+
+    const stdout = new LineSplitter(onLine);
+    const stderr = new LineSplitter(onLine);
+    let streamDone: Promise<void>;
+    try {
+      const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
+      streamDone = new Promise<void>((resolve) => {
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', () => resolve());
+      });
+      engine.docker.modem.demuxStream(stream, lineWriter(stdout), lineWriter(stderr));
+      await container.start();
+    } catch (error) {
+      throw engineError(`${options.title}: cannot start the builder container`, error);
+    }
+    let exitCode: number;
+    try {
+      const status = (await container.wait()) as { StatusCode: number };
+      exitCode = status.StatusCode;
+    } catch (error) {
+      if (aborted) throw interrupted(options.title);
+      throw engineError(`${options.title}: lost the builder container`, error);
+    }
+    // The attach stream can trail the exit by a moment; do not wait forever for it.
+    await Promise.race([streamDone, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    stdout.end();
+    stderr.end();
+    if (aborted || signal?.aborted) throw interrupted(options.title);
+    log.write(`# exit code ${exitCode} after ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+
+    if (exitCode !== 0) {
+      throw (
+        options.onFailure?.(exitCode, tail.get()) ??
+        new Gopid1Error('STEP_FAILED', `${options.title} failed with exit code ${exitCode}`, {
+          step: options.title,
+          command: commandLine(options.cmd),
+          exitCode,
+          logTail: tail.get(),
+          logFile: options.logFile,
+          hint:
+            exitCode === 137
+              ? 'The builder container was killed (out of memory, or stopped from outside). Free memory or lower --jobs and run again.'
+              : `Read the log tail below (full log: ${options.logFile}); fix the cause and run again.`,
+        })
+      );
+    }
+
+    for (const output of options.outputs ?? []) {
+      try {
+        const archive = (await container.getArchive({ path: output.path })) as Readable;
+        await extractArchive(archive, output.dest, `${output.path} from ${options.title}`);
+      } catch (error) {
+        if (error instanceof Gopid1Error) throw error;
+        throw engineError(`${options.title}: cannot copy ${output.path} out of the container`, error);
+      }
+    }
+    return { exitCode, durationMs: Date.now() - started };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    if (container) await container.remove({ force: true, v: true }).catch(() => undefined);
+    await closeLog(log);
+  }
+}
+
+/** A named volume labelled for this run; `dispose` removes it. */
+export async function createVolume(engine: Engine, role: string): Promise<{ name: string; dispose: () => Promise<void> }> {
+  const name = `gopid1-${role}-${engine.runId}`;
+  try {
+    await engine.docker.createVolume({ Name: name, Labels: labelsFor(engine, role) });
+  } catch (error) {
+    throw engineError(`cannot create volume ${name}`, error);
+  }
+  return {
+    name,
+    dispose: async () => {
+      await engine.docker.getVolume(name).remove().catch(() => undefined);
+    },
+  };
+}
+
+/** A volume that outlives runs (e.g. the Go module and build cache), created on first use. */
+export async function ensureVolume(engine: Engine, name: string, role: string): Promise<string> {
+  try {
+    await engine.docker.getVolume(name).inspect();
+  } catch {
+    try {
+      await engine.docker.createVolume({ Name: name, Labels: { 'gopid1.cache': role } });
+    } catch (error) {
+      throw engineError(`cannot create volume ${name}`, error);
+    }
+  }
+  return name;
+}

@@ -1,0 +1,81 @@
+/**
+ * The one error family of gopid1. Every failure a user can meet is a Gopid1Error with a stable `code`, a
+ * one-line `message` that says what went wrong, a `hint` that says what to do next, and where it applies the
+ * failing step or command, its exit code and the tail of its log. The CLI prints these fields, not a stack.
+ */
+
+export type ErrorCode =
+  | 'BAD_INPUT'
+  | 'DOCKER_UNAVAILABLE'
+  | 'DOCKER_FAILED'
+  | 'IMAGE_BUILD_FAILED'
+  | 'BASE_IMAGE_UNAVAILABLE'
+  | 'STEP_FAILED'
+  | 'GO_COMPILE_FAILED'
+  | 'NOT_STATIC'
+  | 'KERNEL_SOURCE'
+  | 'KCONFIG_REJECTED'
+  | 'UNSAFE_ARCHIVE'
+  | 'QEMU_MISSING'
+  | 'BOOT_FAILED'
+  | 'BOOT_TIMEOUT'
+  | 'KERNEL_PANIC'
+  | 'INTERRUPTED';
+
+export interface Gopid1ErrorDetails {
+  /** What to do next, one or two sentences. */
+  hint?: string;
+  /** The pipeline step that failed, e.g. "kernel: compile". */
+  step?: string;
+  /** The command that ran, as a user would type it. */
+  command?: string;
+  exitCode?: number;
+  /** Last lines of the step's output, oldest first. */
+  logTail?: string[];
+  /** Where the full log was written. */
+  logFile?: string;
+  cause?: unknown;
+}
+
+export class Gopid1Error extends Error {
+  override readonly name = 'Gopid1Error';
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly step: string | undefined;
+  readonly command: string | undefined;
+  readonly exitCode: number | undefined;
+  readonly logTail: string[];
+  readonly logFile: string | undefined;
+
+  constructor(code: ErrorCode, message: string, details: Gopid1ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.hint = details.hint;
+    this.step = details.step;
+    this.command = details.command;
+    this.exitCode = details.exitCode;
+    this.logTail = details.logTail ?? [];
+    this.logFile = details.logFile;
+  }
+}
+
+export function isGopid1Error(error: unknown): error is Gopid1Error {
+  return error instanceof Gopid1Error;
+}
+
+/** The error every stage throws when its AbortSignal fires (Ctrl-C, SIGTERM, or a caller's abort). */
+export function interrupted(step: string): Gopid1Error {
+  return new Gopid1Error('INTERRUPTED', `interrupted during ${step}`, {
+    step,
+    hint: 'Nothing was written to the final paths; run the command again to start over.',
+  });
+}
+
+/** Throws the INTERRUPTED error when the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, step: string): void {
+  if (signal?.aborted) throw interrupted(step);
+}
+
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

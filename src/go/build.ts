@@ -1,0 +1,186 @@
+import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Engine } from '../engine/connect.js';
+import { packDirectory } from '../engine/archive.js';
+import { ensureBuilderImage, type BuilderImage } from '../engine/images.js';
+import { ensureVolume, runStep } from '../engine/run.js';
+import { Gopid1Error } from '../errors.js';
+import type { Reporter } from '../progress.js';
+import { DEFAULT_SERIES } from '../kernel/source.js';
+import { checkStaticInit } from './elf.js';
+
+/** The Docker volume that keeps Go's module and build caches between runs. */
+export const GO_CACHE_VOLUME = 'gopid1-go-cache';
+
+export interface GoBuildOptions {
+  appDir: string;
+  /** The main package, relative to appDir ("." or "./cmd/server"). */
+  package: string;
+  cgo: boolean;
+  /** -ldflags=-s -w */
+  strip: boolean;
+  /** Paths under appDir (relative, forward slashes) not to copy into the builder, e.g. the out dir. */
+  exclude: string[];
+  /** Where `init` is written. */
+  outDir: string;
+  logDir: string;
+  dockerfilesDir: string;
+  sourceDateEpoch: number;
+  report: Reporter;
+  signal?: AbortSignal;
+}
+
+export interface GoBuildResult {
+  init: string;
+  bytes: number;
+  /** `go version` of the builder, e.g. "go1.24.4 linux/amd64" */
+  goVersion: string;
+  builder: BuilderImage;
+  /** Whether the step had network access (modules to download) or ran with none. */
+  network: 'none' | 'bridge';
+  ldflags: string;
+  durationMs: number;
+}
+
+export interface AppFacts {
+  dir: string;
+  module: string;
+  /** vendor/modules.txt exists: builds need no network. */
+  vendored: boolean;
+  /** go.mod requires modules. */
+  hasRequires: boolean;
+  /** Some file of the main package says import "C". */
+  usesCgo: boolean;
+}
+
+async function goFilesOf(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((name) => name.endsWith('.go') && !name.endsWith('_test.go'));
+  } catch {
+    return [];
+  }
+}
+
+/** Checks that `appDir` holds a Go module with a main package at `pkg`, before any container starts. */
+export async function inspectApp(appDir: string, pkg: string): Promise<AppFacts> {
+  const dir = path.resolve(appDir);
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new Gopid1Error('BAD_INPUT', `app directory ${appDir} does not exist`, { hint: 'Pass the directory that holds your go.mod, e.g. `gopid1 build ./myapp`.' });
+  }
+  let goMod: string;
+  try {
+    goMod = await readFile(path.join(dir, 'go.mod'), 'utf8');
+  } catch {
+    throw new Gopid1Error('BAD_INPUT', `${appDir} has no go.mod`, {
+      hint: `gopid1 builds Go modules. Create one with \`go mod init example.com/${path.basename(dir)}\` in ${appDir}, or pass the module's directory.`,
+    });
+  }
+  const module = /^module\s+(\S+)/m.exec(goMod)?.[1];
+  if (!module) throw new Gopid1Error('BAD_INPUT', `${appDir}/go.mod has no module line`, { hint: 'Start go.mod with `module <path>`.' });
+  if (path.isAbsolute(pkg) || pkg.split(/[\\/]/).includes('..')) {
+    throw new Gopid1Error('BAD_INPUT', `--package ${pkg} must be a path inside the module`, { hint: 'Use a relative path such as ./cmd/server.' });
+  }
+  const pkgDir = path.join(dir, pkg);
+  const files = await goFilesOf(pkgDir);
+  const sources = await Promise.all(files.map((name) => readFile(path.join(pkgDir, name), 'utf8')));
+  if (!sources.some((text) => /^package\s+main\b/m.test(text))) {
+    throw new Gopid1Error('BAD_INPUT', `${path.join(appDir, pkg)} is not a Go main package (no .go file says "package main")`, {
+      hint: 'PID 1 must be a program. Point at the directory of your main package, or pass --package ./cmd/<name>.',
+    });
+  }
+  const vendored = await stat(path.join(dir, 'vendor', 'modules.txt')).then(() => true, () => false);
+  return {
+    dir,
+    module,
+    vendored,
+    hasRequires: /^\s*require\b/m.test(goMod),
+    usesCgo: sources.some((text) => /^\s*import\s+(\(\s*)?"C"/m.test(text) || /^\s*"C"\s*$/m.test(text)),
+  };
+}
+
+/** -ldflags for `go build`: no build id (reproducible), optionally stripped, and static linking for cgo. */
+export function goLdflags(options: { strip: boolean; cgo: boolean }): string {
+  return ['-buildid=', ...(options.strip ? ['-s', '-w'] : []), ...(options.cgo ? ['-linkmode=external', '-extldflags=-static'] : [])].join(' ');
+}
+
+/** Builds the app's main package as a static linux/amd64 binary in the Go builder, and checks the result. */
+export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<GoBuildResult> {
+  const started = Date.now();
+  const { report, signal } = options;
+  const app = await inspectApp(options.appDir, options.package);
+  report({ kind: 'step', stage: 'go', text: 'preparing the Go builder image' });
+  const builder = await ensureBuilderImage(
+    engine,
+    { name: 'go', contextDir: path.join(options.dockerfilesDir, 'go'), buildArgs: { SERIES: DEFAULT_SERIES }, baseImage: `debian:${DEFAULT_SERIES}` },
+    { logFile: path.join(options.logDir, 'go-builder-image.log'), signal, onLine: (line) => report({ kind: 'line', stage: 'go', line }) },
+  );
+  const cacheVolume = await ensureVolume(engine, GO_CACHE_VOLUME, 'go');
+  // Modules to download need the network; stdlib-only and vendored modules build with none.
+  const network = app.hasRequires && !app.vendored ? 'bridge' : 'none';
+  const ldflags = goLdflags(options);
+  const env: Record<string, string> = {
+    GOPID1_PACKAGE: options.package.startsWith('.') ? options.package : `./${options.package}`,
+    GOPID1_CGO: options.cgo ? '1' : '0',
+    GOPID1_LDFLAGS: ldflags,
+    SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
+  };
+  for (const name of ['GOPROXY', 'GOPRIVATE', 'GONOPROXY', 'GONOSUMDB', 'GOSUMDB', 'GOINSECURE']) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  if (network === 'none') env.GOPROXY = 'off';
+  const exclude = new Set(['.git', ...options.exclude]);
+  const logFile = path.join(options.logDir, 'go.log');
+  const scratch = await mkdtemp(path.join(options.outDir, 'go-'));
+  try {
+    report({ kind: 'step', stage: 'go', text: `compiling ${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
+    await runStep(engine, {
+      role: 'go-build',
+      title: 'go: build',
+      image: builder.id,
+      cmd: ['go-step'],
+      env,
+      network,
+      volumes: { [cacheVolume]: '/cache' },
+      inputs: [{ path: '/src', archive: () => packDirectory(app.dir, { skip: (relative) => exclude.has(relative) }) }],
+      outputs: [{ path: '/out', dest: scratch }],
+      logFile,
+      onLine: (line) => report({ kind: 'line', stage: 'go', line }),
+      ...(signal ? { signal } : {}),
+      onFailure: (exitCode, tail) => {
+        const compilerLines = tail.filter((line) => !/^(\$ |go version |# exit code )/.test(line));
+        const cgoHint = app.usesCgo && !options.cgo ? ' This package imports "C": pass --cgo for a static cgo build.' : '';
+        const networkHint =
+          network === 'none' && compilerLines.some((line) => /GOPROXY=off|cannot find module|missing go.sum entry/.test(line))
+            ? ' Modules that are not vendored need network: run `go mod vendor`, or make the module proxy reachable.'
+            : '';
+        return new Gopid1Error('GO_COMPILE_FAILED', `the Go program does not build (go build exit code ${exitCode})`, {
+          step: 'go: build',
+          exitCode,
+          logTail: compilerLines,
+          logFile,
+          hint: `Fix the compiler errors above and build again.${cgoHint}${networkHint}`,
+        });
+      },
+    });
+    const built = path.join(scratch, 'out', 'init');
+    checkStaticInit(await readFile(built), { cgo: options.cgo });
+    const goVersion = (await readFile(path.join(scratch, 'out', 'go-version'), 'utf8')).trim().replace(/^go version /, '');
+    const init = path.join(options.outDir, 'init');
+    await rename(built, init);
+    const bytes = (await stat(init)).size;
+    report({ kind: 'done', stage: 'go', text: `init built with ${goVersion.split(' ')[0]} (${bytes} bytes, static)` });
+    return {
+      init,
+      bytes,
+      goVersion,
+      builder,
+      network,
+      ldflags,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,35 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { writeNewc, type CpioEntry } from './newc.js';
+
+/**
+ * The root filesystem of a gopid1 machine: the program as /init, the two device nodes a PID 1 needs before
+ * anything mounts devtmpfs (/dev/console for its stdio, /dev/null for os/exec), and empty mount points.
+ */
+export function rootfsEntries(init: Buffer): CpioEntry[] {
+  return [
+    { type: 'dir', name: 'dev', mode: 0o755 },
+    { type: 'char', name: 'dev/console', mode: 0o600, major: 5, minor: 1 },
+    { type: 'char', name: 'dev/null', mode: 0o666, major: 1, minor: 3 },
+    { type: 'dir', name: 'etc', mode: 0o755 },
+    { type: 'file', name: 'init', mode: 0o755, data: init },
+    { type: 'dir', name: 'proc', mode: 0o555 },
+    { type: 'dir', name: 'sys', mode: 0o555 },
+    { type: 'dir', name: 'tmp', mode: 0o1777 },
+  ];
+}
+
+export interface InitramfsResult {
+  path: string;
+  /** Size of the cpio before compression: what the kernel unpacks into RAM. */
+  unpackedBytes: number;
+  bytes: number;
+}
+
+/** Writes initramfs.cpio.gz: newc, sorted, fixed metadata, gzip -9 with no name and no time. */
+export async function writeInitramfs(initPath: string, outPath: string, mtime: number): Promise<InitramfsResult> {
+  const cpio = writeNewc(rootfsEntries(await readFile(initPath)), { mtime });
+  const gz = gzipSync(cpio, { level: 9 });
+  await writeFile(outPath, gz, { mode: 0o644 });
+  return { path: outPath, unpackedBytes: cpio.length, bytes: gz.length };
+}

@@ -1,0 +1,244 @@
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { ContentCache, hashKey } from '../artifacts/cache.js';
+import { sha256, sha256File } from '../artifacts/files.js';
+import { packDirectory, packFiles, packLocalFile } from '../engine/archive.js';
+import type { Engine } from '../engine/connect.js';
+import { ensureBuilderImage, type BuilderImage } from '../engine/images.js';
+import { createVolume, runStep } from '../engine/run.js';
+import { Gopid1Error } from '../errors.js';
+import type { Reporter } from '../progress.js';
+import { configProblemsError, parseConfig, parseFragment, parseKconfigFacts, verifyConfig, type RequestedOption } from './config.js';
+import { DEFAULT_SERIES, describeSource, downloadKernelOrg, type KernelSource } from './source.js';
+
+export type KernelConfigBase = 'minimal' | 'defconfig';
+
+export interface KernelBuildOptions {
+  source: KernelSource;
+  config: KernelConfigBase;
+  /** User fragment files, applied after the base (and after minimal.config), in order. */
+  fragments: string[];
+  /** Expected sha256 of a kernel.org tarball; default: kernel.org's sha256sums.asc. */
+  kernelSha256?: string;
+  jobs: number;
+  useCache: boolean;
+  /** KBUILD_BUILD_TIMESTAMP comes from this. */
+  sourceDateEpoch: number;
+  /** Where bzImage and kernel.config are written. */
+  outDir: string;
+  logDir: string;
+  dockerfilesDir: string;
+  cache: ContentCache;
+  report: Reporter;
+  signal?: AbortSignal;
+}
+
+export interface KernelBuildResult {
+  bzImage: string;
+  config: string;
+  /** `make kernelrelease`, e.g. 6.12.117 */
+  release: string;
+  source: string;
+  /** sha256 of the source tarball, when the source is a file. */
+  sourceSha256?: string;
+  base: KernelConfigBase;
+  fragments: { name: string; sha256: string }[];
+  configSha256: string;
+  builder: BuilderImage;
+  cached: boolean;
+  durationMs: number;
+}
+
+interface Fragment {
+  /** Name inside the builder: NN-<basename>.config, applied in name order. */
+  name: string;
+  label: string;
+  text: string;
+  options: RequestedOption[];
+}
+
+interface CachedKernelMeta {
+  release: string;
+  configSha256: string;
+}
+
+async function loadFragments(options: KernelBuildOptions): Promise<Fragment[]> {
+  const files: { label: string; file: string }[] = [];
+  if (options.config === 'minimal') files.push({ label: 'minimal.config', file: path.join(options.dockerfilesDir, 'kernel', 'fragments', 'minimal.config') });
+  for (const file of options.fragments) files.push({ label: file, file });
+  const fragments: Fragment[] = [];
+  for (const [index, { label, file }] of files.entries()) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new Gopid1Error('BAD_INPUT', `cannot read kernel config fragment ${file}`, { hint: 'Check the path given to --kernel-fragment.', cause: error });
+    }
+    const base = path.basename(file).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/\.config$/, '');
+    fragments.push({ name: `${String(index).padStart(2, '0')}-${base}.config`, label, text, options: parseFragment(text, label) });
+  }
+  return fragments;
+}
+
+const COMPILED = /^\s+(CC|AS|LD|AR|HOSTCC|HOSTLD|OBJCOPY|LDS)\s/;
+
+/**
+ * Builds bzImage in the kernel builder: configure (base + fragments, olddefconfig), verify that every option
+ * the fragments ask for survived, compile. Unchanged inputs are served from the cache.
+ */
+export async function buildKernel(engine: Engine, options: KernelBuildOptions): Promise<KernelBuildResult> {
+  const started = Date.now();
+  const { report, signal } = options;
+  const fragments = await loadFragments(options);
+  const series = options.source.kind === 'debian' ? options.source.series : DEFAULT_SERIES;
+  const logFile = path.join(options.logDir, 'kernel.log');
+
+  report({ kind: 'step', stage: 'kernel', text: 'preparing the kernel builder image' });
+  const builder = await ensureBuilderImage(
+    engine,
+    { name: 'kernel', contextDir: path.join(options.dockerfilesDir, 'kernel'), buildArgs: { SERIES: series }, baseImage: `debian:${series}` },
+    { logFile: path.join(options.logDir, 'kernel-builder-image.log'), signal, onLine: (line) => report({ kind: 'line', stage: 'kernel', line }) },
+  );
+
+  // The source: the builder's own linux-source, a kernel.org download, or a local tarball or tree.
+  let tarball: string | undefined;
+  let sourceSha256: string | undefined;
+  if (options.source.kind === 'kernel.org') {
+    report({ kind: 'step', stage: 'kernel', text: `downloading linux-${options.source.version}.tar.xz` });
+    const download = await downloadKernelOrg(options.source.version, path.join(options.cache.root, 'downloads'), options.kernelSha256, signal);
+    tarball = download.path;
+    sourceSha256 = download.sha256;
+  } else if (options.source.kind === 'tarball') {
+    tarball = options.source.path;
+    sourceSha256 = await sha256File(tarball);
+  }
+
+  const fragmentIds = fragments.map((f) => ({ name: f.label, sha256: sha256(f.text) }));
+  const key =
+    options.source.kind === 'tree'
+      ? undefined
+      : hashKey({
+          v: 1,
+          source: options.source.kind === 'debian' ? describeSource(options.source) : sourceSha256,
+          base: options.config,
+          fragments: fragmentIds.map((f) => f.sha256),
+          builder: builder.tag,
+          packages: sha256(builder.packages.join('\n')),
+          epoch: options.sourceDateEpoch,
+        });
+  const bzImage = path.join(options.outDir, 'bzImage');
+  const config = path.join(options.outDir, 'kernel.config');
+
+  if (key && options.useCache) {
+    const hit = await options.cache.get<CachedKernelMeta>('kernel', key);
+    if (hit?.files.bzImage && hit.files['kernel.config']) {
+      await copyFile(hit.files.bzImage, bzImage);
+      await copyFile(hit.files['kernel.config'], config);
+      report({ kind: 'done', stage: 'kernel', text: `kernel ${hit.meta.release} from the cache` });
+      return {
+        bzImage,
+        config,
+        release: hit.meta.release,
+        source: describeSource(options.source),
+        ...(sourceSha256 ? { sourceSha256 } : {}),
+        base: options.config,
+        fragments: fragmentIds,
+        configSha256: hit.meta.configSha256,
+        builder,
+        cached: true,
+        durationMs: Date.now() - started,
+      };
+    }
+  }
+
+  const volume = await createVolume(engine, 'kernel');
+  const scratch = await mkdtemp(path.join(options.outDir, 'kernel-'));
+  try {
+    const inputs: { path: string; archive: () => Readable }[] = [
+      { path: '/work', archive: () => packFiles(fragments.map((f) => ({ name: `in/${f.name}`, data: f.text }))) },
+    ];
+    if (tarball) {
+      const ext = tarball.endsWith('.tgz') ? 'tar.gz' : (/\.(tar(?:\.\w+)?)$/.exec(tarball)?.[1] ?? 'tar');
+      const file = tarball;
+      inputs.push({ path: '/work', archive: () => packLocalFile(file, `in/source.${ext}`) });
+    } else if (options.source.kind === 'tree') {
+      const tree = options.source.path;
+      report({ kind: 'step', stage: 'kernel', text: `copying the source tree ${tree}` });
+      inputs.push({ path: '/work', archive: () => packDirectory(tree, { prefix: 'src', skip: (p) => p === '.git' }) });
+    }
+
+    report({ kind: 'step', stage: 'kernel', text: `configuring (${options.config}${options.fragments.length ? ` + ${options.fragments.length} fragment(s)` : ''})` });
+    await runStep(engine, {
+      role: 'kernel-configure',
+      title: 'kernel: configure',
+      image: builder.id,
+      cmd: ['kernel-step', 'configure', options.config === 'minimal' ? 'tinyconfig' : 'defconfig'],
+      env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
+      volumes: { [volume.name]: '/work' },
+      inputs,
+      outputs: ['.config', 'gopid1-kconfig-deps', 'gopid1-kernelrelease'].map((name) => ({ path: `/work/build/${name}`, dest: scratch })),
+      logFile,
+      onLine: (line) => report({ kind: 'line', stage: 'kernel', line }),
+      ...(signal ? { signal } : {}),
+    });
+    const finalConfig = await readFile(path.join(scratch, '.config'), 'utf8');
+    const facts = parseKconfigFacts(await readFile(path.join(scratch, 'gopid1-kconfig-deps'), 'utf8'));
+    const problems = verifyConfig(
+      fragments.flatMap((f) => f.options),
+      parseConfig(finalConfig),
+      facts,
+    );
+    if (problems.length > 0) throw configProblemsError(problems, logFile);
+    const release = (await readFile(path.join(scratch, 'gopid1-kernelrelease'), 'utf8')).trim();
+
+    report({ kind: 'step', stage: 'kernel', text: `compiling Linux ${release} with ${options.jobs} job(s)` });
+    let compiled = 0;
+    let lastReport = 0;
+    await runStep(engine, {
+      role: 'kernel-compile',
+      title: 'kernel: compile',
+      image: builder.id,
+      cmd: ['kernel-step', 'compile', String(options.jobs)],
+      env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
+      volumes: { [volume.name]: '/work' },
+      outputs: [{ path: '/work/build/arch/x86/boot/bzImage', dest: scratch }],
+      logFile,
+      onLine: (line) => {
+        report({ kind: 'line', stage: 'kernel', line });
+        if (COMPILED.test(line)) {
+          compiled += 1;
+          const now = Date.now();
+          if (now - lastReport > 250) {
+            lastReport = now;
+            report({ kind: 'count', stage: 'kernel', text: `${compiled} objects compiled` });
+          }
+        }
+      },
+      ...(signal ? { signal } : {}),
+    });
+    await copyFile(path.join(scratch, 'bzImage'), bzImage);
+    await copyFile(path.join(scratch, '.config'), config);
+    const configSha256 = sha256(finalConfig);
+    if (key) {
+      await options.cache.put<CachedKernelMeta>('kernel', key, { bzImage, 'kernel.config': config }, { release, configSha256 });
+    }
+    report({ kind: 'done', stage: 'kernel', text: `kernel ${release} compiled (${compiled} objects)` });
+    return {
+      bzImage,
+      config,
+      release,
+      source: describeSource(options.source),
+      ...(sourceSha256 ? { sourceSha256 } : {}),
+      base: options.config,
+      fragments: fragmentIds,
+      configSha256,
+      builder,
+      cached: false,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+    await volume.dispose();
+  }
+}

@@ -1,0 +1,199 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
+import { Gopid1Error, interrupted } from '../errors.js';
+import { LineSplitter, LineTail } from '../lines.js';
+import { ConsoleWatcher, type ConsoleVerdict } from './console.js';
+import { defaultMemoryMiB, findQemu, kernelCmdline, qemuArgs, resolveAccel, type AccelChoice } from './command.js';
+
+export interface BootMachineOptions {
+  kernel: string;
+  initrd: string;
+  /** Bytes the initramfs unpacks to, for the default memory size; estimated when unknown. */
+  unpackedBytes?: number;
+  /** Stop with success once this regular expression has matched `expectCount` console lines. */
+  expect?: RegExp;
+  expectCount?: number;
+  /** Give up after this many seconds (no limit when undefined). */
+  timeoutSeconds?: number;
+  memoryMiB?: number;
+  accel?: AccelChoice;
+  /** The whole kernel command line (default: kernelCmdline()). */
+  cmdline?: string;
+  /** The console is written here, one line per line. */
+  serialLog: string;
+  onConsole?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface BootResult {
+  /** expected: --expect was met; exited: PID 1 ended (status or signal); powered-off: the machine turned itself off. */
+  outcome: 'expected' | 'exited' | 'powered-off';
+  exitStatus?: number;
+  exitSignal?: number;
+  /** From QEMU's start to the program's first console line. */
+  firstLineMs?: number;
+  /** From QEMU's start to the line that met --expect. */
+  expectMs?: number;
+  durationMs: number;
+  accel: 'kvm' | 'tcg';
+  accelReason: string;
+  memoryMiB: number;
+  cmdline: string;
+  command: string[];
+  serialLog: string;
+}
+
+async function mustExist(file: string, what: string): Promise<number> {
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) throw new Error('not a file');
+    return info.size;
+  } catch {
+    throw new Gopid1Error('BAD_INPUT', `${what} ${file} does not exist`, { hint: 'Run `gopid1 build <app> --out <dir>` first, then boot that directory.' });
+  }
+}
+
+function exitDescription(verdict: Extract<ConsoleVerdict, { kind: 'init-exited' }>): string {
+  return verdict.signal !== undefined ? `was killed by signal ${verdict.signal}` : `exited with status ${verdict.status}`;
+}
+
+/**
+ * Boots a kernel and initramfs in QEMU with the serial console on a pipe, and watches it: the N-th
+ * `expect` match, PID 1's exit (decoded from the kernel's panic line), any other panic, the timeout, or
+ * an abort each stop QEMU at once.
+ */
+export async function bootMachine(options: BootMachineOptions): Promise<BootResult> {
+  const initrdBytes = await mustExist(options.initrd, 'initramfs');
+  await mustExist(options.kernel, 'kernel');
+  const qemu = await findQemu();
+  const { accel, reason } = await resolveAccel(options.accel ?? 'auto');
+  const memoryMiB = options.memoryMiB ?? defaultMemoryMiB(initrdBytes, options.unpackedBytes ?? initrdBytes * 3);
+  const cmdline = options.cmdline ?? kernelCmdline();
+  const args = qemuArgs({ kernel: options.kernel, initrd: options.initrd, cmdline, memoryMiB, accel });
+  if (options.signal?.aborted) throw interrupted('boot');
+
+  await mkdir(path.dirname(options.serialLog), { recursive: true });
+  const log = createWriteStream(options.serialLog);
+  const tail = new LineTail(25);
+  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1 });
+  let verdict: ConsoleVerdict | undefined;
+  let timedOut = false;
+  let aborted = false;
+  const started = performance.now();
+
+  const child = execa(qemu, args, { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false, forceKillAfterDelay: 2000 });
+  const stop = (): void => {
+    child.kill('SIGTERM');
+  };
+  const onLine = (line: string): void => {
+    log.write(`${line}\n`);
+    tail.add(line);
+    options.onConsole?.(line);
+    if (verdict) return;
+    verdict = watcher.feed(line, performance.now() - started);
+    if (verdict) stop();
+  };
+  const splitter = new LineSplitter(onLine);
+  child.stdout?.on('data', (chunk: Buffer) => {
+    splitter.push(chunk);
+    // A prompt that never ends its line can still meet the expectation.
+    if (!verdict && options.expect && (options.expectCount ?? 1) === 1 && splitter.partial !== '' && options.expect.test(splitter.partial)) {
+      verdict = { kind: 'expected', line: splitter.partial };
+      watcher.expectedAt = performance.now() - started;
+      stop();
+    }
+  });
+  const timer =
+    options.timeoutSeconds === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          stop();
+        }, options.timeoutSeconds * 1000);
+  const onAbort = (): void => {
+    aborted = true;
+    stop();
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  let result;
+  try {
+    result = await child;
+  } finally {
+    if (timer) clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    splitter.end();
+    await new Promise<void>((resolve) => log.end(resolve));
+  }
+  const durationMs = performance.now() - started;
+  const base = {
+    durationMs,
+    accel,
+    accelReason: reason,
+    memoryMiB,
+    cmdline,
+    command: [qemu, ...args],
+    serialLog: options.serialLog,
+    ...(watcher.firstProgramLineAt !== undefined ? { firstLineMs: watcher.firstProgramLineAt } : {}),
+  };
+  const lastLines = tail.get();
+
+  if (verdict?.kind === 'expected') return { ...base, outcome: 'expected', ...(watcher.expectedAt !== undefined ? { expectMs: watcher.expectedAt } : {}) };
+  if (aborted) throw interrupted('boot');
+  if (verdict?.kind === 'init-exited') {
+    const exit = verdict.signal !== undefined ? { exitSignal: verdict.signal } : { exitStatus: verdict.status ?? 0 };
+    if (options.expect) {
+      throw new Gopid1Error('BOOT_FAILED', `the program ${exitDescription(verdict)} before ${options.expect} appeared on the console`, {
+        step: 'boot',
+        exitCode: verdict.status !== undefined && verdict.status !== 0 ? verdict.status : 1,
+        logTail: lastLines,
+        logFile: options.serialLog,
+        hint: 'PID 1 ended, so the kernel stopped the machine. Read the last console lines above for why.',
+      });
+    }
+    return { ...base, outcome: 'exited', ...exit };
+  }
+  if (verdict?.kind === 'panic') {
+    throw new Gopid1Error('KERNEL_PANIC', `the kernel panicked: ${verdict.message}`, {
+      step: 'boot',
+      logTail: lastLines,
+      logFile: options.serialLog,
+      hint: 'Read the console lines above. A kernel that cannot run the program usually lacks an option: add it with --kernel-fragment.',
+    });
+  }
+  if (timedOut) {
+    const waited = `${options.timeoutSeconds} s`;
+    throw new Gopid1Error('BOOT_TIMEOUT', options.expect ? `${options.expect} did not appear on the console within ${waited}` : `the machine was still running after ${waited}`, {
+      step: 'boot',
+      exitCode: 124,
+      logTail: lastLines.length > 0 ? lastLines : ['(the console printed nothing)'],
+      logFile: options.serialLog,
+      hint:
+        lastLines.length > 0
+          ? 'Check the last console lines above; raise --timeout if the program is just slow (software emulation is).'
+          : 'Nothing reached the serial console: check that the kernel has SERIAL_8250_CONSOLE and that the program writes to stdout.',
+    });
+  }
+  if (result.exitCode === 0 && !result.signal) {
+    if (options.expect) {
+      throw new Gopid1Error('BOOT_FAILED', `the machine powered off before ${options.expect} appeared on the console`, {
+        step: 'boot',
+        logTail: lastLines,
+        logFile: options.serialLog,
+        hint: 'The program shut the machine down; read the last console lines above.',
+      });
+    }
+    return { ...base, outcome: 'powered-off' };
+  }
+  throw new Gopid1Error('BOOT_FAILED', `QEMU stopped with ${result.signal ? `signal ${result.signal}` : `exit code ${result.exitCode}`}`, {
+    step: 'boot',
+    command: [qemu, ...args].join(' '),
+    ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
+    logTail: [...String(result.stderr ?? '').split('\n').filter(Boolean).slice(-10), ...lastLines.slice(-10)],
+    logFile: options.serialLog,
+    hint: 'Read QEMU\'s message above; check that the kernel and initramfs are what `gopid1 build` wrote.',
+  });
+}

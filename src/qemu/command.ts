@@ -1,0 +1,99 @@
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Gopid1Error } from '../errors.js';
+
+export type AccelChoice = 'auto' | 'kvm' | 'tcg';
+
+/** The kernel command line every gopid1 boot uses; `extra` is appended (later parameters win). */
+export function kernelCmdline(extra?: string): string {
+  return ['console=ttyS0', 'panic=-1', 'printk.time=1', 'quiet', ...(extra?.trim() ? [extra.trim()] : [])].join(' ');
+}
+
+/** KVM is worth using only when /dev/kvm opens read-write AND the CPU advertises vmx or svm. */
+export async function kvmStatus(): Promise<{ usable: boolean; reason: string }> {
+  try {
+    await access('/dev/kvm', constants.R_OK | constants.W_OK);
+  } catch {
+    return { usable: false, reason: '/dev/kvm is missing or not accessible' };
+  }
+  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo)) {
+    return { usable: false, reason: '/dev/kvm exists but the CPU advertises neither vmx nor svm (KVM guests would hang)' };
+  }
+  return { usable: true, reason: '/dev/kvm is accessible and the CPU has hardware virtualisation' };
+}
+
+export async function resolveAccel(choice: AccelChoice): Promise<{ accel: 'kvm' | 'tcg'; reason: string }> {
+  if (choice === 'tcg') return { accel: 'tcg', reason: 'asked for' };
+  const kvm = await kvmStatus();
+  if (choice === 'kvm') {
+    if (!kvm.usable) {
+      throw new Gopid1Error('BAD_INPUT', `--accel kvm is not possible here: ${kvm.reason}`, { hint: 'Use --accel auto (or tcg) to boot under software emulation.' });
+    }
+    return { accel: 'kvm', reason: 'asked for' };
+  }
+  return kvm.usable ? { accel: 'kvm', reason: kvm.reason } : { accel: 'tcg', reason: kvm.reason };
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * Enough RAM for the kernel, the compressed initramfs, its unpacked copy in the rootfs and the program's
+ * heap: 64 MiB plus the initramfs and twice what it unpacks to, rounded up to 16 MiB.
+ */
+export function defaultMemoryMiB(initrdBytes: number, unpackedBytes: number): number {
+  const need = 64 + (initrdBytes + 2 * unpackedBytes) / MIB;
+  return Math.ceil(need / 16) * 16;
+}
+
+export interface QemuArgsOptions {
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  memoryMiB: number;
+  accel: 'kvm' | 'tcg';
+}
+
+/** QEMU's arguments for a direct kernel boot with the serial console on stdio and nothing else attached. */
+export function qemuArgs(options: QemuArgsOptions): string[] {
+  return [
+    '-nodefaults',
+    '-no-user-config',
+    '-accel',
+    options.accel,
+    ...(options.accel === 'kvm' ? ['-cpu', 'host'] : []),
+    '-smp',
+    '1',
+    '-m',
+    String(options.memoryMiB),
+    '-display',
+    'none',
+    '-serial',
+    'stdio',
+    '-no-reboot',
+    '-kernel',
+    options.kernel,
+    '-initrd',
+    options.initrd,
+    '-append',
+    options.cmdline,
+  ];
+}
+
+/** $GOPID1_QEMU, else qemu-system-x86_64 on PATH. */
+export async function findQemu(): Promise<string> {
+  const wanted = process.env.GOPID1_QEMU ?? 'qemu-system-x86_64';
+  const candidates = wanted.includes('/') ? [wanted] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, wanted));
+  for (const candidate of candidates) {
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  throw new Gopid1Error('QEMU_MISSING', `${wanted} is not installed`, {
+    hint: 'Install QEMU (Debian: sudo apt-get install qemu-system-x86, or `make setup` in the gopid1 checkout), or set GOPID1_QEMU to its path.',
+  });
+}

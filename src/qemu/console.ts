@@ -1,0 +1,57 @@
+/**
+ * Reading a gopid1 machine's serial console: which lines are the kernel's, when the program has spoken,
+ * when an expectation is met, and what the kernel says when PID 1 ends.
+ */
+
+/** Kernel messages carry a printk timestamp (gopid1 boots with printk.time=1). */
+const KERNEL_LINE = /^\[\s*\d+\.\d+\]/;
+const INIT_EXIT = /Attempted to kill init! exitcode=(0x[0-9a-fA-F]+)/;
+const PANIC = /Kernel panic - not syncing: ?(.*)$/;
+
+export function isKernelLine(line: string): boolean {
+  return KERNEL_LINE.test(line);
+}
+
+/** What PID 1's wait status (the kernel's "exitcode=0x…") means: an exit status or a terminating signal. */
+export function decodeInitExit(code: number): { status: number } | { signal: number; coreDumped: boolean } {
+  const signal = code & 0x7f;
+  if (signal !== 0) return { signal, coreDumped: (code & 0x80) !== 0 };
+  return { status: (code >> 8) & 0xff };
+}
+
+export type ConsoleVerdict =
+  | { kind: 'expected'; line: string }
+  | { kind: 'init-exited'; code: number; status?: number; signal?: number; line: string }
+  | { kind: 'panic'; message: string; line: string };
+
+/**
+ * Feeds console lines one at a time; returns a verdict on the line that settles the boot: the N-th match of
+ * `expect`, PID 1 exiting, or any other kernel panic.
+ */
+export class ConsoleWatcher {
+  private matches = 0;
+  /** Milliseconds (as given to feed) when the first non-kernel, non-empty line appeared. */
+  firstProgramLineAt: number | undefined;
+  expectedAt: number | undefined;
+
+  constructor(private readonly options: { expect?: RegExp; expectCount?: number } = {}) {}
+
+  feed(line: string, at: number): ConsoleVerdict | undefined {
+    if (this.firstProgramLineAt === undefined && line.trim() !== '' && !isKernelLine(line)) this.firstProgramLineAt = at;
+    if (this.options.expect?.test(line)) {
+      this.matches += 1;
+      if (this.matches >= (this.options.expectCount ?? 1)) {
+        this.expectedAt = at;
+        return { kind: 'expected', line };
+      }
+    }
+    const exit = INIT_EXIT.exec(line);
+    if (exit) {
+      const code = parseInt(exit[1] ?? '0', 16);
+      return { kind: 'init-exited', code, ...decodeInitExit(code), line };
+    }
+    const panic = PANIC.exec(line);
+    if (panic) return { kind: 'panic', message: (panic[1] ?? '').trim(), line };
+    return undefined;
+  }
+}
