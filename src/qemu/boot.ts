@@ -99,11 +99,9 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   const splitter = new LineSplitter(onLine);
   child.stdout?.on('data', (chunk: Buffer) => {
     splitter.push(chunk);
-    // A prompt that never ends its line can still meet the expectation.
-    if (!verdict && options.expect && (options.expectCount ?? 1) === 1 && splitter.partial !== '' && options.expect.test(splitter.partial)) {
-      verdict = { kind: 'expected', line: splitter.partial };
-      watcher.expectedAt = performance.now() - started;
-      stop();
+    if (!verdict && splitter.partial !== '') {
+      verdict = watcher.feedPartial(splitter.partial, performance.now() - started);
+      if (verdict) stop();
     }
   });
   const timer =
@@ -177,6 +175,8 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
           : 'Nothing reached the serial console: check that the kernel has SERIAL_8250_CONSOLE and that the program writes to stdout.',
     });
   }
+  // Ctrl-C on a terminal reaches QEMU too (same process group), sometimes before it reaches us.
+  if (result.signal === 'SIGINT' || result.signal === 'SIGTERM' || result.signal === 'SIGHUP') throw interrupted('boot');
   if (result.exitCode === 0 && !result.signal) {
     if (options.expect) {
       throw new Gopid1Error('BOOT_FAILED', `the machine powered off before ${options.expect} appeared on the console`, {

@@ -36,8 +36,27 @@ export class ConsoleWatcher {
 
   constructor(private readonly options: { expect?: RegExp; expectCount?: number } = {}) {}
 
+  /**
+   * An incomplete last line (a prompt that never ends its line, or a line whose newline has not arrived
+   * yet): it can mark the program's first output and meet a single-match expectation.
+   */
+  feedPartial(text: string, at: number): ConsoleVerdict | undefined {
+    // The start of a kernel line ("[    0.8") is not the program speaking.
+    if (!text.startsWith('[')) this.noteProgramOutput(text, at);
+    if (this.options.expect?.test(text) && (this.options.expectCount ?? 1) - this.matches === 1) {
+      this.matches += 1;
+      this.expectedAt = at;
+      return { kind: 'expected', line: text };
+    }
+    return undefined;
+  }
+
+  private noteProgramOutput(text: string, at: number): void {
+    if (this.firstProgramLineAt === undefined && text.trim() !== '' && !isKernelLine(text)) this.firstProgramLineAt = at;
+  }
+
   feed(line: string, at: number): ConsoleVerdict | undefined {
-    if (this.firstProgramLineAt === undefined && line.trim() !== '' && !isKernelLine(line)) this.firstProgramLineAt = at;
+    this.noteProgramOutput(line, at);
     if (this.options.expect?.test(line)) {
       this.matches += 1;
       if (this.matches >= (this.options.expectCount ?? 1)) {

@@ -1,0 +1,47 @@
+# gopid1 — every target installs what it needs first (make setup), so each works on a fresh Debian machine.
+SHELL := /bin/bash
+NODE ?= node
+GOPID1 := $(NODE) build/src/cli/main.js
+
+.PHONY: all setup deps compile demo test test-unit test-e2e bench clean distclean
+
+all: compile
+
+## setup: host packages (Docker engine if none answers, QEMU, OVMF, mmdebstrap, cpio), npm ci, compile
+setup: deps compile
+	./scripts/setup-host.sh
+
+deps: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+compile: deps
+	npx tsc -p tsconfig.json
+	@chmod +x build/src/cli/main.js
+
+## demo: build examples/hello into dist/ and boot it until it has said hello three times
+demo: setup
+	$(GOPID1) build examples/hello --out dist
+	$(GOPID1) boot dist --expect 'Hello from Golang' --expect-count 3 --timeout 120
+
+## test: unit tests (no Docker), then end-to-end tests against the real Docker engine and QEMU
+test: setup
+	$(MAKE) --no-print-directory test-unit test-e2e
+
+test-unit: compile
+	$(NODE) --test --test-reporter=spec build/test/unit/
+
+test-e2e: compile
+	$(NODE) --test --test-reporter=spec --test-concurrency=1 build/test/e2e/
+
+## bench: time the pipeline against the same steps done by hand; writes docs/PERFORMANCE.md
+bench: setup
+	$(NODE) build/bench/run.js
+
+clean:
+	rm -rf build dist
+
+distclean: clean
+	rm -rf node_modules

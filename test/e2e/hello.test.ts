@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.js';
+import { FIRST_BUILD_TIMEOUT_MS, e2ePrerequisites, hello, leftovers, listInitramfs, tempDir } from '../helpers/e2e.js';
+import type { Manifest } from '../../src/index.js';
+import { sha256File } from '../../src/artifacts/files.js';
+
+const skip = e2ePrerequisites();
+const MIB = 1024 * 1024;
+
+describe('examples/hello, built and booted as a new user would', { skip }, () => {
+  const out = tempDir('hello');
+
+  it('builds bzImage + initramfs in builder containers, within the size budget', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const run = await runCli(['build', hello, '--out', out]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /bzImage\s+[\d,]+\s+[\d.]+\ninitramfs\.cpio\.gz\s+[\d,]+\s+[\d.]+\ntotal/);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+    assert.ok(manifest.artifacts.bzImage.bytes <= 1.5 * MIB, `bzImage is ${manifest.artifacts.bzImage.bytes} bytes`);
+    assert.ok(manifest.artifacts.initramfs.bytes <= 1 * MIB, `initramfs is ${manifest.artifacts.initramfs.bytes} bytes`);
+    for (const record of Object.values(manifest.artifacts)) {
+      assert.equal(await sha256File(path.join(out, record.file)), record.sha256, `${record.file} matches its manifest sha256`);
+    }
+    assert.match(manifest.kernel.release, /^\d+\.\d+/);
+    assert.equal(manifest.kernel.source, 'debian:trixie');
+    assert.equal(manifest.kernel.config, 'minimal');
+    assert.match(manifest.go.version, /^go1\.\d+/);
+    assert.equal(manifest.go.network, 'none');
+    assert.match(manifest.kernel.builder.id, /^sha256:/);
+    assert.ok(manifest.kernel.builder.packages.some((p) => p.startsWith('linux-source-')), 'kernel builder records its linux-source package');
+    assert.ok(manifest.go.builder.packages.some((p) => /^golang-1\.\d+-go=/.test(p)), 'Go builder records its Go package');
+    assert.doesNotMatch(JSON.stringify(manifest), new RegExp(out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no host paths in the manifest');
+    const config = readFileSync(path.join(out, 'kernel.config'), 'utf8');
+    for (const option of ['CONFIG_BLK_DEV_INITRD=y', 'CONFIG_EVENTFD=y', 'CONFIG_SERIAL_8250_CONSOLE=y', 'CONFIG_64BIT=y']) assert.ok(config.includes(option), option);
+    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.gz')), ['dev', 'dev/console', 'dev/null', 'etc', 'init', 'proc', 'sys', 'tmp']);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+
+  it('boots it in QEMU and sees "Hello from Golang" three times', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['boot', out, '--expect', 'Hello from Golang', '--expect-count', '3', '--timeout', '120']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout.split('\n').filter((line) => line === 'Hello from Golang').length, 3);
+    assert.match(run.stderr, /first program line after \d+\.\d+ s/);
+    assert.match(readFileSync(path.join(out, 'serial.log'), 'utf8'), /Hello from Golang/);
+  });
+
+  it('reports the boot as JSON with the time to the first line', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['--json', 'boot', out, '--expect', 'Hello from Golang', '--timeout', '120']);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as { ok: boolean; outcome: string; firstLineMs: number; accel: string };
+    assert.equal(result.outcome, 'expected');
+    assert.ok(result.firstLineMs > 0 && result.firstLineMs < 120_000);
+    assert.ok(['tcg', 'kvm'].includes(result.accel));
+  });
+
+  it('reuses the cached kernel on a second build and writes the same kernel', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const again = tempDir('hello-again');
+    const run = await runCli(['--json', 'build', hello, '--out', again]);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as { manifest: Manifest };
+    assert.equal(result.manifest.kernel.fromCache, true);
+    const first = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+    assert.equal(result.manifest.artifacts.bzImage.sha256, first.artifacts.bzImage.sha256);
+    assert.equal(result.manifest.artifacts.init.sha256, first.artifacts.init.sha256, 'the Go build is reproducible');
+    assert.equal(result.manifest.artifacts.initramfs.sha256, first.artifacts.initramfs.sha256, 'so is the initramfs');
+  });
+});

@@ -1,0 +1,54 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { packageRoot } from '../../src/paths.js';
+
+/** In CI every prerequisite must be there: a missing one fails the run instead of skipping. */
+const inCi = process.env.GOPID1_CI === '1';
+
+function works(command: string, args: string[]): boolean {
+  try {
+    execFileSync(command, args, { stdio: 'ignore', timeout: 15_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `false` when the Docker engine and QEMU are there; otherwise the reason to skip (locally) — in CI it throws.
+ * End-to-end tests use the real engine and QEMU, never mocks.
+ */
+export function e2ePrerequisites(): false | string {
+  const missing: string[] = [];
+  if (!works('docker', ['info'])) missing.push('no Docker engine answers (run `make setup`)');
+  if (!works('qemu-system-x86_64', ['--version'])) missing.push('qemu-system-x86_64 is not installed (run `make setup`)');
+  if (missing.length === 0) return false;
+  if (inCi) throw new Error(`end-to-end prerequisites missing in CI: ${missing.join('; ')}`);
+  return missing.join('; ');
+}
+
+export const fixtures = path.join(packageRoot, 'test', 'fixtures');
+export const hello = path.join(packageRoot, 'examples', 'hello');
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), `gopid1-${prefix}-`));
+}
+
+/** Containers and volumes labelled gopid1 right now (checked with the docker CLI, not with gopid1's own code). */
+export function leftovers(): { containers: string[]; volumes: string[] } {
+  const list = (args: string[]): string[] => execFileSync('docker', args).toString().split('\n').filter(Boolean);
+  return {
+    containers: list(['ps', '-a', '--filter', 'label=gopid1', '--format', '{{.ID}} {{.Names}} {{.Status}}']),
+    volumes: list(['volume', 'ls', '--filter', 'label=gopid1', '--format', '{{.Name}}']),
+  };
+}
+
+export function listInitramfs(file: string): string[] {
+  return execFileSync('sh', ['-c', `gzip -dc '${file}' | cpio -t --quiet`]).toString().trim().split('\n');
+}
+
+/** Generous limits: the first build of a run compiles the kernel and the builder images. */
+export const FIRST_BUILD_TIMEOUT_MS = 30 * 60_000;
+export const BUILD_TIMEOUT_MS = 10 * 60_000;

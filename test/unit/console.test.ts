@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LineSplitter, cleanLine } from '../../src/lines.js';
+import { ConsoleWatcher, decodeInitExit, isKernelLine } from '../../src/qemu/console.js';
+
+describe('serial console', () => {
+  it('tells kernel lines (printk timestamps) from the program\'s', () => {
+    assert.equal(isKernelLine('[    0.123456] Run /init as init process'), true);
+    assert.equal(isKernelLine('[12345.000001] x'), true);
+    assert.equal(isKernelLine('Hello from Golang'), false);
+    assert.equal(isKernelLine('[not a time] hello'), false);
+  });
+
+  it('decodes PID 1 wait statuses the way the kernel prints them', () => {
+    assert.deepEqual(decodeInitExit(0x00000300), { status: 3 });
+    assert.deepEqual(decodeInitExit(0x00000000), { status: 0 });
+    assert.deepEqual(decodeInitExit(0x00000200), { status: 2 });
+    assert.deepEqual(decodeInitExit(0x0000000b), { signal: 11, coreDumped: false });
+    assert.deepEqual(decodeInitExit(0x00000086), { signal: 6, coreDumped: true });
+  });
+
+  it('reports the N-th match of --expect, and when the program first spoke', () => {
+    const watcher = new ConsoleWatcher({ expect: /Hello/, expectCount: 2 });
+    assert.equal(watcher.feed('[    0.500000] Linux version 6.12', 500), undefined);
+    assert.equal(watcher.feed('', 600), undefined);
+    assert.equal(watcher.feed('Hello from Golang', 1200), undefined);
+    assert.equal(watcher.firstProgramLineAt, 1200);
+    assert.deepEqual(watcher.feed('Hello from Golang', 2200), { kind: 'expected', line: 'Hello from Golang' });
+    assert.equal(watcher.expectedAt, 2200);
+  });
+
+  it('turns the kernel\'s "Attempted to kill init" into the program\'s exit status', () => {
+    const watcher = new ConsoleWatcher();
+    const verdict = watcher.feed('[    1.734000] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000300', 1734);
+    assert.deepEqual(verdict, {
+      kind: 'init-exited',
+      code: 0x300,
+      status: 3,
+      line: '[    1.734000] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000300',
+    });
+  });
+
+  it('reports other panics with their message', () => {
+    const verdict = new ConsoleWatcher().feed('[    0.9] Kernel panic - not syncing: No working init found.  Try passing init= option to kernel.', 900);
+    assert.equal(verdict?.kind, 'panic');
+    assert.match(verdict?.kind === 'panic' ? verdict.message : '', /^No working init found/);
+  });
+});
+
+describe('line splitting', () => {
+  it('joins chunks into lines and strips CR and escape sequences', () => {
+    const lines: string[] = [];
+    const splitter = new LineSplitter((line) => lines.push(line));
+    splitter.push('Hel');
+    splitter.push('lo\r\n\x1b[2J\x1bcWorld\r\nprom');
+    assert.deepEqual(lines, ['Hello', 'World']);
+    assert.equal(splitter.partial, 'prom');
+    splitter.end();
+    assert.deepEqual(lines, ['Hello', 'World', 'prom']);
+    assert.equal(cleanLine('\x1b[1;32mgreen\x1b[0m\r'), 'green');
+  });
+});
+
+describe('partial console lines', () => {
+  it('count as the program\'s first output and can meet the last expected match', () => {
+    const watcher = new ConsoleWatcher({ expect: /password:/, expectCount: 1 });
+    assert.deepEqual(watcher.feedPartial('password:', 900), { kind: 'expected', line: 'password:' });
+    assert.equal(watcher.firstProgramLineAt, 900);
+    const counting = new ConsoleWatcher({ expect: /tick/, expectCount: 2 });
+    assert.equal(counting.feedPartial('tick', 100), undefined, 'one partial match is not two');
+    assert.equal(counting.feed('tick', 110), undefined);
+    assert.deepEqual(counting.feedPartial('tick', 1100), { kind: 'expected', line: 'tick' });
+  });
+});
+
+describe('partial kernel lines', () => {
+  it('are not taken for the program\'s first output', () => {
+    const watcher = new ConsoleWatcher();
+    watcher.feedPartial('[    0.81', 810);
+    assert.equal(watcher.firstProgramLineAt, undefined);
+    watcher.feed('[    0.812135] Run /init as init process', 812);
+    assert.equal(watcher.firstProgramLineAt, undefined);
+  });
+});

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { rootfsEntries, writeInitramfs } from '../../src/initramfs/layout.js';
+import { writeNewc } from '../../src/initramfs/newc.js';
+
+function hasCpio(): boolean {
+  try {
+    execFileSync('cpio', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('newc writer', () => {
+  it('writes the header fields, name padding, data padding and trailer of the newc format', () => {
+    const archive = writeNewc([{ type: 'file', name: 'init', mode: 0o755, data: Buffer.from('abcde') }], { mtime: 0x65920080 });
+    const head = archive.subarray(0, 110).toString('ascii');
+    assert.equal(head.slice(0, 6), '070701');
+    const field = (index: number): number => parseInt(head.slice(6 + index * 8, 14 + index * 8), 16);
+    assert.equal(field(0), 1, 'inode');
+    assert.equal(field(1), 0o100755, 'mode: regular file, 0755');
+    assert.equal(field(2), 0, 'uid');
+    assert.equal(field(3), 0, 'gid');
+    assert.equal(field(4), 1, 'nlink');
+    assert.equal(field(5), 0x65920080, 'mtime');
+    assert.equal(field(6), 5, 'file size');
+    assert.equal(field(11), 5, 'name size including NUL');
+    // 110 + 5 = 115 → padded to 116; data 5 → padded to 8.
+    assert.equal(archive.subarray(110, 115).toString('latin1'), 'init\0');
+    assert.equal(archive.subarray(116, 121).toString(), 'abcde');
+    assert.deepEqual([...archive.subarray(121, 124)], [0, 0, 0]);
+    const trailer = archive.subarray(124).toString('latin1');
+    assert.ok(trailer.startsWith('070701'));
+    assert.ok(trailer.includes('TRAILER!!!\0'));
+    assert.equal(archive.length % 4, 0);
+  });
+
+  it('sorts entries, numbers inodes in that order and is byte-for-byte deterministic', () => {
+    const entries = [
+      { type: 'dir' as const, name: 'tmp', mode: 0o1777 },
+      { type: 'file' as const, name: 'init', mode: 0o755, data: Buffer.from('x') },
+      { type: 'dir' as const, name: 'dev', mode: 0o755 },
+    ];
+    const a = writeNewc(entries, { mtime: 1 });
+    const b = writeNewc([...entries].reverse(), { mtime: 1 });
+    assert.deepEqual(a, b);
+    const names = [...a.toString('latin1').matchAll(/070701[0-9a-f]{104}([^\0]+)\0/g)].map((m) => m[1]);
+    assert.deepEqual(names, ['dev', 'init', 'tmp', 'TRAILER!!!']);
+  });
+
+  it('refuses paths that escape the root and duplicates', () => {
+    assert.throws(() => writeNewc([{ type: 'dir', name: '../etc', mode: 0o755 }], { mtime: 0 }), /invalid initramfs path/);
+    assert.throws(() => writeNewc([{ type: 'dir', name: 'a', mode: 0o755 }, { type: 'dir', name: './a', mode: 0o755 }], { mtime: 0 }), /duplicate/);
+  });
+
+  it('is read back by GNU cpio with the device nodes, modes and program intact', { skip: hasCpio() ? false : 'GNU cpio is not installed (make setup installs it)' }, () => {
+    const archive = writeNewc(rootfsEntries(Buffer.from('#!fake init\n')), { mtime: 1704067200 });
+    const listing = execFileSync('cpio', ['-t', '-v', '--quiet'], { input: archive }).toString();
+    const lines = listing.trim().split('\n');
+    assert.equal(lines.length, 8);
+    const byName = new Map(lines.map((line) => [line.split(/\s+/).pop(), line]));
+    assert.match(byName.get('dev/console') ?? '', /^crw-------\s+1 root\s+root\s+5,\s+1 /);
+    assert.match(byName.get('dev/null') ?? '', /^crw-rw-rw-\s+1 root\s+root\s+1,\s+3 /);
+    assert.match(byName.get('init') ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+12 /);
+    assert.match(byName.get('tmp') ?? '', /^drwxrwxrwt/);
+    for (const dir of ['dev', 'etc', 'proc', 'sys']) assert.match(byName.get(dir) ?? '', /^d/);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-cpio-'));
+    execFileSync('cpio', ['-i', '--quiet', '--no-absolute-filenames', 'init'], { input: archive, cwd: dir });
+    assert.equal(execFileSync('cat', [path.join(dir, 'init')]).toString(), '#!fake init\n');
+  });
+});
+
+describe('initramfs.cpio.gz', () => {
+  it('is gzip with no name and no time, and the same bytes on every run', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-initramfs-'));
+    const init = path.join(dir, 'init');
+    writeFileSync(init, Buffer.alloc(4096, 7));
+    const first = await writeInitramfs(init, path.join(dir, 'a.cpio.gz'), 1704067200);
+    const second = await writeInitramfs(init, path.join(dir, 'b.cpio.gz'), 1704067200);
+    const a = execFileSync('cat', [first.path]);
+    const b = execFileSync('cat', [second.path]);
+    assert.deepEqual(a, b);
+    assert.equal(a[0], 0x1f);
+    assert.equal(a[1], 0x8b);
+    assert.equal((a[3] ?? 0xff) & 0x08, 0, 'FNAME flag is clear');
+    assert.equal(a.readUInt32LE(4), 0, 'MTIME is zero');
+    assert.equal(gunzipSync(a).length, first.unpackedBytes);
+    assert.equal(a.length, first.bytes);
+  });
+});
