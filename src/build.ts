@@ -59,11 +59,12 @@ function parseEpoch(value: string, from: string): number {
   return Number(value.trim());
 }
 
-/** The app's SOURCE_DATE_EPOCH: the option, else $SOURCE_DATE_EPOCH, else its last git commit, else a constant. */
+/** The app's SOURCE_DATE_EPOCH: the option, else $SOURCE_DATE_EPOCH, else the last git commit of its directory, else a constant. */
 export async function resolveSourceDateEpoch(appDir: string, explicit?: number): Promise<number> {
   if (explicit !== undefined) return explicit;
   if (process.env.SOURCE_DATE_EPOCH) return parseEpoch(process.env.SOURCE_DATE_EPOCH, 'SOURCE_DATE_EPOCH');
-  const git = await execa('git', ['-C', appDir, 'log', '-1', '--format=%ct'], { reject: false });
+  // The last commit that touched the app's directory, not the repository's HEAD: unrelated commits change nothing.
+  const git = await execa('git', ['-C', appDir, 'log', '-1', '--format=%ct', '--', '.'], { reject: false });
   if (git.exitCode === 0 && /^\d+$/.test(String(git.stdout).trim())) return Number(String(git.stdout).trim());
   return DEFAULT_SOURCE_DATE_EPOCH;
 }

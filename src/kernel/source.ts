@@ -85,9 +85,12 @@ export function describeSource(source: KernelSource): string {
   }
 }
 
+/** Where kernel.org releases are fetched from; $GOPID1_KERNEL_ORG_MIRROR points at a mirror with the same layout. */
+export const KERNEL_ORG = 'https://cdn.kernel.org/pub/linux/kernel';
+
 export function kernelOrgUrls(version: string): { tarball: string; sums: string } {
   const major = version.split('.')[0];
-  const base = `https://cdn.kernel.org/pub/linux/kernel/v${major}.x`;
+  const base = `${(process.env.GOPID1_KERNEL_ORG_MIRROR ?? KERNEL_ORG).replace(/\/+$/, '')}/v${major}.x`;
   return { tarball: `${base}/linux-${version}.tar.xz`, sums: `${base}/sha256sums.asc` };
 }
 

@@ -1,0 +1,254 @@
+/**
+ * `make bench`: times each pipeline step as gopid1 runs it and as the blog ran it by hand, in the same
+ * builder images on the same machine, and writes the figures to docs/PERFORMANCE.md.
+ *
+ *   BENCH_RUNS         runs of the fast steps (Go build, initramfs, boot), default 5
+ *   BENCH_KERNEL_RUNS  runs of the cold kernel build (about 3 minutes each here), default 1
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
+import { boot, build, type Manifest } from '../src/index.js';
+import { writeInitramfs } from '../src/initramfs/layout.js';
+import { GO_CACHE_VOLUME } from '../src/go/build.js';
+import { packageRoot } from '../src/paths.js';
+import { resolveAccel } from '../src/qemu/command.js';
+
+const runs = Number(process.env.BENCH_RUNS ?? 5);
+const kernelRuns = Number(process.env.BENCH_KERNEL_RUNS ?? 1);
+const hello = path.join(packageRoot, 'examples', 'hello');
+const fragment = path.join(packageRoot, 'dockerfiles', 'kernel', 'fragments', 'minimal.config');
+
+interface Figure {
+  step: string;
+  tool: number[];
+  hand: number[];
+  toolHow: string;
+  handHow: string;
+}
+
+/** A pipe inside a Markdown table cell ends the cell unless escaped. */
+function escapeCell(text: string): string {
+  return text.replace(/\|/g, '\\|');
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
+}
+
+function cell(values: number[]): string {
+  if (values.length === 0) return 'n/a';
+  const range = values.length > 1 ? ` (${seconds(Math.min(...values))}–${seconds(Math.max(...values))})` : '';
+  return `${seconds(median(values))}${range}`;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+function log(text: string): void {
+  process.stderr.write(`bench: ${text}\n`);
+}
+
+/** Time from spawning QEMU to the first line matching `pattern` on its stdout, then kill it. */
+function firstLine(args: string[], pattern: RegExp): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let buffer = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no ${pattern} within 120 s`));
+    }, 120_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      if (pattern.test(buffer)) {
+        const elapsed = performance.now() - start;
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        resolve(elapsed);
+      }
+    });
+  });
+}
+
+async function machine(): Promise<string[]> {
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
+  const docker = (await execa('docker', ['version', '--format', '{{.Server.Version}}'], { reject: false })).stdout;
+  const qemu = (await execa('qemu-system-x86_64', ['--version'], { reject: false })).stdout.split('\n')[0];
+  const accel = await resolveAccel('auto');
+  return [
+    `- CPU: ${cpu}, ${os.availableParallelism()} cores; RAM ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
+    `- Host: ${os.type()} ${os.release()}; Node ${process.version}; Docker engine ${docker}; ${qemu}`,
+    `- QEMU accelerator: ${accel.accel} (${accel.reason})`,
+  ];
+}
+
+async function main(): Promise<void> {
+  const figures: Figure[] = [];
+  const work = mkdtempSync(path.join(os.tmpdir(), 'gopid1-bench-'));
+
+  // Warm-up: builder images exist and the Go cache volume is filled, so what follows measures steps, not downloads.
+  log('warm-up build (builder images, Go cache)');
+  const warm = await build({ app: hello, out: path.join(work, 'warm') });
+  const manifest: Manifest = warm.manifest;
+  const kernelImage = manifest.kernel.builder.id;
+  const goImage = manifest.go.builder.id;
+  const jobs = os.availableParallelism();
+
+  // 1. Cold kernel build.
+  const kernel: Figure = {
+    step: 'cold kernel build (minimal)',
+    tool: [],
+    hand: [],
+    toolHow: '`gopid1 build --no-cache`: kernel stage (configure, verify, compile, extract)',
+    handHow: `\`docker run\` of the kernel builder: \`make tinyconfig\`, \`merge_config.sh\`, \`make olddefconfig\`, \`make -j${jobs} bzImage\``,
+  };
+  for (let i = 0; i < kernelRuns; i++) {
+    log(`cold kernel build, gopid1 (${i + 1}/${kernelRuns})`);
+    const result = await build({ app: hello, out: path.join(work, `kernel-${i}`), cache: false });
+    kernel.tool.push(result.durations.kernelMs);
+    log(`cold kernel build, by hand (${i + 1}/${kernelRuns})`);
+    kernel.hand.push(
+      await timed(() =>
+        execa('docker', [
+          'run', '--rm', '--network', 'none', '-v', `${fragment}:/frag.config:ro`, kernelImage, 'bash', '-c',
+          `set -e; make -s -C /usr/src/linux O=/b tinyconfig >/dev/null; /usr/src/linux/scripts/kconfig/merge_config.sh -m -O /b /b/.config /frag.config >/dev/null; ` +
+            `make -s -C /usr/src/linux O=/b olddefconfig; make -s -C /usr/src/linux O=/b -j${jobs} bzImage >/dev/null; ls -l /b/arch/x86/boot/bzImage`,
+        ]),
+      ),
+    );
+  }
+  figures.push(kernel);
+
+  // 2. Go build (warm module/build cache volume for both).
+  const go: Figure = {
+    step: 'Go build of examples/hello',
+    tool: [],
+    hand: [],
+    toolHow: '`gopid1 build` Go stage (copy source in, build, copy out, ELF check); kernel from the cache',
+    handHow: '`docker run` of the Go builder with the app bind-mounted: `go build -trimpath -ldflags=-s -w`',
+  };
+  for (let i = 0; i < runs; i++) {
+    log(`Go build (${i + 1}/${runs})`);
+    const result = await build({ app: hello, out: path.join(work, `go-${i}`) });
+    go.tool.push(result.durations.goMs);
+    const out = path.join(work, `go-hand-${i}`);
+    mkdirSync(out);
+    go.hand.push(
+      await timed(() =>
+        execa('docker', [
+          'run', '--rm', '--network', 'none', '-v', `${GO_CACHE_VOLUME}:/cache`, '-v', `${hello}:/app:ro`, '-v', `${out}:/out`,
+          '-e', 'CGO_ENABLED=0', '-e', 'GOAMD64=v1', '-w', '/app', goImage,
+          'go', 'build', '-trimpath', '-ldflags=-buildid= -s -w', '-o', '/out/init', '.',
+        ]),
+      ),
+    );
+  }
+  figures.push(go);
+
+  // 3. initramfs.
+  const init = path.join(warm.outDir, 'init');
+  const initramfs: Figure = {
+    step: 'initramfs (newc + gzip -9)',
+    tool: [],
+    hand: [],
+    toolHow: 'gopid1\'s TypeScript newc writer + zlib',
+    handHow: 'the blog\'s `find . | cpio -o -H newc | gzip -9` on a staged root with `mknod` device nodes',
+  };
+  for (let i = 0; i < runs; i++) {
+    initramfs.tool.push(await timed(() => writeInitramfs(init, path.join(work, `rd-${i}.cpio.gz`), manifest.sourceDateEpoch)));
+    const root = path.join(work, `root-${i}`);
+    initramfs.hand.push(
+      await timed(() =>
+        execa('sh', [
+          '-c',
+          `set -e; mkdir -p ${root}/dev ${root}/proc ${root}/sys ${root}/tmp ${root}/etc; cp ${init} ${root}/init; ` +
+            `mknod ${root}/dev/console c 5 1; mknod ${root}/dev/null c 1 3; cd ${root}; find . | sort | cpio -o -H newc --quiet | gzip -9n > ${root}.cpio.gz`,
+        ]),
+      ),
+    );
+  }
+  figures.push(initramfs);
+
+  // 4. Boot to the first line.
+  const bootFigure: Figure = {
+    step: 'QEMU start → first program line',
+    tool: [],
+    hand: [],
+    toolHow: '`gopid1 boot --expect` (‑nodefaults, `quiet`, serial on a pipe, console watcher)',
+    handHow: 'the blog\'s `qemu-system-x86_64 -kernel -initrd -append console=ttyS0 -nographic`, same accelerator',
+  };
+  const accel = (await resolveAccel('auto')).accel;
+  for (let i = 0; i < runs; i++) {
+    log(`boot (${i + 1}/${runs})`);
+    const result = await boot({ dir: warm.outDir, expect: /Hello from Golang/, timeoutSeconds: 120 });
+    bootFigure.tool.push(result.firstLineMs ?? result.expectMs ?? result.durationMs);
+    bootFigure.hand.push(
+      await firstLine(
+        ['-accel', accel, '-m', String(result.memoryMiB), '-kernel', path.join(warm.outDir, 'bzImage'), '-initrd', path.join(warm.outDir, 'initramfs.cpio.gz'),
+          '-append', 'console=ttyS0 panic=-1', '-nographic', '-no-reboot'],
+        /Hello from Golang/,
+      ),
+    );
+  }
+  figures.push(bootFigure);
+
+  const sizes = manifest.artifacts;
+  const rows = figures.map((f) => `| ${f.step} | ${cell(f.tool)} | ${cell(f.hand)} | ${f.tool.length}/${f.hand.length} |`);
+  const doc = [
+    '# Performance',
+    '',
+    'Written by `make bench` (bench/run.ts); every figure below was measured by that run, on this machine:',
+    '',
+    ...(await machine()),
+    `- Date: ${new Date().toISOString()}`,
+    '',
+    '## Pipeline steps: gopid1 against the same step done by hand',
+    '',
+    'Seconds, median (min–max) over the runs shown. Both columns use the same builder images and caches.',
+    '',
+    '| step | gopid1 | by hand | runs |',
+    '|---|---:|---:|---:|',
+    ...rows,
+    '',
+    '| step | gopid1 does | by hand is |',
+    '|---|---|---|',
+    ...figures.map((f) => `| ${f.step} | ${escapeCell(f.toolHow)} | ${escapeCell(f.handHow)} |`),
+    '',
+    '## Sizes of examples/hello (minimal kernel)',
+    '',
+    '| artifact | bytes |',
+    '|---|---:|',
+    `| bzImage (Linux ${manifest.kernel.release}) | ${sizes.bzImage.bytes} |`,
+    `| init (static Go binary, ${manifest.go.version.split(' ')[0]}) | ${sizes.init.bytes} |`,
+    `| initramfs.cpio.gz | ${sizes.initramfs.bytes} |`,
+    `| bzImage + initramfs | ${sizes.bzImage.bytes + sizes.initramfs.bytes} |`,
+    '',
+  ].join('\n');
+  const target = path.join(packageRoot, 'docs', 'PERFORMANCE.md');
+  mkdirSync(path.dirname(target), { recursive: true });
+  writeFileSync(target, doc);
+  process.stdout.write(`${doc}\n`);
+  log(`written to ${target}`);
+}
+
+// Exit explicitly: connections to the Docker engine must not keep the process alive.
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

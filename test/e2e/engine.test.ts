@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { connectEngine } from '../../src/engine/connect.js';
+import { ensureBuilderImage } from '../../src/engine/images.js';
+import { runStep } from '../../src/engine/run.js';
+import { Gopid1Error } from '../../src/errors.js';
+import { e2ePrerequisites, leftovers, tempDir } from '../helpers/e2e.js';
+
+const skip = e2ePrerequisites();
+
+function context(dir: string, run: string): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'Dockerfile'), `FROM debian:trixie\nRUN ${run}\nRUN echo packages > /usr/share/gopid1-packages.txt\n`);
+  return dir;
+}
+
+describe('engine: builder images and steps', { skip }, () => {
+  it('reuses an unchanged builder image and rebuilds a changed one', { timeout: 5 * 60_000 }, async () => {
+    const engine = await connectEngine();
+    const dir = context(path.join(tempDir('image'), 'ctx'), `echo first-${Date.now()}`);
+    const logFile = path.join(dir, '..', 'image.log');
+    const spec = { name: 'testprobe', contextDir: dir, buildArgs: {}, baseImage: 'debian:trixie' };
+    const first = await ensureBuilderImage(engine, spec, { logFile });
+    assert.equal(first.built, true);
+    const again = await ensureBuilderImage(engine, spec, { logFile });
+    assert.equal(again.built, false);
+    assert.equal(again.id, first.id);
+    assert.equal(again.tag, first.tag);
+    context(dir, `echo second-${Date.now()}`);
+    const changed = await ensureBuilderImage(engine, spec, { logFile });
+    assert.equal(changed.built, true);
+    assert.notEqual(changed.tag, first.tag);
+    await engine.docker.getImage(first.tag).remove({ force: true });
+    await engine.docker.getImage(changed.tag).remove({ force: true });
+  });
+
+  it('fails an image build on the build stream\'s error, showing the failing line', { timeout: 5 * 60_000 }, async () => {
+    const engine = await connectEngine();
+    const dir = context(path.join(tempDir('badimage'), 'ctx'), 'echo about-to-fail && exit 7');
+    await assert.rejects(ensureBuilderImage(engine, { name: 'testprobe', contextDir: dir, buildArgs: {}, baseImage: 'debian:trixie' }, { logFile: path.join(dir, '..', 'log') }), (error: unknown) => {
+      assert.ok(error instanceof Gopid1Error);
+      assert.equal(error.code, 'IMAGE_BUILD_FAILED');
+      assert.match(error.message, /returned a non-zero code: 7/);
+      assert.ok(error.logTail.some((line) => line.includes('about-to-fail')), error.logTail.join('\n'));
+      return true;
+    });
+  });
+
+  it('runs a step with labels, streams its lines, reports its exit code and removes the container', { timeout: 60_000 }, async () => {
+    const engine = await connectEngine();
+    const lines: string[] = [];
+    const logFile = path.join(tempDir('step'), 'step.log');
+    await assert.rejects(
+      runStep(engine, {
+        role: 'probe',
+        title: 'probe: fail',
+        image: 'debian:trixie',
+        cmd: ['sh', '-c', 'echo out; echo err >&2; exit 42'],
+        logFile,
+        onLine: (line) => lines.push(line),
+      }),
+      (error: unknown) => error instanceof Gopid1Error && error.code === 'STEP_FAILED' && error.exitCode === 42 && error.logTail.includes('err'),
+    );
+    assert.deepEqual(lines.sort(), ['err', 'out']);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+});
