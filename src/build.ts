@@ -135,7 +135,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       throw error;
     });
     const goPromise = buildGo(engine, {
-      appDir: app.dir,
+      app,
       package: pkg,
       cgo: options.cgo ?? false,
       strip: options.strip ?? true,

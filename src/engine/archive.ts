@@ -86,6 +86,29 @@ export function unsafeEntryReason(header: { name: string; type?: string | null; 
   return undefined;
 }
 
+/** The content of the first regular file in a tar stream (e.g. one file taken out with getArchive). */
+export async function readFirstFile(source: NodeJS.ReadableStream): Promise<Buffer> {
+  const extract = tarStream.extract();
+  const chunks: Buffer[] = [];
+  let found = false;
+  extract.on('entry', (header, stream, next) => {
+    if (!found && header.type === 'file') {
+      found = true;
+      stream.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
+    }
+    stream.on('end', next);
+    stream.resume();
+  });
+  await new Promise<void>((resolve, reject) => {
+    source.on('error', reject);
+    extract.on('error', reject);
+    extract.on('finish', () => resolve());
+    source.pipe(extract as unknown as NodeJS.WritableStream);
+  });
+  if (!found) throw new Error('the archive holds no file');
+  return Buffer.concat(chunks);
+}
+
 /**
  * Extracts a tar stream into `dest` (created if needed). Refuses the whole archive, with UNSAFE_ARCHIVE, when
  * any entry would land outside `dest`: absolute paths, "..", links leading out, device nodes. Safe entries

@@ -6,8 +6,8 @@ import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { Gopid1Error, describeError, interrupted } from '../errors.js';
 import { LineSplitter, LineTail } from '../lines.js';
-import { packDirectory } from './archive.js';
-import { engineError, type Engine } from './connect.js';
+import { packDirectory, readFirstFile } from './archive.js';
+import { engineError, labelsFor, type Engine } from './connect.js';
 
 const PULL_TIMEOUT_MS = 60_000;
 const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
@@ -259,16 +259,10 @@ async function resolveBaseImage(engine: Engine, ref: string, progress: ImageProg
 
 async function readPackages(engine: Engine, id: string): Promise<string[]> {
   // Read the list the Dockerfile wrote, from a created (never started) container.
-  const container = await engine.docker.createContainer({ Image: id, Cmd: ['true'], Labels: { gopid1: engine.runId, 'gopid1.role': 'inspect' } });
+  const container = await engine.docker.createContainer({ Image: id, Cmd: ['true'], Labels: labelsFor(engine, 'inspect') });
   try {
-    const archive = (await container.getArchive({ path: '/usr/share/gopid1-packages.txt' })) as Readable;
-    const chunks: Buffer[] = [];
-    for await (const chunk of archive) chunks.push(chunk as Buffer);
-    // A one-file tar: 512-byte header, then the content.
-    const tar = Buffer.concat(chunks);
-    const size = parseInt(tar.subarray(124, 136).toString().replace(/\0.*$/, '').trim(), 8);
-    return tar
-      .subarray(512, 512 + size)
+    const archive = await container.getArchive({ path: '/usr/share/gopid1-packages.txt' });
+    return (await readFirstFile(archive))
       .toString()
       .split('\n')
       .filter((line) => line !== '')

@@ -13,7 +13,8 @@ import { checkStaticInit } from './elf.js';
 export const GO_CACHE_VOLUME = 'gopid1-go-cache';
 
 export interface GoBuildOptions {
-  appDir: string;
+  /** The app, as inspectApp found it. */
+  app: AppFacts;
   /** The main package, relative to appDir ("." or "./cmd/server"). */
   package: string;
   cgo: boolean;
@@ -107,8 +108,7 @@ export function goLdflags(options: { strip: boolean; cgo: boolean }): string {
 /** Builds the app's main package as a static linux/amd64 binary in the Go builder, and checks the result. */
 export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<GoBuildResult> {
   const started = Date.now();
-  const { report, signal } = options;
-  const app = await inspectApp(options.appDir, options.package);
+  const { app, report, signal } = options;
   report({ kind: 'step', stage: 'go', text: 'preparing the Go builder image' });
   const builder = await ensureBuilderImage(
     engine,
