@@ -23,6 +23,11 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A closed terminal (SSH drop, closed window) must clean up too.
+  process.on('SIGHUP', onSignal);
+  // Output to a terminal that went away must not crash the clean-up.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
 
   const context: CommandContext = { signal: controller.signal, setExitCode: (code) => (exitCode = code) };
   const program = new Command('gopid1')

@@ -11,7 +11,8 @@ export interface GlobalFlags {
 
 export function outputMode(flags: GlobalFlags): OutputMode {
   if (flags.json) return 'json';
-  return process.stderr.isTTY && !process.env.CI ? 'tty' : 'plain';
+  // A terminal without a width (some pseudo-terminals) cannot host a spinner that redraws itself.
+  return process.stderr.isTTY && (process.stderr.columns ?? 0) > 0 && !process.env.CI ? 'tty' : 'plain';
 }
 
 const MIB = 1024 * 1024;
