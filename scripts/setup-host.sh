@@ -61,9 +61,9 @@ ensure_docker() {
 }
 
 ensure_host_tools() {
-  # QEMU (SeaBIOS comes with it), OVMF for UEFI boots, mmdebstrap for offline base images, cpio for tests.
+  # QEMU (SeaBIOS comes with it), OVMF for UEFI boots, mmdebstrap for offline base images, cpio and file for tests.
   command -v qemu-system-x86_64 >/dev/null 2>&1 || apt_install qemu-system-x86
-  apt_install mmdebstrap cpio ovmf
+  apt_install mmdebstrap cpio ovmf file
 }
 
 ensure_docker

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readManifest } from './artifacts/manifest.js';
 import { Gopid1Error } from './errors.js';
 import { bootMachine, type BootResult } from './qemu/boot.js';
-import { kernelCmdline, type AccelChoice } from './qemu/command.js';
+import { kernelCmdline, type AccelChoice, type BootMedia } from './qemu/command.js';
 
 export interface BootOptions {
   /** An out dir of `build` (default "dist"). */
@@ -10,6 +10,11 @@ export interface BootOptions {
   /** Boot these files instead of the out dir's. */
   kernel?: string;
   initrd?: string;
+  /** Boot this ISO instead (from the CD-ROM drive, or as a disk the way a USB stick made with dd boots). */
+  iso?: string;
+  isoAs?: 'cdrom' | 'disk';
+  /** Boot the ISO through UEFI firmware (OVMF). */
+  uefi?: boolean;
   /** Succeed (and stop the machine) once this matches a console line, `expectCount` times. */
   expect?: string | RegExp;
   expectCount?: number;
@@ -51,22 +56,43 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
   }
   checkPositive(options.expectCount, '--expect-count', '--expect-count 3');
   const expect = options.expect === undefined ? undefined : toRegExp(options.expect);
+  if (options.iso !== undefined && (options.kernel !== undefined || options.initrd !== undefined)) {
+    throw new Gopid1Error('BAD_INPUT', '--iso cannot be combined with --kernel or --initrd', { hint: 'Boot either an ISO or a kernel and initramfs.' });
+  }
+  if (options.isoAs !== undefined && options.iso === undefined) {
+    throw new Gopid1Error('BAD_INPUT', '--iso-as needs --iso', { hint: 'e.g. --iso dist/hello.iso --iso-as disk' });
+  }
+  if (options.iso !== undefined && options.cmdline !== undefined) {
+    throw new Gopid1Error('BAD_INPUT', '--cmdline does not apply to an ISO: its command line is in its grub.cfg', { hint: 'Pass --cmdline to `gopid1 build --iso` instead.' });
+  }
   const dir = path.resolve(options.dir ?? 'dist');
-  const manifest = options.kernel && options.initrd ? undefined : await readManifest(dir);
-  const kernel = options.kernel ?? path.join(dir, manifest?.artifacts.bzImage.file ?? 'bzImage');
-  const initrd = options.initrd ?? path.join(dir, manifest?.artifacts.initramfs.file ?? 'initramfs.cpio.gz');
-  const base = manifest?.boot.cmdline ?? kernelCmdline();
+  let media: BootMedia;
+  let unpackedBytes: number | undefined;
+  if (options.iso !== undefined) {
+    media = { kind: 'iso', iso: path.resolve(options.iso), as: options.isoAs ?? 'cdrom' };
+  } else {
+    const manifest = options.kernel && options.initrd ? undefined : await readManifest(dir);
+    const base = manifest?.boot.cmdline ?? kernelCmdline();
+    media = {
+      kind: 'direct',
+      kernel: options.kernel ?? path.join(dir, manifest?.artifacts.bzImage.file ?? 'bzImage'),
+      initrd: options.initrd ?? path.join(dir, manifest?.artifacts.initramfs.file ?? 'initramfs.cpio.gz'),
+      cmdline: options.cmdline?.trim() ? `${base} ${options.cmdline.trim()}` : base,
+    };
+    if (manifest && !options.initrd) unpackedBytes = manifest.artifacts.initramfs.unpackedBytes;
+  }
+  // The console goes next to what is booted: the out dir, or the ISO's directory.
+  const consoleDir = options.iso !== undefined ? path.dirname(path.resolve(options.iso)) : options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(options.kernel)) : dir;
   return bootMachine({
-    kernel,
-    initrd,
-    ...(manifest && !options.initrd ? { unpackedBytes: manifest.artifacts.initramfs.unpackedBytes } : {}),
+    media,
+    ...(options.uefi ? { uefi: true } : {}),
+    ...(unpackedBytes !== undefined ? { unpackedBytes } : {}),
     ...(expect ? { expect } : {}),
     ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}),
     ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
     ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
     accel: options.accel ?? 'auto',
-    cmdline: options.cmdline?.trim() ? `${base} ${options.cmdline.trim()}` : base,
-    serialLog: path.join(options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(kernel)) : dir, 'serial.log'),
+    serialLog: path.join(consoleDir, 'serial.log'),
     ...(options.onConsole ? { onConsole: options.onConsole } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });

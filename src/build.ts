@@ -9,6 +9,7 @@ import type { BuilderImage } from './engine/images.js';
 import { Gopid1Error, throwIfAborted } from './errors.js';
 import { buildGo, inspectApp } from './go/build.js';
 import { writeInitramfs } from './initramfs/layout.js';
+import { buildIso } from './iso/build.js';
 import { buildKernel, type KernelConfigBase } from './kernel/build.js';
 import { DEFAULT_KERNEL_SOURCE, parseKernelSource } from './kernel/source.js';
 import { dockerfilesDir, toolVersion } from './paths.js';
@@ -32,8 +33,14 @@ export interface BuildOptions {
   kernelConfig?: KernelConfigBase;
   kernelFragments?: string[];
   kernelSha256?: string;
-  /** Extra kernel command line, recorded in the manifest and used by `boot`. */
+  /** Extra kernel command line, recorded in the manifest and used by `boot` and the ISO's GRUB entry. */
   cmdline?: string;
+  /** Also master <name>.iso: GRUB, BIOS El Torito, USB-hybrid. */
+  iso?: boolean;
+  /** The ISO also boots under UEFI (adds EFI to the kernel); implies `iso`. */
+  uefi?: boolean;
+  /** Seconds GRUB shows its menu (default 0). */
+  menuTimeoutSeconds?: number;
   cgo?: boolean;
   /** Strip symbol tables from the program (-s -w); default true. */
   strip?: boolean;
@@ -49,7 +56,7 @@ export interface BuildOptions {
 export interface BuildResult {
   outDir: string;
   manifest: Manifest;
-  durations: { kernelMs: number; goMs: number; initramfsMs: number; totalMs: number };
+  durations: { kernelMs: number; goMs: number; initramfsMs: number; isoMs?: number; totalMs: number };
 }
 
 function parseEpoch(value: string, from: string): number {
@@ -103,6 +110,14 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const kernelEpoch =
     options.sourceDateEpoch ?? (process.env.SOURCE_DATE_EPOCH ? parseEpoch(process.env.SOURCE_DATE_EPOCH, 'SOURCE_DATE_EPOCH') : DEFAULT_SOURCE_DATE_EPOCH);
   const name = options.name ?? path.basename(app.dir);
+  const uefi = options.uefi ?? false;
+  const iso = (options.iso ?? false) || uefi;
+  const menuTimeoutSeconds = options.menuTimeoutSeconds ?? 0;
+  if (!Number.isInteger(menuTimeoutSeconds) || menuTimeoutSeconds < 0) {
+    throw new Gopid1Error('BAD_INPUT', `--menu-timeout must be a whole number of seconds, not ${menuTimeoutSeconds}`, { hint: 'e.g. --menu-timeout 5' });
+  }
+  const cmdline = kernelCmdline(options.cmdline);
+  if (/[\n\r]/.test(cmdline)) throw new Gopid1Error('BAD_INPUT', '--cmdline must be one line', { hint: 'Separate kernel parameters with spaces.' });
   throwIfAborted(options.signal, 'build');
 
   const engine = await connectEngine();
@@ -120,6 +135,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       source,
       config: kernelConfig,
       fragments: options.kernelFragments ?? [],
+      uefi,
       ...(options.kernelSha256 ? { kernelSha256: options.kernelSha256 } : {}),
       jobs,
       useCache: options.cache ?? true,
@@ -159,6 +175,22 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const initramfsMs = Date.now() - initramfsStarted;
     report({ kind: 'done', stage: 'initramfs', text: `initramfs packed (${initramfs.bytes} bytes, ${initramfs.unpackedBytes} unpacked)` });
 
+    const isoResult = iso
+      ? await buildIso(engine, {
+          name,
+          bzImage: kernel.bzImage,
+          initramfs: initramfs.path,
+          cmdline,
+          uefi,
+          menuTimeoutSeconds,
+          outDir: out.staging,
+          logDir: out.logs,
+          dockerfilesDir,
+          report,
+          ...(options.signal ? { signal: options.signal } : {}),
+        })
+      : undefined;
+
     const manifest: Manifest = {
       schema: 1,
       tool: { name: 'gopid1', version: toolVersion },
@@ -169,6 +201,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         init: await artifactRecord(out.staging, 'init'),
         initramfs: { ...(await artifactRecord(out.staging, 'initramfs.cpio.gz')), unpackedBytes: initramfs.unpackedBytes, format: 'newc+gzip' },
         kernelConfig: await artifactRecord(out.staging, 'kernel.config'),
+        ...(isoResult ? { iso: { ...(await artifactRecord(out.staging, isoResult.file)), uefi, hybrid: true as const } } : {}),
       },
       kernel: {
         source: kernel.source,
@@ -192,14 +225,21 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         network: go.network,
         builder: builderRecord(go.builder),
       },
-      boot: { cmdline: kernelCmdline(options.cmdline) },
+      boot: { cmdline },
+      ...(isoResult ? { iso: { builder: builderRecord(isoResult.builder), menuTimeoutSeconds } } : {}),
     };
     throwIfAborted(options.signal, 'build');
-    await out.commit(['bzImage', 'init', 'initramfs.cpio.gz', 'kernel.config'], manifest);
+    await out.commit(['bzImage', 'init', 'initramfs.cpio.gz', 'kernel.config', ...(isoResult ? [isoResult.file] : [])], manifest);
     return {
       outDir: out.dir,
       manifest,
-      durations: { kernelMs: kernel.durationMs, goMs: go.durationMs, initramfsMs, totalMs: Date.now() - started },
+      durations: {
+        kernelMs: kernel.durationMs,
+        goMs: go.durationMs,
+        initramfsMs,
+        ...(isoResult ? { isoMs: isoResult.durationMs } : {}),
+        totalMs: Date.now() - started,
+      },
     };
   } finally {
     options.signal?.removeEventListener('abort', abortStages);

@@ -28,6 +28,8 @@ export interface Manifest {
     init: ArtifactRecord;
     initramfs: ArtifactRecord & { unpackedBytes: number; format: 'newc+gzip' };
     kernelConfig: ArtifactRecord;
+    /** With --iso: the GRUB ISO, USB-hybrid; `uefi` when it also boots under UEFI. */
+    iso?: ArtifactRecord & { uefi: boolean; hybrid: true };
   };
   kernel: {
     source: string;
@@ -52,6 +54,7 @@ export interface Manifest {
     builder: BuilderRecord;
   };
   boot: { cmdline: string };
+  iso?: { builder: BuilderRecord; menuTimeoutSeconds: number };
 }
 
 export async function artifactRecord(dir: string, file: string): Promise<ArtifactRecord> {

@@ -14,12 +14,15 @@ interface BootFlags {
   cmdline?: string;
   kernel?: string;
   initrd?: string;
+  iso?: string;
+  isoAs?: 'cdrom' | 'disk';
+  uefi?: boolean;
   quiet?: boolean;
 }
 
 function summary(result: BootResult, expect?: string): string {
   const first = result.firstLineMs !== undefined ? `first program line after ${formatSeconds(result.firstLineMs)}` : 'the program printed nothing';
-  const how = `${result.accel}${result.accel === 'tcg' ? ` (${result.accelReason})` : ''}, ${result.memoryMiB} MiB`;
+  const how = `${result.accel}${result.accel === 'tcg' ? ` (${result.accelReason})` : ''}, ${result.uefi ? 'UEFI, ' : ''}${result.memoryMiB} MiB`;
   switch (result.outcome) {
     case 'expected':
       return `✔ /${expect}/ seen after ${formatSeconds(result.expectMs ?? result.durationMs)}; ${first}; ${how}`;
@@ -52,6 +55,9 @@ export function registerBoot(program: Command, context: CommandContext): void {
     .option('--cmdline <args>', 'appended to the kernel command line the build recorded')
     .option('--kernel <file>', 'boot this bzImage instead of <dir>/bzImage')
     .option('--initrd <file>', 'boot this initramfs instead of <dir>/initramfs.cpio.gz')
+    .option('--iso <file>', 'boot an ISO of `gopid1 build --iso` instead, through its GRUB')
+    .addOption(new Option('--iso-as <media>', 'the ISO as a CD-ROM, or as a disk (what dd to a USB stick gives)').choices(['cdrom', 'disk']))
+    .option('--uefi', 'boot the ISO through UEFI firmware (OVMF) instead of BIOS')
     .option('-q, --quiet', 'do not echo the console (it is still written to <dir>/serial.log)')
     .action(async (dir: string, flags: BootFlags, command: Command) => {
       const global = globalFlags(command);
@@ -68,6 +74,9 @@ export function registerBoot(program: Command, context: CommandContext): void {
         ...(flags.cmdline !== undefined ? { cmdline: flags.cmdline } : {}),
         ...(flags.kernel !== undefined ? { kernel: flags.kernel } : {}),
         ...(flags.initrd !== undefined ? { initrd: flags.initrd } : {}),
+        ...(flags.iso !== undefined ? { iso: flags.iso } : {}),
+        ...(flags.isoAs !== undefined ? { isoAs: flags.isoAs } : {}),
+        ...(flags.uefi ? { uefi: true } : {}),
         ...(echo ? { onConsole: (line: string) => process.stdout.write(`${line}\n`) } : {}),
         signal: context.signal,
       });

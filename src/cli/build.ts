@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { build, type BuildResult } from '../build.js';
 import type { KernelConfigBase } from '../kernel/build.js';
-import { collect, globalFlags, positiveInteger, type CommandContext } from './context.js';
+import { collect, globalFlags, nonNegativeInteger, positiveInteger, type CommandContext } from './context.js';
 import { formatBytes, formatMiB, formatSeconds, outputMode, table } from './output.js';
 import { ProgressView } from './progress.js';
 
@@ -15,6 +15,9 @@ interface BuildFlags {
   kernelFragment?: string[];
   kernelSha256?: string;
   cmdline?: string;
+  iso?: boolean;
+  uefi?: boolean;
+  menuTimeout: number;
   cgo?: boolean;
   strip: boolean;
   jobs?: number;
@@ -30,6 +33,7 @@ export function sizeTable(result: BuildResult): string {
     ['bzImage', formatBytes(artifacts.bzImage.bytes), formatMiB(artifacts.bzImage.bytes)],
     ['initramfs.cpio.gz', formatBytes(artifacts.initramfs.bytes), formatMiB(artifacts.initramfs.bytes)],
     ['total', formatBytes(total), formatMiB(total)],
+    ...(artifacts.iso ? [[`${artifacts.iso.file} (${artifacts.iso.uefi ? 'BIOS + UEFI' : 'BIOS'}, USB-hybrid)`, formatBytes(artifacts.iso.bytes), formatMiB(artifacts.iso.bytes)]] : []),
   ];
   return [
     table(rows, [1, 2]),
@@ -50,7 +54,10 @@ export function registerBuild(program: Command, context: CommandContext): void {
     .addOption(new Option('--kernel-config <base>', 'base configuration').choices(['minimal', 'defconfig']).default('minimal'))
     .option('--kernel-fragment <file>', 'extra Kconfig fragment, applied after the base (repeatable)', collect)
     .option('--kernel-sha256 <hex>', 'expected sha256 of a kernel.org tarball (default: kernel.org sha256sums.asc)')
-    .option('--cmdline <args>', 'extra kernel command line, recorded for boot')
+    .option('--cmdline <args>', 'extra kernel command line, recorded for boot and the ISO')
+    .option('--iso', 'also master <name>.iso: GRUB, BIOS El Torito, USB-hybrid (genisoimage)')
+    .option('--uefi', 'the ISO also boots under UEFI (adds EFI to the kernel); implies --iso')
+    .option('--menu-timeout <seconds>', 'seconds the ISO\'s GRUB menu waits', nonNegativeInteger('--menu-timeout'), 0)
     .option('--cgo', 'allow cgo, linked fully static (-linkmode=external -extldflags=-static)')
     .option('--no-strip', 'keep the symbol table and DWARF in the program (no -s -w)')
     .option('-j, --jobs <n>', 'parallel kernel compile jobs (default: CPU count)', positiveInteger('--jobs'))
@@ -74,6 +81,9 @@ export function registerBuild(program: Command, context: CommandContext): void {
           ...(flags.name !== undefined ? { name: flags.name } : {}),
           ...(flags.kernelSha256 !== undefined ? { kernelSha256: flags.kernelSha256 } : {}),
           ...(flags.cmdline !== undefined ? { cmdline: flags.cmdline } : {}),
+          iso: flags.iso ?? false,
+          uefi: flags.uefi ?? false,
+          menuTimeoutSeconds: flags.menuTimeout,
           ...(flags.jobs !== undefined ? { jobs: flags.jobs } : {}),
           ...(flags.sourceDateEpoch !== undefined ? { sourceDateEpoch: flags.sourceDateEpoch } : {}),
           onProgress: view.onEvent,

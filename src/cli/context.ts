@@ -21,6 +21,13 @@ export function positiveInteger(name: string) {
   };
 }
 
+export function nonNegativeInteger(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number (0 or more).`);
+    return Number(value);
+  };
+}
+
 export function positiveNumber(name: string) {
   return (value: string): number => {
     const number = Number(value);

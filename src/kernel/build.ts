@@ -19,6 +19,8 @@ export interface KernelBuildOptions {
   config: KernelConfigBase;
   /** User fragment files, applied after the base (and after minimal.config), in order. */
   fragments: string[];
+  /** Add efi.config: EFI and the EFI stub, for ISOs that boot under UEFI. */
+  uefi: boolean;
   /** Expected sha256 of a kernel.org tarball; default: kernel.org's sha256sums.asc. */
   kernelSha256?: string;
   jobs: number;
@@ -65,7 +67,9 @@ interface CachedKernelMeta {
 
 async function loadFragments(options: KernelBuildOptions): Promise<Fragment[]> {
   const files: { label: string; file: string }[] = [];
-  if (options.config === 'minimal') files.push({ label: 'minimal.config', file: path.join(options.dockerfilesDir, 'kernel', 'fragments', 'minimal.config') });
+  const shipped = (name: string): { label: string; file: string } => ({ label: name, file: path.join(options.dockerfilesDir, 'kernel', 'fragments', name) });
+  if (options.config === 'minimal') files.push(shipped('minimal.config'));
+  if (options.uefi) files.push(shipped('efi.config'));
   for (const file of options.fragments) files.push({ label: file, file });
   const fragments: Fragment[] = [];
   for (const [index, { label, file }] of files.entries()) {

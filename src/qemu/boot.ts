@@ -6,11 +6,13 @@ import { execa } from 'execa';
 import { Gopid1Error, interrupted } from '../errors.js';
 import { LineSplitter, LineTail } from '../lines.js';
 import { ConsoleWatcher, type ConsoleVerdict } from './console.js';
-import { defaultMemoryMiB, findQemu, kernelCmdline, qemuArgs, resolveAccel, type AccelChoice } from './command.js';
+import { defaultMemoryMiB, findOvmf, findQemu, qemuArgs, resolveAccel, type AccelChoice, type BootMedia } from './command.js';
 
 export interface BootMachineOptions {
-  kernel: string;
-  initrd: string;
+  /** A kernel + initramfs (direct boot), or an ISO as CD-ROM or disk. */
+  media: BootMedia;
+  /** Boot through OVMF (UEFI) instead of SeaBIOS; ISO media only. */
+  uefi?: boolean;
   /** Bytes the initramfs unpacks to, for the default memory size; estimated when unknown. */
   unpackedBytes?: number;
   /** Stop with success once this regular expression has matched `expectCount` console lines. */
@@ -20,8 +22,6 @@ export interface BootMachineOptions {
   timeoutSeconds?: number;
   memoryMiB?: number;
   accel?: AccelChoice;
-  /** The whole kernel command line (default: kernelCmdline()). */
-  cmdline?: string;
   /** The console is written here, one line per line. */
   serialLog: string;
   onConsole?: (line: string) => void;
@@ -41,7 +41,9 @@ export interface BootResult {
   accel: 'kvm' | 'tcg';
   accelReason: string;
   memoryMiB: number;
-  cmdline: string;
+  /** The kernel command line of a direct boot (an ISO's is in its grub.cfg). */
+  cmdline?: string;
+  uefi: boolean;
   command: string[];
   serialLog: string;
 }
@@ -52,7 +54,9 @@ async function mustExist(file: string, what: string): Promise<number> {
     if (!info.isFile()) throw new Error('not a file');
     return info.size;
   } catch {
-    throw new Gopid1Error('BAD_INPUT', `${what} ${file} does not exist`, { hint: 'Run `gopid1 build <app> --out <dir>` first, then boot that directory.' });
+    throw new Gopid1Error('BAD_INPUT', `${what} ${file} does not exist`, {
+      hint: what === 'ISO' ? 'Build one with `gopid1 build <app> --iso` (add --uefi for UEFI), then boot <out>/<name>.iso.' : 'Run `gopid1 build <app> --out <dir>` first, then boot that directory.',
+    });
   }
 }
 
@@ -66,19 +70,30 @@ function exitDescription(verdict: Extract<ConsoleVerdict, { kind: 'init-exited' 
  * an abort each stop QEMU at once.
  */
 export async function bootMachine(options: BootMachineOptions): Promise<BootResult> {
-  const initrdBytes = await mustExist(options.initrd, 'initramfs');
-  await mustExist(options.kernel, 'kernel');
+  const { media } = options;
+  let imageBytes: number;
+  if (media.kind === 'direct') {
+    imageBytes = await mustExist(media.initrd, 'initramfs');
+    await mustExist(media.kernel, 'kernel');
+  } else {
+    imageBytes = await mustExist(media.iso, 'ISO');
+  }
+  if (options.uefi && media.kind === 'direct') {
+    throw new Gopid1Error('BAD_INPUT', '--uefi boots an ISO through UEFI firmware; a direct kernel boot has no firmware step', { hint: 'Build with --uefi and boot with --iso <dir>/<name>.iso --uefi.' });
+  }
   const qemu = await findQemu();
+  const uefiFirmware = options.uefi ? await findOvmf() : undefined;
   const { accel, reason } = await resolveAccel(options.accel ?? 'auto');
-  const memoryMiB = options.memoryMiB ?? defaultMemoryMiB(initrdBytes, options.unpackedBytes ?? initrdBytes * 3);
-  const cmdline = options.cmdline ?? kernelCmdline();
-  const args = qemuArgs({ kernel: options.kernel, initrd: options.initrd, cmdline, memoryMiB, accel });
+  // OVMF itself wants room beyond what the kernel and initramfs need.
+  const memoryMiB = options.memoryMiB ?? Math.max(defaultMemoryMiB(imageBytes, options.unpackedBytes ?? imageBytes * 3), uefiFirmware ? 256 : 0);
+  const args = qemuArgs({ media, memoryMiB, accel, ...(uefiFirmware ? { uefiFirmware } : {}) });
+  const cmdline = media.kind === 'direct' ? media.cmdline : undefined;
   if (options.signal?.aborted) throw interrupted('boot');
 
   await mkdir(path.dirname(options.serialLog), { recursive: true });
   const log = createWriteStream(options.serialLog);
   const tail = new LineTail(25);
-  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1 });
+  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1, bootloader: media.kind === 'iso' });
   let verdict: ConsoleVerdict | undefined;
   let timedOut = false;
   let aborted = false;
@@ -132,7 +147,8 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     accel,
     accelReason: reason,
     memoryMiB,
-    cmdline,
+    ...(cmdline !== undefined ? { cmdline } : {}),
+    uefi: uefiFirmware !== undefined,
     command: [qemu, ...args],
     serialLog: options.serialLog,
     ...(watcher.firstProgramLineAt !== undefined ? { firstLineMs: watcher.firstProgramLineAt } : {}),

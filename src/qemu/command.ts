@@ -47,16 +47,33 @@ export function defaultMemoryMiB(initrdBytes: number, unpackedBytes: number): nu
   return Math.ceil(need / 16) * 16;
 }
 
+/** What the machine boots: a kernel and initramfs directly, or an ISO as a CD-ROM or as a disk (a USB stick). */
+export type BootMedia =
+  | { kind: 'direct'; kernel: string; initrd: string; cmdline: string }
+  | { kind: 'iso'; iso: string; as: 'cdrom' | 'disk' };
+
 export interface QemuArgsOptions {
-  kernel: string;
-  initrd: string;
-  cmdline: string;
+  media: BootMedia;
   memoryMiB: number;
   accel: 'kvm' | 'tcg';
+  /** OVMF firmware image for UEFI; SeaBIOS when absent. */
+  uefiFirmware?: string;
 }
 
-/** QEMU's arguments for a direct kernel boot with the serial console on stdio and nothing else attached. */
+/** Commas separate QEMU's -drive options, so a comma inside a value is written twice. */
+function qemuOptionValue(value: string): string {
+  return value.replace(/,/g, ',,');
+}
+
+/** QEMU's arguments: the serial console on stdio, nothing else attached, no reboot (a panic ends QEMU). */
 export function qemuArgs(options: QemuArgsOptions): string[] {
+  const { media } = options;
+  const boot =
+    media.kind === 'direct'
+      ? ['-kernel', media.kernel, '-initrd', media.initrd, '-append', media.cmdline]
+      : media.as === 'cdrom'
+        ? ['-drive', `file=${qemuOptionValue(media.iso)},media=cdrom,if=ide,readonly=on`, '-boot', 'd']
+        : ['-drive', `file=${qemuOptionValue(media.iso)},format=raw,if=ide,snapshot=on`, '-boot', 'c'];
   return [
     '-nodefaults',
     '-no-user-config',
@@ -72,13 +89,25 @@ export function qemuArgs(options: QemuArgsOptions): string[] {
     '-serial',
     'stdio',
     '-no-reboot',
-    '-kernel',
-    options.kernel,
-    '-initrd',
-    options.initrd,
-    '-append',
-    options.cmdline,
+    ...(options.uefiFirmware ? ['-bios', options.uefiFirmware] : []),
+    ...boot,
   ];
+}
+
+/** $GOPID1_OVMF, else Debian's OVMF (package ovmf). */
+export async function findOvmf(): Promise<string> {
+  const candidates = process.env.GOPID1_OVMF ? [process.env.GOPID1_OVMF] : ['/usr/share/ovmf/OVMF.fd', '/usr/share/qemu/OVMF.fd'];
+  for (const candidate of candidates) {
+    try {
+      await access(candidate, constants.R_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  throw new Gopid1Error('QEMU_MISSING', `no UEFI firmware for QEMU (looked for ${candidates.join(', ')})`, {
+    hint: 'Install OVMF (Debian: sudo apt-get install ovmf, or `make setup`), or set GOPID1_OVMF to an OVMF.fd.',
+  });
 }
 
 /** $GOPID1_QEMU, else qemu-system-x86_64 on PATH. */

@@ -7,6 +7,10 @@
 const KERNEL_LINE = /^\[\s*\d+\.\d+\]/;
 const INIT_EXIT = /Attempted to kill init! exitcode=(0x[0-9a-fA-F]+)/;
 const PANIC = /Kernel panic - not syncing: ?(.*)$/;
+/** GRUB prints this when it starts the menu entry; before it, the console belongs to firmware and GRUB. */
+const GRUB_BOOTING = /Booting `/;
+/** What GRUB may still print after that line, before the kernel runs. */
+const GRUB_MESSAGE = /^\s*(error: |Booting in blind mode)/;
 
 export function isKernelLine(line: string): boolean {
   return KERNEL_LINE.test(line);
@@ -34,7 +38,12 @@ export class ConsoleWatcher {
   firstProgramLineAt: number | undefined;
   expectedAt: number | undefined;
 
-  constructor(private readonly options: { expect?: RegExp; expectCount?: number } = {}) {}
+  /** With a boot loader in front (ISO boots), output counts as the program's only after GRUB's "Booting `…'". */
+  private bootloaderDone: boolean;
+
+  constructor(private readonly options: { expect?: RegExp; expectCount?: number; bootloader?: boolean } = {}) {
+    this.bootloaderDone = !options.bootloader;
+  }
 
   /**
    * An incomplete last line (a prompt that never ends its line, or a line whose newline has not arrived
@@ -52,7 +61,10 @@ export class ConsoleWatcher {
   }
 
   private noteProgramOutput(text: string, at: number): void {
-    if (this.firstProgramLineAt === undefined && text.trim() !== '' && !isKernelLine(text)) this.firstProgramLineAt = at;
+    if (this.firstProgramLineAt !== undefined || text.trim() === '' || isKernelLine(text)) return;
+    if (GRUB_BOOTING.test(text)) this.bootloaderDone = true;
+    if (!this.bootloaderDone || GRUB_BOOTING.test(text) || GRUB_MESSAGE.test(text)) return;
+    this.firstProgramLineAt = at;
   }
 
   feed(line: string, at: number): ConsoleVerdict | undefined {

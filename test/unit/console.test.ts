@@ -82,3 +82,17 @@ describe('partial kernel lines', () => {
     assert.equal(watcher.firstProgramLineAt, undefined);
   });
 });
+
+describe('ISO boots (GRUB in front of the kernel)', () => {
+  it('count output as the program\'s only after GRUB\'s "Booting" line and its own messages', () => {
+    const watcher = new ConsoleWatcher({ bootloader: true });
+    watcher.feed('BdsDxe: starting Boot0001 "UEFI QEMU DVD-ROM QM00001 "', 100);
+    watcher.feedPartial("    Booting `hello'", 150);
+    watcher.feed("    Booting `hello'Booting `hello'", 160);
+    watcher.feed('error: no suitable video mode found.', 170);
+    watcher.feed('Booting in blind mode', 180);
+    assert.equal(watcher.firstProgramLineAt, undefined);
+    watcher.feed('Hello from Golang', 2000);
+    assert.equal(watcher.firstProgramLineAt, 2000);
+  });
+});

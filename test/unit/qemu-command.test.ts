@@ -4,7 +4,7 @@ import { defaultMemoryMiB, kernelCmdline, qemuArgs } from '../../src/qemu/comman
 
 describe('QEMU command line', () => {
   it('boots the kernel directly with the serial console on stdio and no reboot', () => {
-    const args = qemuArgs({ kernel: '/d/bzImage', initrd: '/d/initramfs.cpio.gz', cmdline: kernelCmdline(), memoryMiB: 80, accel: 'tcg' });
+    const args = qemuArgs({ media: { kind: 'direct', kernel: '/d/bzImage', initrd: '/d/initramfs.cpio.gz', cmdline: kernelCmdline() }, memoryMiB: 80, accel: 'tcg' });
     const after = (flag: string): string | undefined => args[args.indexOf(flag) + 1];
     assert.equal(after('-kernel'), '/d/bzImage');
     assert.equal(after('-initrd'), '/d/initramfs.cpio.gz');
@@ -14,7 +14,18 @@ describe('QEMU command line', () => {
     assert.ok(args.includes('-no-reboot'));
     assert.ok(args.includes('-nodefaults'));
     assert.ok(!args.includes('-cpu'), 'TCG keeps QEMU\'s default CPU (GOAMD64=v1 binaries run on it)');
-    assert.deepEqual(qemuArgs({ kernel: 'k', initrd: 'i', cmdline: 'c', memoryMiB: 64, accel: 'kvm' }).slice(2, 6), ['-accel', 'kvm', '-cpu', 'host']);
+    assert.deepEqual(qemuArgs({ media: { kind: 'direct', kernel: 'k', initrd: 'i', cmdline: 'c' }, memoryMiB: 64, accel: 'kvm' }).slice(2, 6), ['-accel', 'kvm', '-cpu', 'host']);
+  });
+
+  it('boots an ISO from the CD-ROM drive or as a disk, through OVMF when asked', () => {
+    const cdrom = qemuArgs({ media: { kind: 'iso', iso: '/d/a,b.iso', as: 'cdrom' }, memoryMiB: 256, accel: 'tcg', uefiFirmware: '/usr/share/ovmf/OVMF.fd' });
+    assert.ok(cdrom.includes('file=/d/a,,b.iso,media=cdrom,if=ide,readonly=on'), 'commas in the path are doubled');
+    assert.deepEqual(cdrom.slice(cdrom.indexOf('-boot'), cdrom.indexOf('-boot') + 2), ['-boot', 'd']);
+    assert.equal(cdrom[cdrom.indexOf('-bios') + 1], '/usr/share/ovmf/OVMF.fd');
+    assert.ok(!cdrom.includes('-kernel'));
+    const disk = qemuArgs({ media: { kind: 'iso', iso: '/d/x.iso', as: 'disk' }, memoryMiB: 128, accel: 'tcg' });
+    assert.ok(disk.includes('file=/d/x.iso,format=raw,if=ide,snapshot=on'), 'the stick image is never written to');
+    assert.ok(!disk.includes('-bios'), 'SeaBIOS unless UEFI is asked for');
   });
 
   it('puts console=ttyS0 and panic=-1 first and appends extras last', () => {

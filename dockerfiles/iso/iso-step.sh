@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# gopid1 ISO builder step. Runs inside the ISO builder container.
+#   /iso/in/bzImage, /iso/in/initramfs.cpio.gz, /iso/in/grub.cfg, /iso/in/early.cfg   inputs
+#   /iso/out/image.iso, /iso/out/boot_hybrid.img                                        outputs
+# Environment: GOPID1_NAME (application id), GOPID1_VOLID (volume id), GOPID1_UEFI (0|1),
+#   GOPID1_MARKER (file the early config searches for), GOPID1_BIOS_MODULES, GOPID1_EFI_MODULES.
+set -euo pipefail
+
+root=/iso/root
+rm -rf "$root" && mkdir -p "$root/boot/grub" /iso/out
+cp /iso/in/bzImage /iso/in/initramfs.cpio.gz "$root/boot/"
+cp /iso/in/grub.cfg "$root/boot/grub/grub.cfg"
+# The marker the early config searches for, so GRUB finds this medium and not another disk's /boot.
+: > "$root/boot/grub/$GOPID1_MARKER"
+
+echo "gopid1: BIOS El Torito image (i386-pc-eltorito): $GOPID1_BIOS_MODULES"
+# shellcheck disable=SC2086
+grub-mkimage -O i386-pc-eltorito -c /iso/in/early.cfg -p /boot/grub -o "$root/boot/grub/bios.img" $GOPID1_BIOS_MODULES
+# For USB sticks: GRUB's hybrid MBR boot code, which the caller writes into the ISO's system area.
+cp /usr/lib/grub/i386-pc/boot_hybrid.img /iso/out/boot_hybrid.img
+
+efi=()
+if [ "${GOPID1_UEFI:-0}" = 1 ]; then
+  echo "gopid1: UEFI image (x86_64-efi): $GOPID1_EFI_MODULES"
+  # shellcheck disable=SC2086
+  grub-mkimage -O x86_64-efi -c /iso/in/early.cfg -p /boot/grub -o /iso/BOOTX64.EFI $GOPID1_EFI_MODULES
+  # A FAT image just large enough for EFI/BOOT/BOOTX64.EFI: the El Torito EFI entry and the USB ESP.
+  kib=$(( ( $(stat -c %s /iso/BOOTX64.EFI) / 1024 ) + 96 ))
+  rm -f "$root/boot/efi.img"
+  mkfs.fat -C -n GOPID1EFI -i 47505031 "$root/boot/efi.img" "$kib" >/dev/null
+  mmd -i "$root/boot/efi.img" ::/EFI ::/EFI/BOOT
+  mcopy -i "$root/boot/efi.img" /iso/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+  efi=(-eltorito-alt-boot -e boot/efi.img -no-emul-boot)
+fi
+
+# -no-pad: the caller pads to the 32 KiB GRUB needs instead of genisoimage's 300 KiB.
+echo "gopid1: mastering with genisoimage"
+genisoimage -quiet -no-pad -R -input-charset utf-8 -V "$GOPID1_VOLID" -A "$GOPID1_NAME" -sysid LINUX \
+  -c boot/boot.cat -b boot/grub/bios.img -no-emul-boot -boot-load-size 4 -boot-info-table \
+  "${efi[@]}" -o /iso/out/image.iso "$root"
+echo "gopid1: mastered $(stat -c %s /iso/out/image.iso) bytes"

@@ -1,0 +1,121 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { sha256 } from '../artifacts/files.js';
+import { packFiles } from '../engine/archive.js';
+import type { Engine } from '../engine/connect.js';
+import { ensureBuilderImage, type BuilderImage } from '../engine/images.js';
+import { runStep } from '../engine/run.js';
+import { Gopid1Error } from '../errors.js';
+import { DEFAULT_SERIES } from '../kernel/source.js';
+import type { Reporter } from '../progress.js';
+import { BIOS_MODULES, EFI_MODULES, earlyConfig, grubConfig } from './grub.js';
+import { makeHybrid, padToChunk, type HybridLayout } from './hybrid.js';
+
+export interface IsoBuildOptions {
+  /** Machine name: the ISO file is <name>.iso, the GRUB entry and the application id carry it. */
+  name: string;
+  bzImage: string;
+  initramfs: string;
+  /** The kernel command line, the same `gopid1 boot` uses. */
+  cmdline: string;
+  /** Add the UEFI El Torito entry (efi.img with GRUB's BOOTX64.EFI). */
+  uefi: boolean;
+  menuTimeoutSeconds: number;
+  outDir: string;
+  logDir: string;
+  dockerfilesDir: string;
+  report: Reporter;
+  signal?: AbortSignal;
+}
+
+export interface IsoBuildResult {
+  /** <outDir>/<name>.iso */
+  path: string;
+  file: string;
+  bytes: number;
+  uefi: boolean;
+  hybrid: HybridLayout;
+  builder: BuilderImage;
+  durationMs: number;
+}
+
+/** An ISO 9660 volume id: up to 32 of A–Z, 0–9 and _. */
+export function volumeId(name: string): string {
+  const id = name.toUpperCase().replace(/[^A-Z0-9_]/g, '_').slice(0, 32);
+  return id === '' ? 'GOPID1' : id;
+}
+
+/** A file name for the ISO: the machine name with anything unusual replaced. */
+export function isoFileName(name: string): string {
+  const base = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '');
+  return `${base === '' ? 'gopid1' : base}.iso`;
+}
+
+/**
+ * Masters a GRUB-bootable ISO in the ISO builder: GRUB's BIOS El Torito image (and with `uefi` an efi.img
+ * holding BOOTX64.EFI as a second entry), genisoimage, then the USB-hybrid MBR written here.
+ */
+export async function buildIso(engine: Engine, options: IsoBuildOptions): Promise<IsoBuildResult> {
+  const started = Date.now();
+  const { report, signal } = options;
+  report({ kind: 'step', stage: 'iso', text: 'preparing the ISO builder image' });
+  const builder = await ensureBuilderImage(
+    engine,
+    { name: 'iso', contextDir: path.join(options.dockerfilesDir, 'iso'), buildArgs: { SERIES: DEFAULT_SERIES }, baseImage: `debian:${DEFAULT_SERIES}` },
+    { logFile: path.join(options.logDir, 'iso-builder-image.log'), signal, onLine: (line) => report({ kind: 'line', stage: 'iso', line }) },
+  );
+  const [kernel, initramfs] = await Promise.all([readFile(options.bzImage), readFile(options.initramfs)]);
+  const marker = `gopid1-${sha256(`${sha256(kernel)}${sha256(initramfs)}${options.name}`).slice(0, 16)}.id`;
+  const scratch = await mkdtemp(path.join(options.outDir, 'iso-'));
+  try {
+    report({ kind: 'step', stage: 'iso', text: `mastering the ISO (BIOS${options.uefi ? ' + UEFI' : ''})` });
+    await runStep(engine, {
+      role: 'iso-master',
+      title: 'iso: master',
+      image: builder.id,
+      cmd: ['iso-step'],
+      env: {
+        GOPID1_NAME: options.name,
+        GOPID1_VOLID: volumeId(options.name),
+        GOPID1_UEFI: options.uefi ? '1' : '0',
+        GOPID1_MARKER: marker,
+        GOPID1_BIOS_MODULES: BIOS_MODULES.join(' '),
+        GOPID1_EFI_MODULES: EFI_MODULES.join(' '),
+      },
+      inputs: [
+        {
+          path: '/iso',
+          archive: () =>
+            packFiles([
+              { name: 'in/bzImage', data: kernel },
+              { name: 'in/initramfs.cpio.gz', data: initramfs },
+              { name: 'in/grub.cfg', data: grubConfig({ name: options.name, cmdline: options.cmdline, menuTimeoutSeconds: options.menuTimeoutSeconds }) },
+              { name: 'in/early.cfg', data: earlyConfig(marker) },
+            ]),
+        },
+      ],
+      outputs: [{ path: '/iso/out', dest: scratch }],
+      logFile: path.join(options.logDir, 'iso.log'),
+      onLine: (line) => report({ kind: 'line', stage: 'iso', line }),
+      ...(signal ? { signal } : {}),
+    });
+    const iso = padToChunk(await readFile(path.join(scratch, 'out', 'image.iso')));
+    let hybrid: HybridLayout;
+    try {
+      hybrid = makeHybrid(iso, await readFile(path.join(scratch, 'out', 'boot_hybrid.img')));
+    } catch (error) {
+      throw new Gopid1Error('STEP_FAILED', `cannot make the ISO USB-hybrid: ${error instanceof Error ? error.message : String(error)}`, {
+        step: 'iso: hybrid MBR',
+        hint: 'The ISO builder produced an unexpected image; rebuild the builder images (`gopid1 clean --images`) and try again.',
+        cause: error,
+      });
+    }
+    const file = isoFileName(options.name);
+    const target = path.join(options.outDir, file);
+    await writeFile(target, iso, { mode: 0o644 });
+    report({ kind: 'done', stage: 'iso', text: `${file} mastered (${iso.length} bytes, BIOS${options.uefi ? ' + UEFI' : ''}, USB-hybrid)` });
+    return { path: target, file, bytes: iso.length, uefi: options.uefi, hybrid, builder, durationMs: Date.now() - started };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

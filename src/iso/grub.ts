@@ -1,0 +1,37 @@
+/**
+ * GRUB configuration of a gopid1 ISO. The early config is built into the GRUB images and finds this medium
+ * by a marker file, so a machine with other disks still boots the right /boot/grub/grub.cfg.
+ */
+
+/** Modules built into the BIOS El Torito image: read the CD (or the USB stick), find it, load Linux. */
+export const BIOS_MODULES = ['biosdisk', 'iso9660', 'part_msdos', 'search', 'search_fs_file', 'configfile', 'normal', 'linux', 'serial', 'terminal'];
+/** Modules built into BOOTX64.EFI; efi_gop gives a kernel with an EFI framebuffer a screen on real hardware. */
+export const EFI_MODULES = ['iso9660', 'part_msdos', 'part_gpt', 'fat', 'search', 'search_fs_file', 'configfile', 'normal', 'linux', 'serial', 'terminal', 'efi_gop'];
+
+export function earlyConfig(marker: string): string {
+  return [`search --no-floppy --set=root --file /boot/grub/${marker}`, 'set prefix=($root)/boot/grub', ''].join('\n');
+}
+
+function quoteGrub(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** grub.cfg: GRUB on the serial port and the screen, one entry booting the kernel with `cmdline`. */
+export function grubConfig(options: { name: string; cmdline: string; menuTimeoutSeconds: number }): string {
+  if (!Number.isInteger(options.menuTimeoutSeconds) || options.menuTimeoutSeconds < 0) {
+    throw new RangeError(`menu timeout must be a whole number of seconds, not ${options.menuTimeoutSeconds}`);
+  }
+  if (/[\n\r]/.test(options.cmdline)) throw new RangeError('the kernel command line must be one line');
+  return [
+    'serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1',
+    'terminal_input serial console',
+    'terminal_output serial console',
+    `set timeout=${options.menuTimeoutSeconds}`,
+    'set default=0',
+    `menuentry ${quoteGrub(options.name)} {`,
+    `  linux /boot/bzImage ${options.cmdline}`,
+    '  initrd /boot/initramfs.cpio.gz',
+    '}',
+    '',
+  ].join('\n');
+}
