@@ -3,12 +3,14 @@ SHELL := /bin/bash
 NODE ?= node
 GOPID1 := $(NODE) build/src/cli/main.js
 
-.PHONY: all setup deps compile demo test test-unit test-e2e bench clean distclean
+.PHONY: all setup host deps compile demo test test-unit test-e2e bench clean distclean
 
 all: compile
 
-## setup: host packages (Docker engine if none answers, QEMU, OVMF, mmdebstrap, cpio), npm ci, compile
-setup: deps compile
+## setup: host packages (Docker engine if none answers, QEMU, OVMF, mmdebstrap, cpio, file), npm ci, compile
+setup: host deps compile
+
+host:
 	./scripts/setup-host.sh
 
 deps: node_modules/.package-lock.json

@@ -10,10 +10,14 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 is_debian() { [ -r /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; }
 
 apt_updated=0
+missing_packages() {
+  local p
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || printf '%s\n' "$p"; done
+}
 apt_install() {
-  # apt_install PKG... : install the packages that are not installed yet
-  local missing=()
-  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+  # apt_install PKG... : install the packages that are not installed yet (root on Debian), else fail saying how
+  local missing
+  mapfile -t missing < <(missing_packages "$@")
   [ ${#missing[@]} -eq 0 ] && return 0
   if ! is_root || ! is_debian; then
     die "missing packages: ${missing[*]}. Install them (Debian: sudo apt-get install ${missing[*]}) and run make setup again."
@@ -42,13 +46,14 @@ ensure_docker() {
     # docker.io ships its own client; keep any client already on PATH first (it is only a client).
     apt_install docker.io
   fi
-  if [ -S /var/run/docker.sock ] && pgrep -x dockerd >/dev/null 2>&1; then
+  # pidof comes with sysvinit-utils, which every Debian has (pgrep needs procps, which minimal ones lack).
+  if [ -S /var/run/docker.sock ] && pidof dockerd >/dev/null 2>&1; then
     log "dockerd runs but does not answer yet; waiting"
   elif command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     log "starting docker with systemctl"
     systemctl start docker || true
   fi
-  if ! docker_answers && ! pgrep -x dockerd >/dev/null 2>&1; then
+  if ! docker_answers && ! pidof dockerd >/dev/null 2>&1; then
     log "starting dockerd in the background (log: /var/log/gopid1-dockerd.log)"
     nohup dockerd >/var/log/gopid1-dockerd.log 2>&1 </dev/null &
   fi
@@ -61,10 +66,29 @@ ensure_docker() {
 }
 
 ensure_host_tools() {
-  # QEMU (SeaBIOS comes with it), OVMF for UEFI boots, mmdebstrap for offline base images, cpio and file for tests.
+  # QEMU (SeaBIOS comes with it) is needed to boot anything.
   command -v qemu-system-x86_64 >/dev/null 2>&1 || apt_install qemu-system-x86
-  apt_install mmdebstrap cpio ovmf file
+  # OVMF for UEFI boots, mmdebstrap for offline base images, cpio and file for the tests: installed when we
+  # can; without root they are only reported, since most uses need none of them.
+  local optional
+  mapfile -t optional < <(missing_packages mmdebstrap cpio ovmf file)
+  [ ${#optional[@]} -eq 0 ] && return 0
+  if is_root && is_debian; then
+    apt_install "${optional[@]}"
+  else
+    log "not installed: ${optional[*]} (UEFI boots, offline base images and the tests need them: sudo apt-get install ${optional[*]})"
+  fi
 }
 
+ensure_node() {
+  # gopid1 and its dependencies (ora, commander 14, execa 9) need Node.js 20.5 or later with npm.
+  local version
+  version=$(node --version 2>/dev/null || true)
+  if ! printf '%s' "$version" | grep -Eq '^v(2[1-9]|[3-9][0-9]|20\.([5-9]|[1-9][0-9]))'; then
+    die "Node.js 20.5 or later is needed (found: ${version:-none}). Install Node.js 20 or 22 with npm (Debian 12's own nodejs is 18: use NodeSource's node_20.x repository), then run make setup again."
+  fi
+}
+
+ensure_node
 ensure_docker
 ensure_host_tools

@@ -59,20 +59,33 @@ export interface BuildResult {
   durations: { kernelMs: number; goMs: number; initramfsMs: number; isoMs?: number; totalMs: number };
 }
 
-function parseEpoch(value: string, from: string): number {
-  if (!/^\d+$/.test(value.trim())) {
-    throw new Gopid1Error('BAD_INPUT', `${from} must be a whole number of seconds since 1970, not "${value}"`, { hint: 'e.g. --source-date-epoch 1704067200' });
+const MAX_EPOCH = 0xffffffff; // cpio and ISO 9660 store 32-bit times
+
+function checkEpoch(value: number, from: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_EPOCH) {
+    throw new Gopid1Error('BAD_INPUT', `${from} must be a whole number of seconds since 1970 up to ${MAX_EPOCH}, not ${value}`, { hint: 'e.g. --source-date-epoch 1704067200' });
   }
-  return Number(value.trim());
+  return value;
+}
+
+/** $SOURCE_DATE_EPOCH, checked, when it is set. */
+function epochFromEnvironment(): number | undefined {
+  const value = process.env.SOURCE_DATE_EPOCH?.trim();
+  if (!value) return undefined;
+  if (!/^\d+$/.test(value)) {
+    throw new Gopid1Error('BAD_INPUT', `SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not "${value}"`, { hint: 'e.g. SOURCE_DATE_EPOCH=1704067200' });
+  }
+  return checkEpoch(Number(value), 'SOURCE_DATE_EPOCH');
 }
 
 /** The app's SOURCE_DATE_EPOCH: the option, else $SOURCE_DATE_EPOCH, else the last git commit of its directory, else a constant. */
 export async function resolveSourceDateEpoch(appDir: string, explicit?: number): Promise<number> {
-  if (explicit !== undefined) return explicit;
-  if (process.env.SOURCE_DATE_EPOCH) return parseEpoch(process.env.SOURCE_DATE_EPOCH, 'SOURCE_DATE_EPOCH');
+  if (explicit !== undefined) return checkEpoch(explicit, '--source-date-epoch');
+  const fromEnvironment = epochFromEnvironment();
+  if (fromEnvironment !== undefined) return fromEnvironment;
   // The last commit that touched the app's directory, not the repository's HEAD: unrelated commits change nothing.
   const git = await execa('git', ['-C', appDir, 'log', '-1', '--format=%ct', '--', '.'], { reject: false });
-  if (git.exitCode === 0 && /^\d+$/.test(String(git.stdout).trim())) return Number(String(git.stdout).trim());
+  if (git.exitCode === 0 && /^\d+$/.test(String(git.stdout).trim())) return checkEpoch(Number(String(git.stdout).trim()), 'the app\'s last commit time');
   return DEFAULT_SOURCE_DATE_EPOCH;
 }
 
@@ -80,12 +93,29 @@ function builderRecord(image: BuilderImage): BuilderRecord {
   return { tag: image.tag, id: image.id, packages: image.packages };
 }
 
-async function settle<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
-  const [ra, rb] = await Promise.allSettled([a, b]);
-  if (ra.status === 'fulfilled' && rb.status === 'fulfilled') return [ra.value, rb.value];
-  // Prefer the failure that caused the other stage to be aborted.
-  const failures = [ra, rb].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
-  throw failures.find((e) => !(e instanceof Gopid1Error && e.code === 'INTERRUPTED')) ?? failures[0];
+/**
+ * Runs two stages side by side. The first to fail stops the other (through the signal both get), and its
+ * error is the one reported, not the other's "interrupted" or whatever the abort made of it.
+ */
+async function inParallel<A, B>(signal: AbortSignal | undefined, a: (signal: AbortSignal) => Promise<A>, b: (signal: AbortSignal) => Promise<B>): Promise<[A, B]> {
+  const stages = new AbortController();
+  const abort = (): void => stages.abort();
+  signal?.addEventListener('abort', abort, { once: true });
+  if (signal?.aborted) abort();
+  let first: { error: unknown } | undefined;
+  const guard = <T>(run: Promise<T>): Promise<T> =>
+    run.catch((error: unknown) => {
+      first ??= { error };
+      abort();
+      throw error;
+    });
+  try {
+    const [ra, rb] = await Promise.allSettled([guard(a(stages.signal)), guard(b(stages.signal))]);
+    if (ra.status === 'fulfilled' && rb.status === 'fulfilled') return [ra.value, rb.value];
+    throw first?.error ?? new Error('a build stage failed');
+  } finally {
+    signal?.removeEventListener('abort', abort);
+  }
 }
 
 /**
@@ -107,8 +137,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   if (!Number.isInteger(jobs) || jobs < 1) throw new Gopid1Error('BAD_INPUT', `--jobs must be a positive whole number, not ${jobs}`, { hint: 'e.g. --jobs 2' });
   const epoch = await resolveSourceDateEpoch(app.dir, options.sourceDateEpoch);
   // The kernel does not depend on the app: its timestamp is fixed unless one is asked for, so one kernel serves every app.
-  const kernelEpoch =
-    options.sourceDateEpoch ?? (process.env.SOURCE_DATE_EPOCH ? parseEpoch(process.env.SOURCE_DATE_EPOCH, 'SOURCE_DATE_EPOCH') : DEFAULT_SOURCE_DATE_EPOCH);
+  const kernelEpoch = options.sourceDateEpoch ?? epochFromEnvironment() ?? DEFAULT_SOURCE_DATE_EPOCH;
   const name = options.name ?? path.basename(app.dir);
   const uefi = options.uefi ?? false;
   const iso = (options.iso ?? false) || uefi;
@@ -118,6 +147,11 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   }
   const cmdline = kernelCmdline(options.cmdline);
   if (/[\n\r]/.test(cmdline)) throw new Gopid1Error('BAD_INPUT', '--cmdline must be one line', { hint: 'Separate kernel parameters with spaces.' });
+  if (iso && cmdline.includes('"')) {
+    throw new Gopid1Error('BAD_INPUT', '--cmdline with double quotes cannot go on an ISO: GRUB re-escapes them before Linux sees them', {
+      hint: 'Use parameters without quoted values (no spaces in values), or build without --iso and boot directly.',
+    });
+  }
   throwIfAborted(options.signal, 'build');
 
   const engine = await connectEngine();
@@ -125,48 +159,42 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const relativeOut = path.relative(app.dir, out.dir);
   const exclude = relativeOut !== '' && !relativeOut.startsWith('..') && !path.isAbsolute(relativeOut) ? [relativeOut.split(path.sep).join('/')] : [];
 
-  // If one stage fails, stop the other instead of waiting for it.
-  const stages = new AbortController();
-  const abortStages = (): void => stages.abort();
-  options.signal?.addEventListener('abort', abortStages, { once: true });
   try {
     const cache = new ContentCache();
-    const kernelPromise = buildKernel(engine, {
-      source,
-      config: kernelConfig,
-      fragments: options.kernelFragments ?? [],
-      uefi,
-      ...(options.kernelSha256 ? { kernelSha256: options.kernelSha256 } : {}),
-      jobs,
-      useCache: options.cache ?? true,
-      sourceDateEpoch: kernelEpoch,
-      outDir: out.staging,
-      logDir: out.logs,
-      dockerfilesDir,
-      cache,
-      report,
-      signal: stages.signal,
-    }).catch((error: unknown) => {
-      stages.abort();
-      throw error;
-    });
-    const goPromise = buildGo(engine, {
-      app,
-      package: pkg,
-      cgo: options.cgo ?? false,
-      strip: options.strip ?? true,
-      exclude,
-      outDir: out.staging,
-      logDir: out.logs,
-      dockerfilesDir,
-      sourceDateEpoch: epoch,
-      report,
-      signal: stages.signal,
-    }).catch((error: unknown) => {
-      stages.abort();
-      throw error;
-    });
-    const [kernel, go] = await settle(kernelPromise, goPromise);
+    const [kernel, go] = await inParallel(
+      options.signal,
+      (signal) =>
+        buildKernel(engine, {
+          source,
+          config: kernelConfig,
+          fragments: options.kernelFragments ?? [],
+          uefi,
+          ...(options.kernelSha256 ? { kernelSha256: options.kernelSha256 } : {}),
+          jobs,
+          useCache: options.cache ?? true,
+          sourceDateEpoch: kernelEpoch,
+          outDir: out.staging,
+          logDir: out.logs,
+          dockerfilesDir,
+          cache,
+          report,
+          signal,
+        }),
+      (signal) =>
+        buildGo(engine, {
+          app,
+          package: pkg,
+          cgo: options.cgo ?? false,
+          strip: options.strip ?? true,
+          exclude,
+          outDir: out.staging,
+          logDir: out.logs,
+          dockerfilesDir,
+          sourceDateEpoch: epoch,
+          report,
+          signal,
+        }),
+    );
     throwIfAborted(options.signal, 'build');
 
     const initramfsStarted = Date.now();
@@ -242,7 +270,6 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       },
     };
   } finally {
-    options.signal?.removeEventListener('abort', abortStages);
     await out.discard();
   }
 }

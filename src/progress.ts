@@ -9,6 +9,8 @@ export type ProgressEvent =
   | { kind: 'count'; stage: Stage; text: string }
   /** The stage finished; `text` sums it up. */
   | { kind: 'done'; stage: Stage; text: string }
+  /** Something the user should know that does not stop the build. */
+  | { kind: 'warning'; stage: Stage; text: string }
   /** One line of a builder's output (also in the stage's log file). */
   | { kind: 'line'; stage: Stage; line: string };
 

@@ -80,7 +80,13 @@ export class ContentCache {
       }
       await writeFile(path.join(temp, 'entry.json'), `${JSON.stringify(index, null, 2)}\n`);
       await rm(final, { recursive: true, force: true });
-      await rename(temp, final);
+      try {
+        await rename(temp, final);
+      } catch (error) {
+        // Another build stored the same entry first: same key, same content.
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+      }
     } finally {
       await rm(temp, { recursive: true, force: true });
     }

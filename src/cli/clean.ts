@@ -17,6 +17,7 @@ export function registerClean(program: Command, _context: CommandContext): void 
       }
       const parts = [`${result.containers} container(s)`, `${result.volumes} volume(s)`];
       if (flags.images) parts.push(`${result.images} image(s)`);
-      process.stdout.write(`removed ${parts.join(', ')}${result.cacheDir ? `; emptied ${result.cacheDir}` : ''}\n`);
+      const live = result.skippedLive > 0 ? `; left ${result.skippedLive} of gopid1 runs still going on this host` : '';
+      process.stdout.write(`removed ${parts.join(', ')}${result.cacheDir ? `; emptied ${result.cacheDir}` : ''}${live}\n`);
     });
 }

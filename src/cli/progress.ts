@@ -27,6 +27,9 @@ export class ProgressView {
       case 'line':
         if (this.verbose) this.print(`  ${event.stage}| ${event.line}`);
         return;
+      case 'warning':
+        this.print(`${event.stage}: warning: ${event.text}`);
+        return;
       case 'step':
         this.active.set(event.stage, event.text);
         if (this.mode === 'plain') this.print(`${event.stage}: ${event.text}`);

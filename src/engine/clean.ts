@@ -1,36 +1,80 @@
-import { LABEL, engineError, type Engine } from './connect.js';
+import os from 'node:os';
+import { HOST_LABEL, LABEL, PID_LABEL, engineError, type Engine } from './connect.js';
 
 export interface CleanReport {
   containers: number;
   volumes: number;
   images: number;
+  /** Containers and volumes of gopid1 runs still alive on this host, left alone. */
+  skippedLive: number;
+}
+
+/** True when the labels name a process on this host that still runs (and is not this one). */
+function ownedByLiveRun(labels: Record<string, string> | undefined): boolean {
+  const pid = Number(labels?.[PID_LABEL]);
+  if (labels?.[HOST_LABEL] !== os.hostname() || !Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function gone(error: unknown): boolean {
+  const status = (error as { statusCode?: number }).statusCode;
+  return status === 404 || status === 409;
 }
 
 /**
- * Removes what gopid1 left in the engine: every container and per-run volume labelled `gopid1` (from any
- * run, e.g. one killed with -9), and on request the persistent cache volumes and the builder images.
+ * Removes what gopid1 left in the engine: every container and per-run volume labelled `gopid1` whose run is
+ * gone (for instance killed with -9), and on request the persistent cache volumes and the builder images.
+ * Runs still alive on this host keep theirs.
  */
 export async function cleanEngine(engine: Engine, options: { cacheVolumes: boolean; images: boolean }): Promise<CleanReport> {
-  const report: CleanReport = { containers: 0, volumes: 0, images: 0 };
+  const report: CleanReport = { containers: 0, volumes: 0, images: 0, skippedLive: 0 };
   try {
     const containers = await engine.docker.listContainers({ all: true, filters: { label: [LABEL] } });
     for (const info of containers) {
-      await engine.docker.getContainer(info.Id).remove({ force: true, v: true });
-      report.containers += 1;
+      if (ownedByLiveRun(info.Labels)) {
+        report.skippedLive += 1;
+        continue;
+      }
+      await engine.docker
+        .getContainer(info.Id)
+        .remove({ force: true, v: true })
+        .then(() => (report.containers += 1))
+        .catch((error: unknown) => {
+          if (!gone(error)) throw error;
+        });
     }
     const labels = [LABEL, ...(options.cacheVolumes ? ['gopid1.cache'] : [])];
     for (const label of labels) {
       const { Volumes } = await engine.docker.listVolumes({ filters: { label: [label] } });
       for (const volume of Volumes ?? []) {
-        await engine.docker.getVolume(volume.Name).remove();
-        report.volumes += 1;
+        if (ownedByLiveRun(volume.Labels ?? undefined)) {
+          report.skippedLive += 1;
+          continue;
+        }
+        await engine.docker
+          .getVolume(volume.Name)
+          .remove()
+          .then(() => (report.volumes += 1))
+          .catch((error: unknown) => {
+            if (!gone(error)) throw error;
+          });
       }
     }
     if (options.images) {
       const images = await engine.docker.listImages({ filters: { label: ['gopid1.builder'] } });
       for (const image of images) {
-        await engine.docker.getImage(image.Id).remove({ force: true });
-        report.images += 1;
+        await engine.docker
+          .getImage(image.Id)
+          .remove({ force: true })
+          .then(() => (report.images += 1))
+          .catch((error: unknown) => {
+            if (!gone(error)) throw error;
+          });
       }
     }
   } catch (error) {

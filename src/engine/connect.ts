@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import Docker from 'dockerode';
 import { Gopid1Error, describeError } from '../errors.js';
+import { withTimeout } from '../timeout.js';
 
 /** The label every container and volume of gopid1 carries; its value is the run id. */
 export const LABEL = 'gopid1';
 /** The label that says what a container is for (e.g. "kernel-compile"). */
 export const ROLE_LABEL = 'gopid1.role';
 
+/** A local or tcp engine answers in milliseconds; an ssh:// engine needs a handshake first. */
 const PING_TIMEOUT_MS = 1500;
+const SSH_PING_TIMEOUT_MS = 10_000;
 
 /** A connection to one Docker engine, for one run of gopid1. */
 export interface Engine {
@@ -35,10 +39,11 @@ function endpointOf(): string {
  */
 export async function connectEngine(options: { runId?: string } = {}): Promise<Engine> {
   const endpoint = endpointOf();
+  const pingTimeout = endpoint.startsWith('ssh://') ? SSH_PING_TIMEOUT_MS : PING_TIMEOUT_MS;
   let probe: Docker;
   let docker: Docker;
   try {
-    probe = new Docker({ timeout: PING_TIMEOUT_MS });
+    probe = new Docker({ timeout: pingTimeout });
     docker = new Docker();
   } catch (error) {
     throw new Gopid1Error('DOCKER_UNAVAILABLE', `cannot use DOCKER_HOST=${endpoint}: ${describeError(error)}`, {
@@ -48,11 +53,10 @@ export async function connectEngine(options: { runId?: string } = {}): Promise<E
   }
   let version: string;
   try {
-    const timer = new Promise<never>((_, reject) => {
-      setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS).unref();
-    });
-    await Promise.race([probe.ping(), timer]);
-    const info = (await Promise.race([probe.version(), timer])) as { Version?: string };
+    const info = (await withTimeout(
+      probe.ping().then(() => probe.version()),
+      pingTimeout,
+    )) as { Version?: string };
     version = info.Version ?? 'unknown';
   } catch (error) {
     throw new Gopid1Error('DOCKER_UNAVAILABLE', `no Docker engine answers at ${endpoint} (${describeError(error)})`, {
@@ -67,8 +71,12 @@ export async function connectEngine(options: { runId?: string } = {}): Promise<E
   return { runId: options.runId ?? newRunId(), endpoint, serverVersion: version, docker };
 }
 
+/** Which process made a container: `gopid1 clean` leaves those of runs still alive on this host alone. */
+export const HOST_LABEL = 'gopid1.host';
+export const PID_LABEL = 'gopid1.pid';
+
 export function labelsFor(engine: Engine, role: string): Record<string, string> {
-  return { [LABEL]: engine.runId, [ROLE_LABEL]: role };
+  return { [LABEL]: engine.runId, [ROLE_LABEL]: role, [HOST_LABEL]: os.hostname(), [PID_LABEL]: String(process.pid) };
 }
 
 /** Wraps an engine API failure in the error family. */

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { Gopid1Error, describeError, interrupted } from '../errors.js';
-import { LineSplitter, LineTail } from '../lines.js';
+import { LineSplitter } from '../lines.js';
+import { openLog, type LogSink } from '../logs.js';
+import { withTimeout } from '../timeout.js';
 import { packDirectory, readFirstFile } from './archive.js';
 import { engineError, labelsFor, type Engine } from './connect.js';
 
@@ -91,6 +92,10 @@ async function followProgress(engine: Engine, stream: NodeJS.ReadableStream, onL
       (stream as Readable).destroy?.();
       reject(interrupted('builder image'));
     };
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
     signal?.addEventListener('abort', onAbort, { once: true });
     engine.docker.modem.followProgress(
       stream,
@@ -116,26 +121,13 @@ async function followProgress(engine: Engine, stream: NodeJS.ReadableStream, onL
   return failure;
 }
 
-function logSink(progress: ImageProgress): { onLine: (line: string) => void; tail: LineTail; close: () => Promise<void> } {
-  const log = createWriteStream(progress.logFile, { flags: 'a' });
-  const tail = new LineTail(30);
-  return {
-    tail,
-    onLine: (line: string) => {
-      log.write(`${line}\n`);
-      tail.add(line);
-      progress.onLine?.(line);
-    },
-    close: () => new Promise<void>((resolve) => log.end(resolve)),
-  };
+function openImageLog(progress: ImageProgress): Promise<LogSink> {
+  return openLog(progress.logFile, { append: true, tailSize: 30, ...(progress.onLine ? { onLine: progress.onLine } : {}) });
 }
 
 async function tryPull(engine: Engine, ref: string, onLine: (line: string) => void, signal?: AbortSignal): Promise<string | undefined> {
   try {
-    const stream = await Promise.race([
-      engine.docker.pull(ref) as Promise<NodeJS.ReadableStream>,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${PULL_TIMEOUT_MS / 1000} s`)), PULL_TIMEOUT_MS).unref()),
-    ]);
+    const stream = await withTimeout(engine.docker.pull(ref) as Promise<NodeJS.ReadableStream>, PULL_TIMEOUT_MS);
     const failure = await followProgress(engine, stream, onLine, signal);
     return failure ?? undefined;
   } catch (error) {
@@ -238,22 +230,22 @@ export function ensureBaseImage(engine: Engine, ref: string, progress: ImageProg
 async function resolveBaseImage(engine: Engine, ref: string, progress: ImageProgress): Promise<string> {
   const present = await imageId(engine, ref);
   if (present) return present;
-  await mkdir(path.dirname(progress.logFile), { recursive: true });
-  const sink = logSink(progress);
+  const log = await openImageLog(progress);
+  const onLine = (line: string): void => log.line(line);
   try {
-    sink.onLine(`base image ${ref} is not present; pulling it`);
-    const pullFailure = await tryPull(engine, ref, sink.onLine, progress.signal);
+    onLine(`base image ${ref} is not present; pulling it`);
+    const pullFailure = await tryPull(engine, ref, onLine, progress.signal);
     if (pullFailure === undefined) {
       const pulled = await imageId(engine, ref);
       if (pulled) return pulled;
     }
-    sink.onLine(`pull failed (${pullFailure ?? 'image missing after pull'}); bootstrapping ${ref} from the Debian archive`);
-    await bootstrapDebian(engine, ref, sink.onLine, progress.signal);
+    onLine(`pull failed (${pullFailure ?? 'image missing after pull'}); bootstrapping ${ref} from the Debian archive`);
+    await bootstrapDebian(engine, ref, onLine, progress.signal);
     const id = await imageId(engine, ref);
     if (!id) throw new Gopid1Error('BASE_IMAGE_UNAVAILABLE', `${ref} is still missing after the bootstrap`, { hint: 'Check `docker images` and the engine log.' });
     return id;
   } finally {
-    await sink.close();
+    await log.close();
   }
 }
 
@@ -285,10 +277,9 @@ export async function ensureBuilderImage(engine: Engine, spec: BuilderSpec, prog
   let built = false;
   if (!id) {
     await ensureBaseImage(engine, spec.baseImage, progress);
-    await mkdir(path.dirname(progress.logFile), { recursive: true });
-    const sink = logSink(progress);
+    const log = await openImageLog(progress);
     try {
-      sink.onLine(`building ${tag} from ${spec.contextDir}`);
+      log.line(`building ${tag} from ${spec.contextDir}`);
       let failure: string | undefined;
       try {
         const stream = await engine.docker.buildImage(packDirectory(spec.contextDir) as unknown as NodeJS.ReadableStream, {
@@ -299,7 +290,7 @@ export async function ensureBuilderImage(engine: Engine, spec: BuilderSpec, prog
           forcerm: true,
           pull: false,
         });
-        failure = await followProgress(engine, stream, sink.onLine, progress.signal);
+        failure = await followProgress(engine, stream, (line) => log.line(line), progress.signal);
       } catch (error) {
         if (error instanceof Gopid1Error) throw error;
         failure = describeError(error);
@@ -307,13 +298,13 @@ export async function ensureBuilderImage(engine: Engine, spec: BuilderSpec, prog
       if (failure !== undefined) {
         throw new Gopid1Error('IMAGE_BUILD_FAILED', `building the ${spec.name} builder image failed: ${failure.trim()}`, {
           step: `${spec.name} builder image`,
-          logTail: sink.tail.get(),
+          logTail: log.tail(),
           logFile: progress.logFile,
           hint: `Read the failing line above (full log: ${progress.logFile}). Builder images install Debian packages, so Debian's archive must answer from containers.`,
         });
       }
     } finally {
-      await sink.close();
+      await log.close();
     }
     id = await imageId(engine, tag);
     if (!id) throw new Gopid1Error('IMAGE_BUILD_FAILED', `the build of ${tag} finished but the image is missing`, { hint: 'Check the engine with `docker images` and run again.' });

@@ -1,10 +1,8 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { Gopid1Error, interrupted } from '../errors.js';
-import { LineSplitter, LineTail } from '../lines.js';
+import { LineSplitter } from '../lines.js';
+import { openLog } from '../logs.js';
 import { extractArchive } from './archive.js';
 import { engineError, labelsFor, type Engine } from './connect.js';
 
@@ -62,10 +60,6 @@ function lineWriter(splitter: LineSplitter): Writable {
   });
 }
 
-async function closeLog(log: WriteStream): Promise<void> {
-  await new Promise<void>((resolve) => log.end(resolve));
-}
-
 /**
  * Runs one build step in a fresh container labelled `gopid1=<run id>` and `gopid1.role=<role>`: puts the
  * inputs in, streams output lines to `onLine` and the log file, waits for the exit code, takes the outputs
@@ -74,13 +68,10 @@ async function closeLog(log: WriteStream): Promise<void> {
 export async function runStep(engine: Engine, options: StepOptions): Promise<StepResult> {
   const { signal } = options;
   if (signal?.aborted) throw interrupted(options.title);
-  await mkdir(path.dirname(options.logFile), { recursive: true });
-  const log = createWriteStream(options.logFile, { flags: 'a' });
-  log.write(`$ ${commandLine(options.cmd)}\n`);
-  const tail = new LineTail(40);
+  const log = await openLog(options.logFile, { append: true });
+  log.line(`$ ${commandLine(options.cmd)}`);
   const onLine = (line: string): void => {
-    log.write(`${line}\n`);
-    tail.add(line);
+    log.line(line);
     options.onLine?.(line);
   };
   const started = Date.now();
@@ -117,9 +108,12 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
       try {
         await container.putArchive(input.archive(), { path: input.path });
       } catch (error) {
+        if (aborted) throw interrupted(options.title);
         throw engineError(`${options.title}: cannot copy inputs to ${input.path} in the container`, error);
       }
     }
+    // An abort while the inputs were copied found nothing to kill yet: do not start.
+    if (aborted) throw interrupted(options.title);
 
     const stdout = new LineSplitter(onLine);
     const stderr = new LineSplitter(onLine);
@@ -134,8 +128,11 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
       engine.docker.modem.demuxStream(stream, lineWriter(stdout), lineWriter(stderr));
       await container.start();
     } catch (error) {
+      if (aborted) throw interrupted(options.title);
       throw engineError(`${options.title}: cannot start the builder container`, error);
     }
+    // An abort during start() may have tried to kill a container that was not running yet.
+    if (aborted) await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
     let exitCode: number;
     try {
       const status = (await container.wait()) as { StatusCode: number };
@@ -149,16 +146,16 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
     stdout.end();
     stderr.end();
     if (aborted || signal?.aborted) throw interrupted(options.title);
-    log.write(`# exit code ${exitCode} after ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    log.line(`# exit code ${exitCode} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     if (exitCode !== 0) {
       throw (
-        options.onFailure?.(exitCode, tail.get()) ??
+        options.onFailure?.(exitCode, log.tail()) ??
         new Gopid1Error('STEP_FAILED', `${options.title} failed with exit code ${exitCode}`, {
           step: options.title,
           command: commandLine(options.cmd),
           exitCode,
-          logTail: tail.get(),
+          logTail: log.tail(),
           logFile: options.logFile,
           hint:
             exitCode === 137
@@ -181,7 +178,7 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
   } finally {
     signal?.removeEventListener('abort', onAbort);
     if (container) await container.remove({ force: true, v: true }).catch(() => undefined);
-    await closeLog(log);
+    await log.close();
   }
 }
 

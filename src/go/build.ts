@@ -2,7 +2,8 @@ import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Engine } from '../engine/connect.js';
 import { packDirectory } from '../engine/archive.js';
-import { ensureBuilderImage, type BuilderImage } from '../engine/images.js';
+import type { BuilderImage } from '../engine/images.js';
+import { stageBuilder } from '../builders.js';
 import { ensureVolume, runStep } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
 import type { Reporter } from '../progress.js';
@@ -109,12 +110,7 @@ export function goLdflags(options: { strip: boolean; cgo: boolean }): string {
 export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<GoBuildResult> {
   const started = Date.now();
   const { app, report, signal } = options;
-  report({ kind: 'step', stage: 'go', text: 'preparing the Go builder image' });
-  const builder = await ensureBuilderImage(
-    engine,
-    { name: 'go', contextDir: path.join(options.dockerfilesDir, 'go'), buildArgs: { SERIES: DEFAULT_SERIES }, baseImage: `debian:${DEFAULT_SERIES}` },
-    { logFile: path.join(options.logDir, 'go-builder-image.log'), signal, onLine: (line) => report({ kind: 'line', stage: 'go', line }) },
-  );
+  const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: options.dockerfilesDir, logDir: options.logDir, report, signal });
   const cacheVolume = await ensureVolume(engine, GO_CACHE_VOLUME, 'go');
   // Modules to download need the network; stdlib-only and vendored modules build with none.
   const network = app.hasRequires && !app.vendored ? 'bridge' : 'none';
@@ -151,6 +147,10 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
       onFailure: (exitCode, tail) => {
         const compilerLines = tail.filter((line) => !/^(\$ |go version |# exit code )/.test(line));
         const cgoHint = app.usesCgo && !options.cgo ? ' This package imports "C": pass --cgo for a static cgo build.' : '';
+        const tooNew = compilerLines.map((line) => /requires go >= ?([\d.]+) \(running go ([\d.]+)/.exec(line)).find(Boolean);
+        const versionHint = tooNew
+          ? ` go.mod asks for Go ${tooNew[1]}, and the Go builder has Go ${tooNew[2]} (Debian's package; toolchain downloads are off): lower the go line in go.mod.`
+          : '';
         const networkHint =
           network === 'none' && compilerLines.some((line) => /GOPROXY=off|cannot find module|missing go.sum entry/.test(line))
             ? ' Modules that are not vendored need network: run `go mod vendor`, or make the module proxy reachable.'
@@ -160,7 +160,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
           exitCode,
           logTail: compilerLines,
           logFile,
-          hint: `Fix the compiler errors above and build again.${cgoHint}${networkHint}`,
+          hint: `Fix the compiler errors above and build again.${versionHint}${cgoHint}${networkHint}`,
         });
       },
     });

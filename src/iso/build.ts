@@ -3,7 +3,8 @@ import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
 import { packFiles } from '../engine/archive.js';
 import type { Engine } from '../engine/connect.js';
-import { ensureBuilderImage, type BuilderImage } from '../engine/images.js';
+import type { BuilderImage } from '../engine/images.js';
+import { stageBuilder } from '../builders.js';
 import { runStep } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES } from '../kernel/source.js';
@@ -58,12 +59,7 @@ export function isoFileName(name: string): string {
 export async function buildIso(engine: Engine, options: IsoBuildOptions): Promise<IsoBuildResult> {
   const started = Date.now();
   const { report, signal } = options;
-  report({ kind: 'step', stage: 'iso', text: 'preparing the ISO builder image' });
-  const builder = await ensureBuilderImage(
-    engine,
-    { name: 'iso', contextDir: path.join(options.dockerfilesDir, 'iso'), buildArgs: { SERIES: DEFAULT_SERIES }, baseImage: `debian:${DEFAULT_SERIES}` },
-    { logFile: path.join(options.logDir, 'iso-builder-image.log'), signal, onLine: (line) => report({ kind: 'line', stage: 'iso', line }) },
-  );
+  const builder = await stageBuilder(engine, { stage: 'iso', series: DEFAULT_SERIES, dockerfilesDir: options.dockerfilesDir, logDir: options.logDir, report, signal });
   const [kernel, initramfs] = await Promise.all([readFile(options.bzImage), readFile(options.initramfs)]);
   const marker = `gopid1-${sha256(`${sha256(kernel)}${sha256(initramfs)}${options.name}`).slice(0, 16)}.id`;
   const scratch = await mkdtemp(path.join(options.outDir, 'iso-'));

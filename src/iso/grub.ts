@@ -16,6 +16,18 @@ function quoteGrub(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * The kernel command line as GRUB words, each single-quoted so GRUB's parser leaves `$`, `;`, `#` and the like
+ * alone. GRUB re-escapes double quotes when it hands arguments to Linux, so parameters that need them (values
+ * with spaces) cannot pass through it unchanged and are refused.
+ */
+export function grubKernelArguments(cmdline: string): string {
+  if (cmdline.includes('"')) {
+    throw new RangeError('kernel parameters with double quotes cannot pass through GRUB unchanged');
+  }
+  return cmdline.split(/\s+/).filter(Boolean).map(quoteGrub).join(' ');
+}
+
 /** grub.cfg: GRUB on the serial port and the screen, one entry booting the kernel with `cmdline`. */
 export function grubConfig(options: { name: string; cmdline: string; menuTimeoutSeconds: number }): string {
   if (!Number.isInteger(options.menuTimeoutSeconds) || options.menuTimeoutSeconds < 0) {
@@ -29,7 +41,7 @@ export function grubConfig(options: { name: string; cmdline: string; menuTimeout
     `set timeout=${options.menuTimeoutSeconds}`,
     'set default=0',
     `menuentry ${quoteGrub(options.name)} {`,
-    `  linux /boot/bzImage ${options.cmdline}`,
+    `  linux /boot/bzImage ${grubKernelArguments(options.cmdline)}`,
     '  initrd /boot/initramfs.cpio.gz',
     '}',
     '',

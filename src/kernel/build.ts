@@ -5,9 +5,10 @@ import { ContentCache, hashKey } from '../artifacts/cache.js';
 import { sha256, sha256File } from '../artifacts/files.js';
 import { packDirectory, packFiles, packLocalFile } from '../engine/archive.js';
 import type { Engine } from '../engine/connect.js';
-import { ensureBuilderImage, type BuilderImage } from '../engine/images.js';
+import type { BuilderImage } from '../engine/images.js';
+import { stageBuilder } from '../builders.js';
 import { createVolume, runStep } from '../engine/run.js';
-import { Gopid1Error } from '../errors.js';
+import { Gopid1Error, describeError } from '../errors.js';
 import type { Reporter } from '../progress.js';
 import { configProblemsError, parseConfig, parseFragment, parseKconfigFacts, verifyConfig, type RequestedOption } from './config.js';
 import { DEFAULT_SERIES, describeSource, downloadKernelOrg, type KernelSource } from './source.js';
@@ -98,12 +99,7 @@ export async function buildKernel(engine: Engine, options: KernelBuildOptions): 
   const series = options.source.kind === 'debian' ? options.source.series : DEFAULT_SERIES;
   const logFile = path.join(options.logDir, 'kernel.log');
 
-  report({ kind: 'step', stage: 'kernel', text: 'preparing the kernel builder image' });
-  const builder = await ensureBuilderImage(
-    engine,
-    { name: 'kernel', contextDir: path.join(options.dockerfilesDir, 'kernel'), buildArgs: { SERIES: series }, baseImage: `debian:${series}` },
-    { logFile: path.join(options.logDir, 'kernel-builder-image.log'), signal, onLine: (line) => report({ kind: 'line', stage: 'kernel', line }) },
-  );
+  const builder = await stageBuilder(engine, { stage: 'kernel', series, dockerfilesDir: options.dockerfilesDir, logDir: options.logDir, report, signal });
 
   // The source: the builder's own linux-source, a kernel.org download, or a local tarball or tree.
   let tarball: string | undefined;
@@ -225,7 +221,10 @@ export async function buildKernel(engine: Engine, options: KernelBuildOptions): 
     await copyFile(path.join(scratch, '.config'), config);
     const configSha256 = sha256(finalConfig);
     if (key) {
-      await options.cache.put<CachedKernelMeta>('kernel', key, { bzImage, 'kernel.config': config }, { release, configSha256 });
+      // The kernel is built; a cache that cannot take it (read-only home, full disk) only costs the next build.
+      await options.cache.put<CachedKernelMeta>('kernel', key, { bzImage, 'kernel.config': config }, { release, configSha256 }).catch((error: unknown) => {
+        report({ kind: 'warning', stage: 'kernel', text: `could not store the kernel in the cache ${options.cache.root}: ${describeError(error)}` });
+      });
     }
     report({ kind: 'done', stage: 'kernel', text: `kernel ${release} compiled (${compiled} objects)` });
     return {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sha256File } from '../artifacts/files.js';
-import { Gopid1Error, describeError } from '../errors.js';
+import { Gopid1Error, describeError, interrupted } from '../errors.js';
 
 /** Where the kernel source comes from. */
 export type KernelSource =
@@ -108,6 +108,7 @@ async function fetchOrFail(url: string, what: string, signal?: AbortSignal): Pro
   try {
     response = await fetch(url, signal ? { signal } : {});
   } catch (error) {
+    if (signal?.aborted) throw interrupted('kernel: download');
     throw new Gopid1Error('KERNEL_SOURCE', `cannot download ${what} from ${url}: ${describeError(error)}`, {
       hint: 'kernel.org is not reachable from here. Use --kernel-source debian:trixie (built from Debian\'s archive), or download the tarball elsewhere and pass its path.',
       cause: error,
@@ -126,6 +127,19 @@ async function fetchOrFail(url: string, what: string, signal?: AbortSignal): Pro
  * given, else against kernel.org's sha256sums.asc. A mismatch deletes the file and fails.
  */
 export async function downloadKernelOrg(version: string, cacheDir: string, expected: string | undefined, signal?: AbortSignal): Promise<{ path: string; sha256: string }> {
+  try {
+    return await download(version, cacheDir, expected, signal);
+  } catch (error) {
+    if (signal?.aborted) throw interrupted('kernel: download');
+    if (error instanceof Gopid1Error) throw error;
+    throw new Gopid1Error('KERNEL_SOURCE', `downloading linux-${version}.tar.xz failed: ${describeError(error)}`, {
+      hint: 'Run again to retry (a partial download is never kept), or pass a local tarball with --kernel-source.',
+      cause: error,
+    });
+  }
+}
+
+async function download(version: string, cacheDir: string, expected: string | undefined, signal?: AbortSignal): Promise<{ path: string; sha256: string }> {
   const urls = kernelOrgUrls(version);
   const name = `linux-${version}.tar.xz`;
   let want = expected?.toLowerCase();

@@ -1,12 +1,14 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { Gopid1Error, interrupted } from '../errors.js';
-import { LineSplitter, LineTail } from '../lines.js';
+import { LineSplitter } from '../lines.js';
+import { openLog } from '../logs.js';
 import { ConsoleWatcher, type ConsoleVerdict } from './console.js';
 import { defaultMemoryMiB, findOvmf, findQemu, qemuArgs, resolveAccel, type AccelChoice, type BootMedia } from './command.js';
+
+/** How long an incomplete console line must stay unchanged before --expect may match it. */
+const PARTIAL_LINE_QUIET_MS = 200;
 
 export interface BootMachineOptions {
   /** A kernel + initramfs (direct boot), or an ISO as CD-ROM or disk. */
@@ -90,9 +92,7 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   const cmdline = media.kind === 'direct' ? media.cmdline : undefined;
   if (options.signal?.aborted) throw interrupted('boot');
 
-  await mkdir(path.dirname(options.serialLog), { recursive: true });
-  const log = createWriteStream(options.serialLog);
-  const tail = new LineTail(25);
+  const log = await openLog(options.serialLog, { tailSize: 25 });
   const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1, bootloader: media.kind === 'iso' });
   let verdict: ConsoleVerdict | undefined;
   let timedOut = false;
@@ -103,21 +103,29 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   const stop = (): void => {
     child.kill('SIGTERM');
   };
+  const settle = (next: ConsoleVerdict | undefined): void => {
+    if (verdict || !next) return;
+    verdict = next;
+    stop();
+  };
   const onLine = (line: string): void => {
-    log.write(`${line}\n`);
-    tail.add(line);
+    log.line(line);
     options.onConsole?.(line);
-    if (verdict) return;
-    verdict = watcher.feed(line, performance.now() - started);
-    if (verdict) stop();
+    if (!verdict) settle(watcher.feed(line, performance.now() - started));
   };
   const splitter = new LineSplitter(onLine);
+  // A line without its newline yet: note it now, match it against --expect only once the console is quiet.
+  let quiet: NodeJS.Timeout | undefined;
   child.stdout?.on('data', (chunk: Buffer) => {
     splitter.push(chunk);
-    if (!verdict && splitter.partial !== '') {
-      verdict = watcher.feedPartial(splitter.partial, performance.now() - started);
-      if (verdict) stop();
-    }
+    clearTimeout(quiet);
+    const partial = splitter.partial;
+    if (verdict || partial === '') return;
+    const at = performance.now() - started;
+    watcher.notePartial(partial, at);
+    quiet = setTimeout(() => {
+      if (splitter.partial === partial) settle(watcher.feedPartial(partial, at));
+    }, PARTIAL_LINE_QUIET_MS);
   });
   const timer =
     options.timeoutSeconds === undefined
@@ -131,15 +139,17 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     stop();
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
 
   let result;
   try {
     result = await child;
   } finally {
     if (timer) clearTimeout(timer);
+    clearTimeout(quiet);
     options.signal?.removeEventListener('abort', onAbort);
     splitter.end();
-    await new Promise<void>((resolve) => log.end(resolve));
+    await log.close();
   }
   const durationMs = performance.now() - started;
   const base = {
@@ -153,7 +163,7 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     serialLog: options.serialLog,
     ...(watcher.firstProgramLineAt !== undefined ? { firstLineMs: watcher.firstProgramLineAt } : {}),
   };
-  const lastLines = tail.get();
+  const lastLines = log.tail();
 
   if (verdict?.kind === 'expected') return { ...base, outcome: 'expected', ...(watcher.expectedAt !== undefined ? { expectMs: watcher.expectedAt } : {}) };
   if (aborted) throw interrupted('boot');
@@ -191,8 +201,11 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
           : 'Nothing reached the serial console: check that the kernel has SERIAL_8250_CONSOLE and that the program writes to stdout.',
     });
   }
-  // Ctrl-C on a terminal reaches QEMU too (same process group), sometimes before it reaches us.
-  if (result.signal === 'SIGINT' || result.signal === 'SIGTERM' || result.signal === 'SIGHUP') throw interrupted('boot');
+  // Ctrl-C on a terminal reaches QEMU too (same process group), sometimes before it reaches us; QEMU then
+  // exits 0 saying "terminating on signal 2", which must not pass for a power-off.
+  if (result.signal === 'SIGINT' || result.signal === 'SIGTERM' || result.signal === 'SIGHUP' || /terminating on signal \d+/.test(String(result.stderr ?? ''))) {
+    throw interrupted('boot');
+  }
   if (result.exitCode === 0 && !result.signal) {
     if (options.expect) {
       throw new Gopid1Error('BOOT_FAILED', `the machine powered off before ${options.expect} appeared on the console`, {

@@ -45,13 +45,19 @@ export class ConsoleWatcher {
     this.bootloaderDone = !options.bootloader;
   }
 
-  /**
-   * An incomplete last line (a prompt that never ends its line, or a line whose newline has not arrived
-   * yet): it can mark the program's first output and meet a single-match expectation.
-   */
-  feedPartial(text: string, at: number): ConsoleVerdict | undefined {
+  /** The incomplete last line as it arrives: it marks when the program first spoke. */
+  notePartial(text: string, at: number): void {
     // The start of a kernel line ("[    0.8") is not the program speaking.
     if (!text.startsWith('[')) this.noteProgramOutput(text, at);
+  }
+
+  /**
+   * An incomplete last line that has stayed incomplete for a while (a prompt that never ends its line): it
+   * can meet the last expected match. Call it only once the console has gone quiet, or `count: 1$` would
+   * match the first half of "count: 10".
+   */
+  feedPartial(text: string, at: number): ConsoleVerdict | undefined {
+    this.notePartial(text, at);
     if (this.options.expect?.test(text) && (this.options.expectCount ?? 1) - this.matches === 1) {
       this.matches += 1;
       this.expectedAt = at;

@@ -38,21 +38,27 @@ describe('interruption and clean-up', { skip }, () => {
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 
-  it('Ctrl-C during a boot stops QEMU', { timeout: BUILD_TIMEOUT_MS }, async () => {
+  it('Ctrl-C during a boot stops QEMU and exits 130, whether QEMU or gopid1 sees the signal first', { timeout: BUILD_TIMEOUT_MS }, async () => {
     const out = tempDir('interrupt-boot');
     assert.equal((await runCli(['build', hello, '--out', out])).code, 0);
-    let sent = false;
-    const run = await runCli(['boot', out], {
-      onOutput: (text, child) => {
-        if (!sent && text.includes('Hello from Golang')) {
-          sent = true;
-          child.kill('SIGINT');
-        }
-      },
-    });
-    assert.ok(sent);
-    assert.equal(run.code, 130, run.stderr);
-    assert.deepEqual(qemuProcesses(out), [], 'QEMU is gone');
+    // To gopid1 alone (kill), then to the whole foreground group the way a terminal sends Ctrl-C (QEMU too).
+    for (const target of ['gopid1', 'group'] as const) {
+      let sent = false;
+      const run = await runCli(['boot', out], {
+        processGroup: true,
+        onOutput: (text, child) => {
+          if (!sent && text.includes('Hello from Golang') && child.pid !== undefined) {
+            sent = true;
+            if (target === 'group') process.kill(-child.pid, 'SIGINT');
+            else child.kill('SIGINT');
+          }
+        },
+      });
+      assert.ok(sent);
+      assert.equal(run.code, 130, `${target}: ${run.stderr}`);
+      assert.match(run.stderr, /interrupted during boot \[INTERRUPTED\]/);
+      assert.deepEqual(qemuProcesses(out), [], 'QEMU is gone');
+    }
   });
 
   it('`gopid1 clean` sweeps containers and volumes a killed run left behind', { timeout: 60_000 }, async () => {

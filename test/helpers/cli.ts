@@ -18,13 +18,20 @@ export interface CliRun {
  */
 export function runCli(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; onOutput?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    /** Its own process group, as a shell gives a foreground job: then `process.kill(-child.pid, …)` is a terminal's Ctrl-C. */
+    processGroup?: boolean;
+    onOutput?: (text: string, child: ReturnType<typeof spawn>) => void;
+  } = {},
 ): Promise<CliRun> {
   const started = Date.now();
   const child = spawn(process.execPath, [cliPath, ...args], {
     cwd: options.cwd ?? packageRoot,
     env: { ...process.env, CI: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.processGroup ?? false,
   });
   let stdout = '';
   let stderr = '';

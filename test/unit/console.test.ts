@@ -96,3 +96,12 @@ describe('ISO boots (GRUB in front of the kernel)', () => {
     assert.equal(watcher.firstProgramLineAt, 2000);
   });
 });
+
+describe('lines still arriving', () => {
+  it('mark the first output but never meet --expect until the console has gone quiet', () => {
+    const watcher = new ConsoleWatcher({ expect: /count: 1$/ });
+    watcher.notePartial('count: 1', 500);
+    assert.equal(watcher.firstProgramLineAt, 500);
+    assert.equal(watcher.feed('count: 10', 510), undefined, 'the whole line does not match');
+  });
+});

@@ -1,0 +1,21 @@
+import path from 'node:path';
+import type { Engine } from './engine/connect.js';
+import { ensureBuilderImage, type BuilderImage } from './engine/images.js';
+import type { Reporter } from './progress.js';
+
+/**
+ * The builder image of a stage: dockerfiles/<stage>/ on debian:<series>, built when its content hash is new,
+ * its build log in <logDir>/<stage>-builder-image.log and its lines reported under the stage.
+ */
+export function stageBuilder(
+  engine: Engine,
+  options: { stage: 'kernel' | 'go' | 'iso'; series: string; dockerfilesDir: string; logDir: string; report: Reporter; signal?: AbortSignal | undefined },
+): Promise<BuilderImage> {
+  const { stage, series, report } = options;
+  report({ kind: 'step', stage, text: `preparing the ${stage} builder image` });
+  return ensureBuilderImage(
+    engine,
+    { name: stage, contextDir: path.join(options.dockerfilesDir, stage), buildArgs: { SERIES: series }, baseImage: `debian:${series}` },
+    { logFile: path.join(options.logDir, `${stage}-builder-image.log`), signal: options.signal, onLine: (line) => report({ kind: 'line', stage, line }) },
+  );
+}
