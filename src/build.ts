@@ -211,6 +211,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           cmdline,
           uefi,
           menuTimeoutSeconds,
+          sourceDateEpoch: epoch,
           outDir: out.staging,
           logDir: out.logs,
           dockerfilesDir,

@@ -3,7 +3,8 @@
 #   /iso/in/bzImage, /iso/in/initramfs.cpio.gz, /iso/in/grub.cfg, /iso/in/early.cfg   inputs
 #   /iso/out/image.iso, /iso/out/boot_hybrid.img                                        outputs
 # Environment: GOPID1_NAME (application id), GOPID1_VOLID (volume id), GOPID1_UEFI (0|1),
-#   GOPID1_MARKER (file the early config searches for), GOPID1_BIOS_MODULES, GOPID1_EFI_MODULES.
+#   GOPID1_MARKER (file the early config searches for), GOPID1_BIOS_MODULES, GOPID1_EFI_MODULES,
+#   SOURCE_DATE_EPOCH (dates in efi.img; the caller rewrites the ISO's own dates).
 set -euo pipefail
 
 root=/iso/root
@@ -24,12 +25,14 @@ if [ "${GOPID1_UEFI:-0}" = 1 ]; then
   echo "gopid1: UEFI image (x86_64-efi): $GOPID1_EFI_MODULES"
   # shellcheck disable=SC2086
   grub-mkimage -O x86_64-efi -c /iso/in/early.cfg -p /boot/grub -o /iso/BOOTX64.EFI $GOPID1_EFI_MODULES
-  # A FAT image just large enough for EFI/BOOT/BOOTX64.EFI: the El Torito EFI entry and the USB ESP.
+  # A FAT image just large enough for EFI/BOOT/BOOTX64.EFI: the El Torito EFI entry and the USB ESP. Fixed
+  # volume id; mkfs.fat and mtools take their dates from SOURCE_DATE_EPOCH, mcopy -m the file's own.
   kib=$(( ( $(stat -c %s /iso/BOOTX64.EFI) / 1024 ) + 96 ))
   rm -f "$root/boot/efi.img"
+  touch -d "@${SOURCE_DATE_EPOCH:-0}" /iso/BOOTX64.EFI
   mkfs.fat -C -n GOPID1EFI -i 47505031 "$root/boot/efi.img" "$kib" >/dev/null
   mmd -i "$root/boot/efi.img" ::/EFI ::/EFI/BOOT
-  mcopy -i "$root/boot/efi.img" /iso/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+  mcopy -m -i "$root/boot/efi.img" /iso/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
   efi=(-eltorito-alt-boot -e boot/efi.img -no-emul-boot)
 fi
 

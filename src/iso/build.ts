@@ -10,6 +10,7 @@ import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES } from '../kernel/source.js';
 import type { Reporter } from '../progress.js';
 import { BIOS_MODULES, EFI_MODULES, earlyConfig, grubConfig } from './grub.js';
+import { fixIsoDates } from './dates.js';
 import { makeHybrid, padToChunk, type HybridLayout } from './hybrid.js';
 
 export interface IsoBuildOptions {
@@ -22,6 +23,8 @@ export interface IsoBuildOptions {
   /** Add the UEFI El Torito entry (efi.img with GRUB's BOOTX64.EFI). */
   uefi: boolean;
   menuTimeoutSeconds: number;
+  /** Every date in the ISO and in efi.img. */
+  sourceDateEpoch: number;
   outDir: string;
   logDir: string;
   dockerfilesDir: string;
@@ -54,7 +57,8 @@ export function isoFileName(name: string): string {
 
 /**
  * Masters a GRUB-bootable ISO in the ISO builder: GRUB's BIOS El Torito image (and with `uefi` an efi.img
- * holding BOOTX64.EFI as a second entry), genisoimage, then the USB-hybrid MBR written here.
+ * holding BOOTX64.EFI as a second entry), genisoimage; then, here, every date set to SOURCE_DATE_EPOCH and
+ * the USB-hybrid MBR written.
  */
 export async function buildIso(engine: Engine, options: IsoBuildOptions): Promise<IsoBuildResult> {
   const started = Date.now();
@@ -77,6 +81,7 @@ export async function buildIso(engine: Engine, options: IsoBuildOptions): Promis
         GOPID1_MARKER: marker,
         GOPID1_BIOS_MODULES: BIOS_MODULES.join(' '),
         GOPID1_EFI_MODULES: EFI_MODULES.join(' '),
+        SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
       },
       inputs: [
         {
@@ -98,10 +103,11 @@ export async function buildIso(engine: Engine, options: IsoBuildOptions): Promis
     const iso = padToChunk(await readFile(path.join(scratch, 'out', 'image.iso')));
     let hybrid: HybridLayout;
     try {
+      fixIsoDates(iso, options.sourceDateEpoch);
       hybrid = makeHybrid(iso, await readFile(path.join(scratch, 'out', 'boot_hybrid.img')));
     } catch (error) {
-      throw new Gopid1Error('STEP_FAILED', `cannot make the ISO USB-hybrid: ${error instanceof Error ? error.message : String(error)}`, {
-        step: 'iso: hybrid MBR',
+      throw new Gopid1Error('STEP_FAILED', `cannot finish the ISO: ${error instanceof Error ? error.message : String(error)}`, {
+        step: 'iso: dates and hybrid MBR',
         hint: 'The ISO builder produced an unexpected image; rebuild the builder images (`gopid1 clean --images`) and try again.',
         cause: error,
       });
