@@ -46,7 +46,7 @@ export interface BuildOptions {
   strip?: boolean;
   /** Parallel kernel compile jobs (default: CPU count). */
   jobs?: number;
-  /** Reuse and fill the artifact cache (default true). */
+  /** Reuse the kernel cache and Go's build cache (default true); false builds everything from nothing. */
   cache?: boolean;
   sourceDateEpoch?: number;
   onProgress?: Reporter;
@@ -186,6 +186,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           package: pkg,
           cgo: options.cgo ?? false,
           strip: options.strip ?? true,
+          useCache: options.cache ?? true,
           exclude,
           outDir: out.staging,
           logDir: out.logs,

@@ -2,6 +2,7 @@
 export { build, DEFAULT_SOURCE_DATE_EPOCH, type BuildOptions, type BuildResult } from './build.js';
 export { boot, type BootOptions, type BootResult } from './boot.js';
 export { clean, type CleanOptions, type CleanResult } from './clean.js';
+export { verify, type VerifyOptions, type VerifyResult, type ArtifactComparison } from './verify.js';
 export { Gopid1Error, isGopid1Error, type ErrorCode } from './errors.js';
 export type { Manifest, ArtifactRecord } from './artifacts/manifest.js';
 export type { ProgressEvent, Reporter, Stage } from './progress.js';

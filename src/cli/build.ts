@@ -1,28 +1,13 @@
 import type { Command } from 'commander';
-import { Option } from 'commander';
 import { build, type BuildResult } from '../build.js';
-import type { KernelConfigBase } from '../kernel/build.js';
-import { collect, globalFlags, nonNegativeInteger, positiveInteger, type CommandContext } from './context.js';
+import { addBuildOptions, buildOptionsFrom, type BuildFlags } from './build-options.js';
+import { globalFlags, type CommandContext } from './context.js';
 import { formatBytes, formatMiB, formatSeconds, outputMode, table } from './output.js';
 import { ProgressView } from './progress.js';
 
-interface BuildFlags {
+interface BuildCommandFlags extends BuildFlags {
   out: string;
-  name?: string;
-  package: string;
-  kernelSource: string;
-  kernelConfig: KernelConfigBase;
-  kernelFragment?: string[];
-  kernelSha256?: string;
-  cmdline?: string;
-  iso?: boolean;
-  uefi?: boolean;
-  menuTimeout: number;
-  cgo?: boolean;
-  strip: boolean;
-  jobs?: number;
   cache: boolean;
-  sourceDateEpoch?: number;
 }
 
 export function sizeTable(result: BuildResult): string {
@@ -43,49 +28,23 @@ export function sizeTable(result: BuildResult): string {
 }
 
 export function registerBuild(program: Command, context: CommandContext): void {
-  program
-    .command('build')
-    .description('build a Go module into bzImage + initramfs (the program is /init), in Docker builder containers')
-    .argument('<app>', 'directory of the Go module (holds go.mod)')
+  addBuildOptions(
+    program
+      .command('build')
+      .description('build a Go module into bzImage + initramfs (the program is /init), in Docker builder containers')
+      .argument('<app>', 'directory of the Go module (holds go.mod)'),
+  )
     .option('-o, --out <dir>', 'out dir for bzImage, init, initramfs.cpio.gz, kernel.config, manifest.json, logs/', 'dist')
-    .option('--name <name>', 'machine name (default: the app directory name)')
-    .option('--package <path>', 'main package inside the module', '.')
-    .option('--kernel-source <source>', 'debian:<series> | kernel.org:<version> | path to a tarball or source tree', 'debian:trixie')
-    .addOption(new Option('--kernel-config <base>', 'base configuration').choices(['minimal', 'defconfig']).default('minimal'))
-    .option('--kernel-fragment <file>', 'extra Kconfig fragment, applied after the base (repeatable)', collect)
-    .option('--kernel-sha256 <hex>', 'expected sha256 of a kernel.org tarball (default: kernel.org sha256sums.asc)')
-    .option('--cmdline <args>', 'extra kernel command line, recorded for boot and the ISO')
-    .option('--iso', 'also master <name>.iso: GRUB, BIOS El Torito, USB-hybrid (genisoimage)')
-    .option('--uefi', 'the ISO also boots under UEFI (adds EFI to the kernel); implies --iso')
-    .option('--menu-timeout <seconds>', 'seconds the ISO\'s GRUB menu waits', nonNegativeInteger('--menu-timeout'), 0)
-    .option('--cgo', 'allow cgo, linked fully static (-linkmode=external -extldflags=-static)')
-    .option('--no-strip', 'keep the symbol table and DWARF in the program (no -s -w)')
-    .option('-j, --jobs <n>', 'parallel kernel compile jobs (default: CPU count)', positiveInteger('--jobs'))
-    .option('--no-cache', 'rebuild the kernel even when the cache has it')
-    .option('--source-date-epoch <seconds>', 'timestamp for reproducible output (default: $SOURCE_DATE_EPOCH, the app\'s last commit, or 2024-01-01)', positiveInteger('--source-date-epoch'))
-    .action(async (app: string, flags: BuildFlags, command: Command) => {
+    .option('--no-cache', 'rebuild everything: no kernel from the cache, no Go build cache')
+    .action(async (app: string, flags: BuildCommandFlags, command: Command) => {
       const global = globalFlags(command);
       const mode = outputMode(global);
       const view = new ProgressView(mode, global.verbose ?? false);
       try {
         const result = await build({
-          app,
+          ...buildOptionsFrom(app, flags),
           out: flags.out,
-          package: flags.package,
-          kernelSource: flags.kernelSource,
-          kernelConfig: flags.kernelConfig,
-          kernelFragments: flags.kernelFragment ?? [],
-          cgo: flags.cgo ?? false,
-          strip: flags.strip,
           cache: flags.cache,
-          ...(flags.name !== undefined ? { name: flags.name } : {}),
-          ...(flags.kernelSha256 !== undefined ? { kernelSha256: flags.kernelSha256 } : {}),
-          ...(flags.cmdline !== undefined ? { cmdline: flags.cmdline } : {}),
-          iso: flags.iso ?? false,
-          uefi: flags.uefi ?? false,
-          menuTimeoutSeconds: flags.menuTimeout,
-          ...(flags.jobs !== undefined ? { jobs: flags.jobs } : {}),
-          ...(flags.sourceDateEpoch !== undefined ? { sourceDateEpoch: flags.sourceDateEpoch } : {}),
           onProgress: view.onEvent,
           signal: context.signal,
         });

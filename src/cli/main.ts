@@ -4,6 +4,7 @@ import { toolVersion } from '../paths.js';
 import { registerBoot } from './boot.js';
 import { registerBuild } from './build.js';
 import { registerClean } from './clean.js';
+import { registerVerify } from './verify.js';
 import type { CommandContext } from './context.js';
 import { errorJson, exitCodeFor, formatError, type GlobalFlags } from './output.js';
 
@@ -40,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride();
   registerBuild(program, context);
   registerBoot(program, context);
+  registerVerify(program, context);
   registerClean(program, context);
 
   try {

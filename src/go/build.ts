@@ -21,6 +21,8 @@ export interface GoBuildOptions {
   cgo: boolean;
   /** -ldflags=-s -w */
   strip: boolean;
+  /** Use Go's build and module cache volume; without it the build starts from nothing. */
+  useCache: boolean;
   /** Paths under appDir (relative, forward slashes) not to copy into the builder, e.g. the out dir. */
   exclude: string[];
   /** Where `init` is written. */
@@ -111,7 +113,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
   const started = Date.now();
   const { app, report, signal } = options;
   const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: options.dockerfilesDir, logDir: options.logDir, report, signal });
-  const cacheVolume = await ensureVolume(engine, GO_CACHE_VOLUME, 'go');
+  const cacheVolume = options.useCache ? await ensureVolume(engine, GO_CACHE_VOLUME, 'go') : undefined;
   // Modules to download need the network; stdlib-only and vendored modules build with none.
   const network = app.hasRequires && !app.vendored ? 'bridge' : 'none';
   const ldflags = goLdflags(options);
@@ -126,6 +128,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
     if (value !== undefined) env[name] = value;
   }
   if (network === 'none') env.GOPROXY = 'off';
+  if (!cacheVolume) Object.assign(env, { GOCACHE: '/tmp/go-build', GOMODCACHE: '/tmp/go-mod' });
   const exclude = new Set(['.git', ...options.exclude]);
   const logFile = path.join(options.logDir, 'go.log');
   const scratch = await mkdtemp(path.join(options.outDir, 'go-'));
@@ -138,7 +141,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
       cmd: ['go-step'],
       env,
       network,
-      volumes: { [cacheVolume]: '/cache' },
+      volumes: cacheVolume ? { [cacheVolume]: '/cache' } : {},
       inputs: [{ path: '/src', archive: () => packDirectory(app.dir, { skip: (relative) => exclude.has(relative) }) }],
       outputs: [{ path: '/out', dest: scratch }],
       logFile,

@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import type { BuildOptions } from '../build.js';
+import type { KernelConfigBase } from '../kernel/build.js';
+import { collect, nonNegativeInteger, positiveInteger } from './context.js';
+
+/** The flags that say what to build; `build` and `verify` share them. */
+export interface BuildFlags {
+  name?: string;
+  package: string;
+  kernelSource: string;
+  kernelConfig: KernelConfigBase;
+  kernelFragment?: string[];
+  kernelSha256?: string;
+  cmdline?: string;
+  iso?: boolean;
+  uefi?: boolean;
+  menuTimeout: number;
+  cgo?: boolean;
+  strip: boolean;
+  jobs?: number;
+  sourceDateEpoch?: number;
+}
+
+export function addBuildOptions(command: Command): Command {
+  return command
+    .option('--name <name>', 'machine name (default: the app directory name)')
+    .option('--package <path>', 'main package inside the module', '.')
+    .option('--kernel-source <source>', 'debian:<series> | kernel.org:<version> | path to a tarball or source tree', 'debian:trixie')
+    .addOption(new Option('--kernel-config <base>', 'base configuration').choices(['minimal', 'defconfig']).default('minimal'))
+    .option('--kernel-fragment <file>', 'extra Kconfig fragment, applied after the base (repeatable)', collect)
+    .option('--kernel-sha256 <hex>', 'expected sha256 of a kernel.org tarball (default: kernel.org sha256sums.asc)')
+    .option('--cmdline <args>', 'extra kernel command line, recorded for boot and the ISO')
+    .option('--iso', 'also master <name>.iso: GRUB, BIOS El Torito, USB-hybrid (genisoimage)')
+    .option('--uefi', 'the ISO also boots under UEFI (adds EFI to the kernel); implies --iso')
+    .option('--menu-timeout <seconds>', 'seconds the ISO\'s GRUB menu waits', nonNegativeInteger('--menu-timeout'), 0)
+    .option('--cgo', 'allow cgo, linked fully static (-linkmode=external -extldflags=-static)')
+    .option('--no-strip', 'keep the symbol table and DWARF in the program (no -s -w)')
+    .option('-j, --jobs <n>', 'parallel kernel compile jobs (default: CPU count)', positiveInteger('--jobs'))
+    .option('--source-date-epoch <seconds>', 'timestamp for reproducible output (default: $SOURCE_DATE_EPOCH, the app dir\'s last commit, or 2024-01-01)', nonNegativeInteger('--source-date-epoch'));
+}
+
+export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
+  return {
+    app,
+    package: flags.package,
+    kernelSource: flags.kernelSource,
+    kernelConfig: flags.kernelConfig,
+    kernelFragments: flags.kernelFragment ?? [],
+    cgo: flags.cgo ?? false,
+    strip: flags.strip,
+    iso: flags.iso ?? false,
+    uefi: flags.uefi ?? false,
+    menuTimeoutSeconds: flags.menuTimeout,
+    ...(flags.name !== undefined ? { name: flags.name } : {}),
+    ...(flags.kernelSha256 !== undefined ? { kernelSha256: flags.kernelSha256 } : {}),
+    ...(flags.cmdline !== undefined ? { cmdline: flags.cmdline } : {}),
+    ...(flags.jobs !== undefined ? { jobs: flags.jobs } : {}),
+    ...(flags.sourceDateEpoch !== undefined ? { sourceDateEpoch: flags.sourceDateEpoch } : {}),
+  };
+}
