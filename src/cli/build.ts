@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { build, type BuildResult } from '../build.js';
 import { addBuildOptions, buildOptionsFrom, type BuildFlags } from './build-options.js';
-import { globalFlags, type CommandContext } from './context.js';
-import { formatBytes, formatMiB, formatSeconds, outputMode, table } from './output.js';
-import { ProgressView } from './progress.js';
+import type { CommandContext } from './context.js';
+import { formatBytes, formatMiB, formatSeconds, table } from './output.js';
+import { withProgress } from './progress.js';
 
 interface BuildCommandFlags extends BuildFlags {
   out: string;
@@ -37,23 +37,10 @@ export function registerBuild(program: Command, context: CommandContext): void {
     .option('-o, --out <dir>', 'out dir for bzImage, init, initramfs.cpio.gz, kernel.config, manifest.json, logs/', 'dist')
     .option('--no-cache', 'rebuild everything: no kernel from the cache, no Go build cache')
     .action(async (app: string, flags: BuildCommandFlags, command: Command) => {
-      const global = globalFlags(command);
-      const mode = outputMode(global);
-      const view = new ProgressView(mode, global.verbose ?? false);
-      try {
-        const result = await build({
-          ...buildOptionsFrom(app, flags),
-          out: flags.out,
-          cache: flags.cache,
-          onProgress: view.onEvent,
-          signal: context.signal,
-        });
-        view.stop();
-        if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: true, outDir: result.outDir, durations: result.durations, manifest: result.manifest }, null, 2)}\n`);
-        else process.stdout.write(`${sizeTable(result)}\n`);
-      } catch (error) {
-        view.fail();
-        throw error;
-      }
+      const { result, mode } = await withProgress(command, (onProgress) =>
+        build({ ...buildOptionsFrom(app, flags), out: flags.out, cache: flags.cache, onProgress, signal: context.signal }),
+      );
+      if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: true, outDir: result.outDir, durations: result.durations, manifest: result.manifest }, null, 2)}\n`);
+      else process.stdout.write(`${sizeTable(result)}\n`);
     });
 }

@@ -1,6 +1,8 @@
+import type { Command } from 'commander';
 import ora, { type Ora } from 'ora';
 import type { ProgressEvent, Stage } from '../progress.js';
-import type { OutputMode } from './output.js';
+import { globalFlags } from './context.js';
+import { outputMode, type OutputMode } from './output.js';
 
 const PLAIN_COUNT_INTERVAL_MS = 15_000;
 
@@ -83,5 +85,23 @@ export class ProgressView {
 
   stop(): void {
     if (this.spinner?.isSpinning) this.spinner.stop();
+  }
+}
+
+/**
+ * Runs a command's long work with a progress view in the command's output mode: the spinner stops when the
+ * work succeeds (so its result can be printed) and is marked failed when it throws.
+ */
+export async function withProgress<T>(command: Command, work: (onEvent: ProgressView['onEvent']) => Promise<T>): Promise<{ result: T; mode: OutputMode }> {
+  const global = globalFlags(command);
+  const mode = outputMode(global);
+  const view = new ProgressView(mode, global.verbose ?? false);
+  try {
+    const result = await work(view.onEvent);
+    view.stop();
+    return { result, mode };
+  } catch (error) {
+    view.fail();
+    throw error;
   }
 }

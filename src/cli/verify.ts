@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import type { ProgressEvent } from '../progress.js';
 import { verify, type VerifyResult } from '../verify.js';
 import { addBuildOptions, buildOptionsFrom, type BuildFlags } from './build-options.js';
-import { globalFlags, type CommandContext } from './context.js';
-import { outputMode, table } from './output.js';
-import { ProgressView } from './progress.js';
+import type { CommandContext } from './context.js';
+import { table } from './output.js';
+import { withProgress } from './progress.js';
 
 interface VerifyFlags extends BuildFlags {
   against?: string;
@@ -40,24 +40,17 @@ export function registerVerify(program: Command, context: CommandContext): void 
     .option('--against <manifest.json>', 'compare one fresh build with this manifest (and the files beside it)')
     .option('--keep', 'keep the build directories')
     .action(async (app: string, flags: VerifyFlags, command: Command) => {
-      const global = globalFlags(command);
-      const mode = outputMode(global);
-      const view = new ProgressView(mode, global.verbose ?? false);
-      try {
-        const result = await verify({
+      const { result, mode } = await withProgress(command, (onEvent) =>
+        verify({
           ...buildOptionsFrom(app, flags),
           ...(flags.against !== undefined ? { against: flags.against } : {}),
           keep: flags.keep ?? false,
-          onProgress: (event: ProgressEvent, round: number) => view.onEvent(event.kind === 'line' ? event : { ...event, text: `[build ${round}] ${event.text}` }),
+          onProgress: (event: ProgressEvent, round: number) => onEvent(event.kind === 'line' ? event : { ...event, text: `[build ${round}] ${event.text}` }),
           signal: context.signal,
-        });
-        view.stop();
-        if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: result.identical, ...result }, null, 2)}\n`);
-        else process.stdout.write(`${report(result, flags.against)}\n`);
-        context.setExitCode(result.identical ? 0 : 1);
-      } catch (error) {
-        view.fail();
-        throw error;
-      }
+        }),
+      );
+      if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: result.identical, ...result }, null, 2)}\n`);
+      else process.stdout.write(`${report(result, flags.against)}\n`);
+      context.setExitCode(result.identical ? 0 : 1);
     });
 }

@@ -129,6 +129,18 @@ export async function buildKernel(engine: Engine, options: KernelBuildOptions): 
         });
   const bzImage = path.join(options.outDir, 'bzImage');
   const config = path.join(options.outDir, 'kernel.config');
+  const result = (meta: CachedKernelMeta, cached: boolean): KernelBuildResult => ({
+    bzImage,
+    config,
+    ...meta,
+    source: describeSource(options.source),
+    ...(sourceSha256 ? { sourceSha256 } : {}),
+    base: options.config,
+    fragments: fragmentIds,
+    builder,
+    cached,
+    durationMs: Date.now() - started,
+  });
 
   if (key && options.useCache) {
     const hit = await options.cache.get<CachedKernelMeta>('kernel', key);
@@ -136,19 +148,7 @@ export async function buildKernel(engine: Engine, options: KernelBuildOptions): 
       await copyFile(hit.files.bzImage, bzImage);
       await copyFile(hit.files['kernel.config'], config);
       report({ kind: 'done', stage: 'kernel', text: `kernel ${hit.meta.release} from the cache` });
-      return {
-        bzImage,
-        config,
-        release: hit.meta.release,
-        source: describeSource(options.source),
-        ...(sourceSha256 ? { sourceSha256 } : {}),
-        base: options.config,
-        fragments: fragmentIds,
-        configSha256: hit.meta.configSha256,
-        builder,
-        cached: true,
-        durationMs: Date.now() - started,
-      };
+      return result(hit.meta, true);
     }
   }
 
@@ -227,19 +227,7 @@ export async function buildKernel(engine: Engine, options: KernelBuildOptions): 
       });
     }
     report({ kind: 'done', stage: 'kernel', text: `kernel ${release} compiled (${compiled} objects)` });
-    return {
-      bzImage,
-      config,
-      release,
-      source: describeSource(options.source),
-      ...(sourceSha256 ? { sourceSha256 } : {}),
-      base: options.config,
-      fragments: fragmentIds,
-      configSha256,
-      builder,
-      cached: false,
-      durationMs: Date.now() - started,
-    };
+    return result({ release, configSha256 }, false);
   } finally {
     await rm(scratch, { recursive: true, force: true });
     await volume.dispose();

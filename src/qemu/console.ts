@@ -68,8 +68,11 @@ export class ConsoleWatcher {
 
   private noteProgramOutput(text: string, at: number): void {
     if (this.firstProgramLineAt !== undefined || text.trim() === '' || isKernelLine(text)) return;
-    if (GRUB_BOOTING.test(text)) this.bootloaderDone = true;
-    if (!this.bootloaderDone || GRUB_BOOTING.test(text) || GRUB_MESSAGE.test(text)) return;
+    if (GRUB_BOOTING.test(text)) {
+      this.bootloaderDone = true;
+      return;
+    }
+    if (!this.bootloaderDone || GRUB_MESSAGE.test(text)) return;
     this.firstProgramLineAt = at;
   }
 
