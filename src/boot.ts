@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { readManifest } from './artifacts/manifest.js';
+import { readManifest, type Manifest } from './artifacts/manifest.js';
 import { Gopid1Error } from './errors.js';
 import { bootMachine, type BootResult } from './qemu/boot.js';
-import { kernelCmdline, type AccelChoice, type BootMedia } from './qemu/command.js';
+import { kernelCmdline, parseForward, type AccelChoice, type BootMedia } from './qemu/command.js';
 
 export interface BootOptions {
   /** An out dir of `build` (default "dist"). */
@@ -23,6 +23,17 @@ export interface BootOptions {
   accel?: AccelChoice;
   /** Appended to the command line the build recorded. */
   cmdline?: string;
+  /**
+   * Host → guest port forwards through QEMU's user networking, "[tcp:|udp:][HOSTADDR:]HOSTPORT:GUESTPORT"
+   * (HOSTADDR defaults to 127.0.0.1). Needs a kernel built with --net.
+   */
+  forwards?: string[];
+  /** Attach a NIC (QEMU user networking). Default: when the build has --net, or forwards are given. */
+  net?: boolean;
+  /** Stop this long after the program's first output (outcome `first-output`), e.g. to measure boots. */
+  firstOutputWindowMs?: number;
+  /** /init is gopid1's supervising init. Default: what the build recorded (direct for --kernel/--initrd/--iso). */
+  init?: 'direct' | 'supervise';
   onConsole?: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -65,13 +76,18 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
   if (options.iso !== undefined && options.cmdline !== undefined) {
     throw new Gopid1Error('BAD_INPUT', '--cmdline does not apply to an ISO: its command line is in its grub.cfg', { hint: 'Pass --cmdline to `gopid1 build --iso` instead.' });
   }
+  const forwards = (options.forwards ?? []).map(parseForward);
   const dir = path.resolve(options.dir ?? 'dist');
   let media: BootMedia;
   let unpackedBytes: number | undefined;
+  let manifest: Manifest | undefined;
   if (options.iso !== undefined) {
     media = { kind: 'iso', iso: path.resolve(options.iso), as: options.isoAs ?? 'cdrom' };
+    // The ISO's own build, when it sits in its out dir.
+    const beside = await readManifest(path.dirname(media.iso)).catch(() => undefined);
+    if (beside?.artifacts.iso?.file === path.basename(media.iso)) manifest = beside;
   } else {
-    const manifest = options.kernel && options.initrd ? undefined : await readManifest(dir);
+    manifest = options.kernel && options.initrd ? undefined : await readManifest(dir);
     const base = manifest?.boot.cmdline ?? kernelCmdline();
     media = {
       kind: 'direct',
@@ -81,6 +97,14 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
     };
     if (manifest && !options.initrd) unpackedBytes = manifest.artifacts.initramfs.unpackedBytes;
   }
+  if (forwards.length > 0 && manifest && !manifest.boot.net) {
+    throw new Gopid1Error('BAD_INPUT', `--forward needs networking in the machine, and ${manifest.name} was built without it`, {
+      hint: 'Build with --net (e.g. `gopid1 build <app> --net`), then boot with --forward.',
+    });
+  }
+  const net = options.net ?? (forwards.length > 0 || (manifest?.boot.net ?? false));
+  if (!net && forwards.length > 0) throw new Gopid1Error('BAD_INPUT', '--forward needs a network card, and --no-net removes it', { hint: 'Drop --no-net.' });
+  const supervised = (options.init ?? manifest?.init.mode ?? 'direct') === 'supervise';
   // The console goes next to what is booted: the out dir, or the ISO's directory.
   const consoleDir = options.iso !== undefined ? path.dirname(path.resolve(options.iso)) : options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(options.kernel)) : dir;
   return bootMachine({
@@ -92,6 +116,9 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
     ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
     ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
     accel: options.accel ?? 'auto',
+    supervised,
+    ...(net ? { net: { forwards } } : {}),
+    ...(options.firstOutputWindowMs !== undefined ? { firstOutputWindowMs: options.firstOutputWindowMs } : {}),
     serialLog: path.join(consoleDir, 'serial.log'),
     ...(options.onConsole ? { onConsole: options.onConsole } : {}),
     ...(options.signal ? { signal: options.signal } : {}),

@@ -7,12 +7,12 @@ import { OutputDir } from './artifacts/out.js';
 import { connectEngine } from './engine/connect.js';
 import type { BuilderImage } from './engine/images.js';
 import { Gopid1Error, throwIfAborted } from './errors.js';
-import { buildGo, inspectApp } from './go/build.js';
+import { buildGo, inspectApp, type GoBuildResult } from './go/build.js';
 import { writeInitramfs } from './initramfs/layout.js';
 import { buildIso } from './iso/build.js';
 import { buildKernel, type KernelConfigBase } from './kernel/build.js';
 import { DEFAULT_KERNEL_SOURCE, parseKernelSource } from './kernel/source.js';
-import { dockerfilesDir, toolVersion } from './paths.js';
+import { dockerfilesDir, supervisorDir, toolVersion } from './paths.js';
 import { silent, type Reporter } from './progress.js';
 import { kernelCmdline } from './qemu/command.js';
 
@@ -35,6 +35,13 @@ export interface BuildOptions {
   kernelSha256?: string;
   /** Extra kernel command line, recorded in the manifest and used by `boot` and the ISO's GRUB entry. */
   cmdline?: string;
+  /**
+   * Who is PID 1: `direct` (default) makes the program /init; `supervise` puts gopid1's supervising init there
+   * (mounts, reaping, signal forwarding, clean power-off) and the program at /app.
+   */
+  init?: InitMode;
+  /** Networking: IPv4 and a virtio NIC in the kernel, configured by the kernel from `ip=` (default ip=dhcp). */
+  net?: boolean;
   /** Also master <name>.iso: GRUB, BIOS El Torito, USB-hybrid. */
   iso?: boolean;
   /** The ISO also boots under UEFI (adds EFI to the kernel); implies `iso`. */
@@ -53,10 +60,14 @@ export interface BuildOptions {
   signal?: AbortSignal;
 }
 
+export type InitMode = 'direct' | 'supervise';
+
 export interface BuildResult {
   outDir: string;
   manifest: Manifest;
   durations: { kernelMs: number; goMs: number; initramfsMs: number; isoMs?: number; totalMs: number };
+  /** Bytes of the supervising init (`--init supervise`): what it adds to the machine, before compression. */
+  supervisorBytes?: number;
 }
 
 const MAX_EPOCH = 0xffffffff; // cpio and ISO 9660 store 32-bit times
@@ -145,13 +156,20 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   if (!Number.isInteger(menuTimeoutSeconds) || menuTimeoutSeconds < 0) {
     throw new Gopid1Error('BAD_INPUT', `--menu-timeout must be a whole number of seconds, not ${menuTimeoutSeconds}`, { hint: 'e.g. --menu-timeout 5' });
   }
-  const cmdline = kernelCmdline(options.cmdline);
+  const initMode = options.init ?? 'direct';
+  if (initMode !== 'direct' && initMode !== 'supervise') {
+    throw new Gopid1Error('BAD_INPUT', `unknown init mode "${String(initMode)}"`, { hint: 'Use --init direct (the program is PID 1) or --init supervise (gopid1\'s init runs it).' });
+  }
+  const net = options.net ?? false;
+  // The kernel configures eth0 itself; DHCP unless the user's command line says how (ip=…).
+  const cmdline = kernelCmdline([net && !/(^|\s)ip=/.test(options.cmdline ?? '') ? 'ip=dhcp' : '', options.cmdline ?? ''].filter(Boolean).join(' '));
   if (/[\n\r]/.test(cmdline)) throw new Gopid1Error('BAD_INPUT', '--cmdline must be one line', { hint: 'Separate kernel parameters with spaces.' });
   if (iso && cmdline.includes('"')) {
     throw new Gopid1Error('BAD_INPUT', '--cmdline with double quotes cannot go on an ISO: GRUB re-escapes them before Linux sees them', {
       hint: 'Use parameters without quoted values (no spaces in values), or build without --iso and boot directly.',
     });
   }
+  const supervisor = initMode === 'supervise' ? await inspectApp(supervisorDir, '.') : undefined;
   throwIfAborted(options.signal, 'build');
 
   const engine = await connectEngine();
@@ -161,7 +179,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 
   try {
     const cache = new ContentCache();
-    const [kernel, go] = await inParallel(
+    const [kernel, programs] = await inParallel(
       options.signal,
       (signal) =>
         buildKernel(engine, {
@@ -169,6 +187,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           config: kernelConfig,
           fragments: options.kernelFragments ?? [],
           uefi,
+          net,
           ...(options.kernelSha256 ? { kernelSha256: options.kernelSha256 } : {}),
           jobs,
           useCache: options.cache ?? true,
@@ -180,27 +199,55 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           report,
           signal,
         }),
-      (signal) =>
-        buildGo(engine, {
-          app,
-          package: pkg,
-          cgo: options.cgo ?? false,
-          strip: options.strip ?? true,
-          useCache: options.cache ?? true,
-          exclude,
-          outDir: out.staging,
-          logDir: out.logs,
-          dockerfilesDir,
-          sourceDateEpoch: epoch,
-          report,
-          signal,
-        }),
+      (signal): Promise<[GoBuildResult, GoBuildResult | undefined]> => {
+        const program = (signal: AbortSignal): Promise<GoBuildResult> =>
+          buildGo(engine, {
+            app,
+            package: pkg,
+            cgo: options.cgo ?? false,
+            strip: options.strip ?? true,
+            useCache: options.cache ?? true,
+            exclude,
+            outDir: out.staging,
+            outName: supervisor ? 'app' : 'init',
+            logDir: out.logs,
+            dockerfilesDir,
+            sourceDateEpoch: epoch,
+            report,
+            signal,
+          });
+        if (!supervisor) return program(signal).then((go) => [go, undefined]);
+        // gopid1's own init: always stripped, never cgo, dated like the kernel (it does not follow the app).
+        const init = (signal: AbortSignal): Promise<GoBuildResult> =>
+          buildGo(engine, {
+            app: supervisor,
+            package: '.',
+            cgo: false,
+            strip: true,
+            useCache: options.cache ?? true,
+            exclude: [],
+            outDir: out.staging,
+            outName: 'init',
+            supervisor: true,
+            logDir: out.logs,
+            dockerfilesDir,
+            sourceDateEpoch: kernelEpoch,
+            report,
+            signal,
+          });
+        return inParallel(signal, program, init);
+      },
     );
+    const [go, supervised] = programs;
     throwIfAborted(options.signal, 'build');
 
     const initramfsStarted = Date.now();
     report({ kind: 'step', stage: 'initramfs', text: 'packing initramfs.cpio.gz' });
-    const initramfs = await writeInitramfs(go.init, out.staged('initramfs.cpio.gz'), epoch);
+    const initramfs = await writeInitramfs(
+      supervised ? { init: supervised.binary, app: go.binary, net } : { init: go.binary, net },
+      out.staged('initramfs.cpio.gz'),
+      epoch,
+    );
     const initramfsMs = Date.now() - initramfsStarted;
     report({ kind: 'done', stage: 'initramfs', text: `initramfs packed (${initramfs.bytes} bytes, ${initramfs.unpackedBytes} unpacked)` });
 
@@ -229,6 +276,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       artifacts: {
         bzImage: await artifactRecord(out.staging, 'bzImage'),
         init: await artifactRecord(out.staging, 'init'),
+        ...(supervised ? { app: await artifactRecord(out.staging, 'app') } : {}),
         initramfs: { ...(await artifactRecord(out.staging, 'initramfs.cpio.gz')), unpackedBytes: initramfs.unpackedBytes, format: 'newc+gzip' },
         kernelConfig: await artifactRecord(out.staging, 'kernel.config'),
         ...(isoResult ? { iso: { ...(await artifactRecord(out.staging, isoResult.file)), uefi, hybrid: true as const } } : {}),
@@ -255,11 +303,12 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         network: go.network,
         builder: builderRecord(go.builder),
       },
-      boot: { cmdline },
+      init: supervised ? { mode: 'supervise', module: supervisor?.module ?? '', version: toolVersion } : { mode: 'direct' },
+      boot: { cmdline, net },
       ...(isoResult ? { iso: { builder: builderRecord(isoResult.builder), menuTimeoutSeconds } } : {}),
     };
     throwIfAborted(options.signal, 'build');
-    await out.commit(['bzImage', 'init', 'initramfs.cpio.gz', 'kernel.config', ...(isoResult ? [isoResult.file] : [])], manifest);
+    await out.commit(['bzImage', 'init', ...(supervised ? ['app'] : []), 'initramfs.cpio.gz', 'kernel.config', ...(isoResult ? [isoResult.file] : [])], manifest);
     return {
       outDir: out.dir,
       manifest,
@@ -270,6 +319,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         ...(isoResult ? { isoMs: isoResult.durationMs } : {}),
         totalMs: Date.now() - started,
       },
+      ...(supervised ? { supervisorBytes: supervised.bytes } : {}),
     };
   } finally {
     await out.discard();

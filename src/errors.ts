@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'BOOT_FAILED'
   | 'BOOT_TIMEOUT'
   | 'KERNEL_PANIC'
+  | 'COMPARE_FAILED'
   | 'INTERRUPTED';
 
 export interface Gopid1ErrorDetails {
@@ -64,11 +65,8 @@ export function isGopid1Error(error: unknown): error is Gopid1Error {
 }
 
 /** The error every stage throws when its AbortSignal fires (Ctrl-C, SIGTERM, or a caller's abort). */
-export function interrupted(step: string): Gopid1Error {
-  return new Gopid1Error('INTERRUPTED', `interrupted during ${step}`, {
-    step,
-    hint: 'Nothing was written to the final paths; run the command again to start over.',
-  });
+export function interrupted(step: string, hint = 'Nothing was written to the final paths; run the command again to start over.'): Gopid1Error {
+  return new Gopid1Error('INTERRUPTED', `interrupted during ${step}`, { step, hint });
 }
 
 /** Throws the INTERRUPTED error when the signal has fired. */

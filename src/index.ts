@@ -1,5 +1,5 @@
 /** The gopid1 Node API. The CLI is a thin layer over these functions. */
-export { build, DEFAULT_SOURCE_DATE_EPOCH, type BuildOptions, type BuildResult } from './build.js';
+export { build, DEFAULT_SOURCE_DATE_EPOCH, type BuildOptions, type BuildResult, type InitMode } from './build.js';
 export { boot, type BootOptions, type BootResult } from './boot.js';
 export { clean, type CleanOptions, type CleanResult } from './clean.js';
 export { verify, type VerifyOptions, type VerifyResult, type ArtifactComparison } from './verify.js';

@@ -21,4 +21,6 @@ function findRoot(): string {
 /** The installed package: holds dockerfiles/ and package.json. */
 export const packageRoot = findRoot();
 export const dockerfilesDir = path.join(packageRoot, 'dockerfiles');
+/** Go source of the supervising init (`--init supervise`). */
+export const supervisorDir = path.join(packageRoot, 'init');
 export const toolVersion = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;

@@ -63,6 +63,7 @@ export function describeOffset(artifact: string, offset: number, bytes: Buffer):
     case 'initramfs':
       return offset < 10 ? 'gzip header' : 'gzip-compressed cpio data';
     case 'init':
+    case 'app':
       return offset < 64 ? 'ELF header' : 'program code or data';
     case 'bzImage':
       return offset < 0x1f1 ? 'boot sector' : offset < 0x290 ? 'setup header' : 'setup code or compressed kernel';

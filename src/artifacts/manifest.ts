@@ -25,7 +25,10 @@ export interface Manifest {
   sourceDateEpoch: number;
   artifacts: {
     bzImage: ArtifactRecord;
+    /** /init in the initramfs: the program (`init.mode` direct) or the supervising init (supervise). */
     init: ArtifactRecord;
+    /** /app in the initramfs: the program, under the supervising init. */
+    app?: ArtifactRecord;
     initramfs: ArtifactRecord & { unpackedBytes: number; format: 'newc+gzip' };
     kernelConfig: ArtifactRecord;
     /** With --iso: the GRUB ISO, USB-hybrid; `uefi` when it also boots under UEFI. */
@@ -53,7 +56,10 @@ export interface Manifest {
     network: 'none' | 'bridge';
     builder: BuilderRecord;
   };
-  boot: { cmdline: string };
+  /** Who is PID 1: the program itself, or gopid1's supervising init with the program as /app. */
+  init: { mode: 'direct' } | { mode: 'supervise'; module: string; version: string };
+  /** `net`: the kernel has networking and the machine gets a NIC when booted. */
+  boot: { cmdline: string; net: boolean };
   iso?: { builder: BuilderRecord; menuTimeoutSeconds: number };
 }
 
@@ -72,6 +78,9 @@ export async function readManifest(dir: string): Promise<Manifest | undefined> {
   try {
     const manifest = JSON.parse(text) as Manifest;
     if (manifest.schema !== 1) throw new Error(`schema ${String(manifest.schema)}`);
+    // Written before gopid1 had --init and --net: the program was PID 1, without networking.
+    manifest.init ??= { mode: 'direct' };
+    manifest.boot.net ??= false;
     return manifest;
   } catch (error) {
     throw new Gopid1Error('BAD_INPUT', `${path.join(dir, 'manifest.json')} is not a gopid1 manifest`, {

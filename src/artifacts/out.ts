@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Gopid1Error } from '../errors.js';
 
@@ -45,10 +45,23 @@ export class OutputDir {
     return path.join(this.staging, name);
   }
 
-  /** Moves the staged files into the out dir, then writes manifest.json last (each step atomic). */
+  /**
+   * Moves the staged files into the out dir, then writes manifest.json last (each step atomic). Artifacts the
+   * previous build listed and this one does not make (`app` after a switch to --init direct, an ISO after
+   * building without --iso) are removed, so the out dir holds one build.
+   */
   async commit(files: string[], manifest: unknown): Promise<void> {
+    const previous = await readFile(path.join(this.dir, 'manifest.json'), 'utf8')
+      .then((text) => Object.values((JSON.parse(text) as { artifacts?: Record<string, { file?: unknown }> }).artifacts ?? {}).map((record) => record.file))
+      .catch(() => []);
+    for (const file of previous) {
+      // Only plain names: a manifest is data, and never a reason to delete outside the out dir.
+      if (typeof file === 'string' && file === path.basename(file) && !file.startsWith('.') && !files.includes(file) && file !== 'manifest.json') {
+        await rm(path.join(this.dir, file), { force: true });
+      }
+    }
     for (const name of files) {
-      await chmod(this.staged(name), name === 'init' ? 0o755 : 0o644);
+      await chmod(this.staged(name), name === 'init' || name === 'app' ? 0o755 : 0o644);
       await rename(this.staged(name), path.join(this.dir, name));
     }
     const temp = this.staged('manifest.json');

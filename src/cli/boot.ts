@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { boot, type BootResult } from '../boot.js';
 import type { AccelChoice } from '../qemu/command.js';
-import { globalFlags, positiveInteger, positiveNumber, type CommandContext } from './context.js';
+import { collect, globalFlags, positiveInteger, positiveNumber, type CommandContext } from './context.js';
 import { formatSeconds, outputMode } from './output.js';
 
 interface BootFlags {
@@ -17,21 +17,27 @@ interface BootFlags {
   iso?: string;
   isoAs?: 'cdrom' | 'disk';
   uefi?: boolean;
+  forward?: string[];
+  net?: boolean;
+  init?: 'direct' | 'supervise';
   quiet?: boolean;
 }
 
 function summary(result: BootResult, expect?: string): string {
-  const first = result.firstLineMs !== undefined ? `first program line after ${formatSeconds(result.firstLineMs)}` : 'the program printed nothing';
   const how = `${result.accel}${result.accel === 'tcg' ? ` (${result.accelReason})` : ''}, ${result.uefi ? 'UEFI, ' : ''}${result.memoryMiB} MiB`;
+  const first = result.firstLineMs !== undefined ? `first program line after ${formatSeconds(result.firstLineMs)}` : 'the program printed nothing';
+  const end = result.cleanPowerOff === undefined ? '' : result.cleanPowerOff ? '; the supervising init powered the machine off' : '; the machine did not power off by itself';
   switch (result.outcome) {
     case 'expected':
       return `✔ /${expect}/ seen after ${formatSeconds(result.expectMs ?? result.durationMs)}; ${first}; ${how}`;
     case 'exited':
       return result.exitSignal !== undefined
-        ? `✖ the program was killed by signal ${result.exitSignal} after ${formatSeconds(result.durationMs)}; ${first}`
-        : `${result.exitStatus === 0 ? '✔' : '✖'} the program exited with status ${result.exitStatus} after ${formatSeconds(result.durationMs)}; ${first}`;
+        ? `✖ the program was killed by signal ${result.exitSignal} after ${formatSeconds(result.durationMs)}; ${first}${end}`
+        : `${result.exitStatus === 0 ? '✔' : '✖'} the program exited with status ${result.exitStatus} after ${formatSeconds(result.durationMs)}; ${first}${end}`;
     case 'powered-off':
       return `✔ the machine powered off after ${formatSeconds(result.durationMs)}; ${first}`;
+    case 'first-output':
+      return `✔ stopped after the program's first output; ${first}; ${how}`;
   }
 }
 
@@ -58,6 +64,10 @@ export function registerBoot(program: Command, context: CommandContext): void {
     .option('--iso <file>', 'boot an ISO of `gopid1 build --iso` instead, through its GRUB')
     .addOption(new Option('--iso-as <media>', 'the ISO as a CD-ROM, or as a disk (what dd to a USB stick gives)').choices(['cdrom', 'disk']))
     .option('--uefi', 'boot the ISO through UEFI firmware (OVMF) instead of BIOS')
+    .option('-p, --forward <[tcp:|udp:][addr:]host:guest>', 'forward a host port (on 127.0.0.1 unless addr is given) to a guest port; needs a --net build (repeatable)', collect)
+    .option('--net', 'attach a NIC on QEMU user networking (default: when the build has --net)')
+    .option('--no-net', 'boot without a NIC even if the build has --net')
+    .addOption(new Option('--init <mode>', 'who is PID 1, for --kernel/--initrd/--iso without their manifest.json (default: what the build recorded)').choices(['direct', 'supervise']))
     .option('-q, --quiet', 'do not echo the console (it is still written to <dir>/serial.log)')
     .action(async (dir: string, flags: BootFlags, command: Command) => {
       const global = globalFlags(command);
@@ -77,6 +87,9 @@ export function registerBoot(program: Command, context: CommandContext): void {
         ...(flags.iso !== undefined ? { iso: flags.iso } : {}),
         ...(flags.isoAs !== undefined ? { isoAs: flags.isoAs } : {}),
         ...(flags.uefi ? { uefi: true } : {}),
+        ...(flags.forward ? { forwards: flags.forward } : {}),
+        ...(flags.net !== undefined ? { net: flags.net } : {}),
+        ...(flags.init !== undefined ? { init: flags.init } : {}),
         ...(echo ? { onConsole: (line: string) => process.stdout.write(`${line}\n`) } : {}),
         signal: context.signal,
       });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { BuildOptions } from '../build.js';
+import type { BuildOptions, InitMode } from '../build.js';
 import type { KernelConfigBase } from '../kernel/build.js';
 import { collect, nonNegativeInteger, positiveInteger } from './context.js';
 
@@ -13,6 +13,8 @@ export interface BuildFlags {
   kernelFragment?: string[];
   kernelSha256?: string;
   cmdline?: string;
+  init: InitMode;
+  net?: boolean;
   iso?: boolean;
   uefi?: boolean;
   menuTimeout: number;
@@ -31,6 +33,12 @@ export function addBuildOptions(command: Command): Command {
     .option('--kernel-fragment <file>', 'extra Kconfig fragment, applied after the base (repeatable)', collect)
     .option('--kernel-sha256 <hex>', 'expected sha256 of a kernel.org tarball (default: kernel.org sha256sums.asc)')
     .option('--cmdline <args>', 'extra kernel command line, recorded for boot and the ISO')
+    .addOption(
+      new Option('--init <mode>', 'direct: the program is /init (PID 1); supervise: gopid1\'s init mounts, reaps, forwards signals and powers off cleanly, the program is /app')
+        .choices(['direct', 'supervise'])
+        .default('direct'),
+    )
+    .option('--net', 'networking: IPv4 + virtio NIC in the kernel, configured by the kernel (ip=dhcp unless --cmdline has ip=)')
     .option('--iso', 'also master <name>.iso: GRUB, BIOS El Torito, USB-hybrid (genisoimage)')
     .option('--uefi', 'the ISO also boots under UEFI (adds EFI to the kernel); implies --iso')
     .option('--menu-timeout <seconds>', 'seconds the ISO\'s GRUB menu waits', nonNegativeInteger('--menu-timeout'), 0)
@@ -47,6 +55,8 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     kernelSource: flags.kernelSource,
     kernelConfig: flags.kernelConfig,
     kernelFragments: flags.kernelFragment ?? [],
+    init: flags.init,
+    net: flags.net ?? false,
     cgo: flags.cgo ?? false,
     strip: flags.strip,
     iso: flags.iso ?? false,

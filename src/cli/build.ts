@@ -11,7 +11,7 @@ interface BuildCommandFlags extends BuildFlags {
 }
 
 export function sizeTable(result: BuildResult): string {
-  const { artifacts, kernel } = result.manifest;
+  const { artifacts, kernel, init, boot } = result.manifest;
   const total = artifacts.bzImage.bytes + artifacts.initramfs.bytes;
   const rows = [
     ['artifact', 'bytes', 'MiB'],
@@ -20,9 +20,13 @@ export function sizeTable(result: BuildResult): string {
     ['total', formatBytes(total), formatMiB(total)],
     ...(artifacts.iso ? [[`${artifacts.iso.file} (${artifacts.iso.uefi ? 'BIOS + UEFI' : 'BIOS'}, USB-hybrid)`, formatBytes(artifacts.iso.bytes), formatMiB(artifacts.iso.bytes)]] : []),
   ];
+  const programs =
+    init.mode === 'supervise'
+      ? `app ${formatBytes(artifacts.app?.bytes ?? 0)} bytes + supervising init ${formatBytes(artifacts.init.bytes)} bytes`
+      : `init ${formatBytes(artifacts.init.bytes)} bytes`;
   return [
     table(rows, [1, 2]),
-    `init ${formatBytes(artifacts.init.bytes)} bytes (unpacked initramfs ${formatBytes(artifacts.initramfs.unpackedBytes)}); ` +
+    `${programs} (unpacked initramfs ${formatBytes(artifacts.initramfs.unpackedBytes)}); ${boot.net ? 'networking (virtio-net, IPv4); ' : ''}` +
       `Linux ${kernel.release}${kernel.fromCache ? ' from the cache' : ''}; built in ${formatSeconds(result.durations.totalMs)} → ${result.outDir}`,
   ].join('\n');
 }
@@ -31,10 +35,10 @@ export function registerBuild(program: Command, context: CommandContext): void {
   addBuildOptions(
     program
       .command('build')
-      .description('build a Go module into bzImage + initramfs (the program is /init), in Docker builder containers')
+      .description('build a Go module into bzImage + initramfs (the program is /init, or /app under --init supervise), in Docker builder containers')
       .argument('<app>', 'directory of the Go module (holds go.mod)'),
   )
-    .option('-o, --out <dir>', 'out dir for bzImage, init, initramfs.cpio.gz, kernel.config, manifest.json, logs/', 'dist')
+    .option('-o, --out <dir>', 'out dir for bzImage, init (+ app), initramfs.cpio.gz, kernel.config, manifest.json, logs/', 'dist')
     .option('--no-cache', 'rebuild everything: no kernel from the cache, no Go build cache')
     .action(async (app: string, flags: BuildCommandFlags, command: Command) => {
       const { result, mode } = await withProgress(command, (onProgress) =>

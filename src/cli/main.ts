@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`gopid1: ${name} again; exiting without cleaning up (run \`gopid1 clean\` later)\n`);
       process.exit(130);
     }
-    process.stderr.write(`\ngopid1: ${name}: stopping and removing containers…\n`);
+    process.stderr.write(`\ngopid1: ${name}: stopping (again to exit at once)…\n`);
     controller.abort();
   };
   process.on('SIGINT', onSignal);

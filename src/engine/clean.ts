@@ -27,8 +27,9 @@ function gone(error: unknown): boolean {
 }
 
 /**
- * Removes what gopid1 left in the engine: every container and per-run volume labelled `gopid1` whose run is
- * gone (for instance killed with -9), and on request the persistent cache volumes and the builder images.
+ * Removes what gopid1 left in the engine: every container, per-run volume and comparison image labelled
+ * `gopid1` whose run is gone (for instance killed with -9), and on request the persistent cache volumes and the
+ * builder images.
  * Runs still alive on this host keep theirs.
  */
 export async function cleanEngine(engine: Engine, options: { cacheVolumes: boolean; images: boolean }): Promise<CleanReport> {
@@ -64,6 +65,20 @@ export async function cleanEngine(engine: Engine, options: { cacheVolumes: boole
             if (!gone(error)) throw error;
           });
       }
+    }
+    // Images `gopid1 compare` made (labelled with their run, unlike builder images) whose run is gone.
+    for (const image of await engine.docker.listImages({ filters: { label: [LABEL] } })) {
+      if (ownedByLiveRun(image.Labels ?? undefined)) {
+        report.skippedLive += 1;
+        continue;
+      }
+      await engine.docker
+        .getImage(image.Id)
+        .remove({ force: true })
+        .then(() => (report.images += 1))
+        .catch((error: unknown) => {
+          if (!gone(error)) throw error;
+        });
     }
     if (options.images) {
       const images = await engine.docker.listImages({ filters: { label: ['gopid1.builder'] } });

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { execa } from 'execa';
 import { Gopid1Error, describeError, interrupted } from '../errors.js';
 import { LineSplitter } from '../lines.js';
@@ -266,6 +268,95 @@ async function readPackages(engine: Engine, id: string): Promise<string[]> {
   }
 }
 
+export interface ImageBuild {
+  /** The build context: a tar holding the Dockerfile. */
+  context: () => Readable;
+  tag: string;
+  /** For messages: "the kernel builder image". */
+  what: string;
+  /** Where the context comes from, for the log. */
+  from: string;
+  buildArgs?: Record<string, string>;
+  labels: Record<string, string>;
+  /** Added to the error's hint when the build fails. */
+  hint: string;
+  progress: ImageProgress;
+}
+
+/**
+ * Builds an image through the engine's build API (intermediate containers always removed) and returns its id.
+ * The build stream is logged and shown; its first error entry fails the build with that line.
+ */
+export async function buildImage(engine: Engine, build: ImageBuild): Promise<string> {
+  const { progress } = build;
+  const log = await openImageLog(progress);
+  try {
+    log.line(`building ${build.tag} from ${build.from}`);
+    let failure: string | undefined;
+    try {
+      const stream = await engine.docker.buildImage(build.context() as unknown as NodeJS.ReadableStream, {
+        t: build.tag,
+        buildargs: build.buildArgs ?? {},
+        labels: build.labels,
+        rm: true,
+        forcerm: true,
+        pull: false,
+      });
+      failure = await followProgress(engine, stream, (line) => log.line(line), progress.signal);
+    } catch (error) {
+      if (error instanceof Gopid1Error) throw error;
+      failure = describeError(error);
+    }
+    if (failure !== undefined) {
+      throw new Gopid1Error('IMAGE_BUILD_FAILED', `building ${build.what} failed: ${failure.trim()}`, {
+        step: build.what,
+        logTail: log.tail(),
+        logFile: progress.logFile,
+        hint: `Read the failing line above (full log: ${progress.logFile}). ${build.hint}`,
+      });
+    }
+  } finally {
+    await log.close();
+  }
+  const id = await imageId(engine, build.tag);
+  if (!id) throw new Gopid1Error('IMAGE_BUILD_FAILED', `the build of ${build.tag} finished but the image is missing`, { hint: 'Check the engine with `docker images` and run again.' });
+  return id;
+}
+
+/** Removes an image by tag or id (and its untagged parents); a missing one is fine. */
+export async function removeImage(engine: Engine, ref: string): Promise<void> {
+  try {
+    await engine.docker.getImage(ref).remove({ force: true });
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode !== 404) throw engineError(`cannot remove image ${ref}`, error);
+  }
+}
+
+export interface ImageSizes {
+  /** What the engine reports (`docker images`): the unpacked size of all layers. */
+  bytes: number;
+  /** The `docker save` tar, as it would be shipped: uncompressed and gzip -6. */
+  savedBytes: number;
+  savedGzipBytes: number;
+}
+
+/** Measures an image: the engine's figure, and its `docker save` stream counted as it passes through gzip. */
+export async function imageSizes(engine: Engine, ref: string): Promise<ImageSizes> {
+  try {
+    const info = await engine.docker.getImage(ref).inspect();
+    const saved = (await engine.docker.getImage(ref).get()) as unknown as Readable;
+    let savedBytes = 0;
+    let savedGzipBytes = 0;
+    const gzip = createGzip({ level: 6 });
+    gzip.on('data', (chunk: Buffer) => (savedGzipBytes += chunk.length));
+    saved.on('data', (chunk: Buffer) => (savedBytes += chunk.length));
+    await pipeline(saved, gzip);
+    return { bytes: info.Size, savedBytes, savedGzipBytes };
+  } catch (error) {
+    throw engineError(`cannot measure image ${ref}`, error);
+  }
+}
+
 /**
  * Returns the builder image for `spec`, building it when no image carries its content hash yet. The build
  * stream is logged and shown; its first error entry fails the build with that line.
@@ -277,37 +368,16 @@ export async function ensureBuilderImage(engine: Engine, spec: BuilderSpec, prog
   let built = false;
   if (!id) {
     await ensureBaseImage(engine, spec.baseImage, progress);
-    const log = await openImageLog(progress);
-    try {
-      log.line(`building ${tag} from ${spec.contextDir}`);
-      let failure: string | undefined;
-      try {
-        const stream = await engine.docker.buildImage(packDirectory(spec.contextDir) as unknown as NodeJS.ReadableStream, {
-          t: tag,
-          buildargs: spec.buildArgs,
-          labels: { 'gopid1.builder': spec.name, 'gopid1.context': hash },
-          rm: true,
-          forcerm: true,
-          pull: false,
-        });
-        failure = await followProgress(engine, stream, (line) => log.line(line), progress.signal);
-      } catch (error) {
-        if (error instanceof Gopid1Error) throw error;
-        failure = describeError(error);
-      }
-      if (failure !== undefined) {
-        throw new Gopid1Error('IMAGE_BUILD_FAILED', `building the ${spec.name} builder image failed: ${failure.trim()}`, {
-          step: `${spec.name} builder image`,
-          logTail: log.tail(),
-          logFile: progress.logFile,
-          hint: `Read the failing line above (full log: ${progress.logFile}). Builder images install Debian packages, so Debian's archive must answer from containers.`,
-        });
-      }
-    } finally {
-      await log.close();
-    }
-    id = await imageId(engine, tag);
-    if (!id) throw new Gopid1Error('IMAGE_BUILD_FAILED', `the build of ${tag} finished but the image is missing`, { hint: 'Check the engine with `docker images` and run again.' });
+    id = await buildImage(engine, {
+      context: () => packDirectory(spec.contextDir),
+      tag,
+      what: `the ${spec.name} builder image`,
+      from: spec.contextDir,
+      buildArgs: spec.buildArgs,
+      labels: { 'gopid1.builder': spec.name, 'gopid1.context': hash },
+      hint: 'Builder images install Debian packages, so Debian\'s archive must answer from containers.',
+      progress,
+    });
     built = true;
   }
   return { tag, id, packages: await readPackages(engine, id), built };

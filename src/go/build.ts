@@ -25,8 +25,12 @@ export interface GoBuildOptions {
   useCache: boolean;
   /** Paths under appDir (relative, forward slashes) not to copy into the builder, e.g. the out dir. */
   exclude: string[];
-  /** Where `init` is written. */
+  /** Where the binary is written, as `outName`. */
   outDir: string;
+  /** File name of the binary in outDir: "init" (it is PID 1) or "app" (under the supervising init). */
+  outName: 'init' | 'app';
+  /** This is gopid1's own supervising init, not the user's program (its own log and messages). */
+  supervisor?: boolean;
   logDir: string;
   dockerfilesDir: string;
   sourceDateEpoch: number;
@@ -35,7 +39,8 @@ export interface GoBuildOptions {
 }
 
 export interface GoBuildResult {
-  init: string;
+  /** Path of the binary. */
+  binary: string;
   bytes: number;
   /** `go version` of the builder, e.g. "go1.24.4 linux/amd64" */
   goVersion: string;
@@ -130,13 +135,14 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
   if (network === 'none') env.GOPROXY = 'off';
   if (!cacheVolume) Object.assign(env, { GOCACHE: '/tmp/go-build', GOMODCACHE: '/tmp/go-mod' });
   const exclude = new Set(['.git', ...options.exclude]);
-  const logFile = path.join(options.logDir, 'go.log');
+  const what = options.supervisor ? 'supervising init' : options.outName;
+  const logFile = path.join(options.logDir, options.supervisor ? 'go-supervisor.log' : 'go.log');
   const scratch = await mkdtemp(path.join(options.outDir, 'go-'));
   try {
-    report({ kind: 'step', stage: 'go', text: `compiling ${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
+    report({ kind: 'step', stage: 'go', text: `compiling ${options.supervisor ? 'the supervising init ' : ''}${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
     await runStep(engine, {
-      role: 'go-build',
-      title: 'go: build',
+      role: options.supervisor ? 'go-build-supervisor' : 'go-build',
+      title: options.supervisor ? 'go: build the supervising init' : 'go: build',
       image: builder.id,
       cmd: ['go-step'],
       env,
@@ -158,24 +164,26 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
           network === 'none' && compilerLines.some((line) => /GOPROXY=off|cannot find module|missing go.sum entry/.test(line))
             ? ' Modules that are not vendored need network: run `go mod vendor`, or make the module proxy reachable.'
             : '';
-        return new Gopid1Error('GO_COMPILE_FAILED', `the Go program does not build (go build exit code ${exitCode})`, {
-          step: 'go: build',
+        return new Gopid1Error('GO_COMPILE_FAILED', `${options.supervisor ? 'gopid1\'s supervising init' : 'the Go program'} does not build (go build exit code ${exitCode})`, {
+          step: options.supervisor ? 'go: build the supervising init' : 'go: build',
           exitCode,
           logTail: compilerLines,
           logFile,
-          hint: `Fix the compiler errors above and build again.${versionHint}${cgoHint}${networkHint}`,
+          hint: options.supervisor
+            ? 'The supervising init ships with gopid1 (its init/ directory): reinstall gopid1, or build with --init direct.'
+            : `Fix the compiler errors above and build again.${versionHint}${cgoHint}${networkHint}`,
         });
       },
     });
     const built = path.join(scratch, 'out', 'init');
     checkStaticInit(await readFile(built), { cgo: options.cgo });
     const goVersion = (await readFile(path.join(scratch, 'out', 'go-version'), 'utf8')).trim().replace(/^go version /, '');
-    const init = path.join(options.outDir, 'init');
-    await rename(built, init);
-    const bytes = (await stat(init)).size;
-    report({ kind: 'done', stage: 'go', text: `init built with ${goVersion.split(' ')[0]} (${bytes} bytes, static)` });
+    const binary = path.join(options.outDir, options.outName);
+    await rename(built, binary);
+    const bytes = (await stat(binary)).size;
+    report({ kind: 'done', stage: 'go', text: `${what} built with ${goVersion.split(' ')[0]} (${bytes} bytes, static)` });
     return {
-      init,
+      binary,
       bytes,
       goVersion,
       builder,

@@ -2,18 +2,31 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { writeNewc, type CpioEntry } from './newc.js';
 
+export interface RootfsContents {
+  /** /init: the program itself, or the supervising init. */
+  init: Buffer;
+  /** /app: the program, started by the supervising init. */
+  app?: Buffer;
+  /** The kernel configures the network: /etc/resolv.conf points at the DNS servers it learnt (/proc/net/pnp). */
+  net?: boolean;
+}
+
 /**
- * The root filesystem of a gopid1 machine: the program as /init, the two device nodes a PID 1 needs before
- * anything mounts devtmpfs (/dev/console for its stdio, /dev/null for os/exec), and empty mount points.
+ * The root filesystem of a gopid1 machine: /init (and /app under the supervising init), the two device nodes a
+ * PID 1 needs before anything mounts devtmpfs (/dev/console for its stdio, /dev/null for os/exec), and empty
+ * mount points.
  */
-export function rootfsEntries(init: Buffer): CpioEntry[] {
+export function rootfsEntries(contents: RootfsContents): CpioEntry[] {
   return [
+    ...(contents.app ? [{ type: 'file' as const, name: 'app', mode: 0o755, data: contents.app }] : []),
     { type: 'dir', name: 'dev', mode: 0o755 },
     { type: 'char', name: 'dev/console', mode: 0o600, major: 5, minor: 1 },
     { type: 'char', name: 'dev/null', mode: 0o666, major: 1, minor: 3 },
     { type: 'dir', name: 'etc', mode: 0o755 },
-    { type: 'file', name: 'init', mode: 0o755, data: init },
+    ...(contents.net ? [{ type: 'symlink' as const, name: 'etc/resolv.conf', target: '../proc/net/pnp' }] : []),
+    { type: 'file', name: 'init', mode: 0o755, data: contents.init },
     { type: 'dir', name: 'proc', mode: 0o555 },
+    { type: 'dir', name: 'run', mode: 0o755 },
     { type: 'dir', name: 'sys', mode: 0o555 },
     { type: 'dir', name: 'tmp', mode: 0o1777 },
   ];
@@ -27,8 +40,9 @@ export interface InitramfsResult {
 }
 
 /** Writes initramfs.cpio.gz: newc, sorted, fixed metadata, gzip -9 with no name and no time. */
-export async function writeInitramfs(initPath: string, outPath: string, mtime: number): Promise<InitramfsResult> {
-  const cpio = writeNewc(rootfsEntries(await readFile(initPath)), { mtime });
+export async function writeInitramfs(files: { init: string; app?: string; net?: boolean }, outPath: string, mtime: number): Promise<InitramfsResult> {
+  const contents: RootfsContents = { init: await readFile(files.init), ...(files.app ? { app: await readFile(files.app) } : {}), ...(files.net ? { net: true } : {}) };
+  const cpio = writeNewc(rootfsEntries(contents), { mtime });
   const gz = gzipSync(cpio, { level: 9 });
   await writeFile(outPath, gz, { mode: 0o644 });
   return { path: outPath, unpackedBytes: cpio.length, bytes: gz.length };

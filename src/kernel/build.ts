@@ -22,6 +22,8 @@ export interface KernelBuildOptions {
   fragments: string[];
   /** Add efi.config: EFI and the EFI stub, for ISOs that boot under UEFI. */
   uefi: boolean;
+  /** Add net.config: IPv4, virtio-net over PCI, kernel-level IP configuration (ip=). */
+  net: boolean;
   /** Expected sha256 of a kernel.org tarball; default: kernel.org's sha256sums.asc. */
   kernelSha256?: string;
   jobs: number;
@@ -71,6 +73,7 @@ async function loadFragments(options: KernelBuildOptions): Promise<Fragment[]> {
   const shipped = (name: string): { label: string; file: string } => ({ label: name, file: path.join(options.dockerfilesDir, 'kernel', 'fragments', name) });
   if (options.config === 'minimal') files.push(shipped('minimal.config'));
   if (options.uefi) files.push(shipped('efi.config'));
+  if (options.net) files.push(shipped('net.config'));
   for (const file of options.fragments) files.push({ label: file, file });
   const fragments: Fragment[] = [];
   for (const [index, { label, file }] of files.entries()) {

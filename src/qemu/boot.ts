@@ -1,14 +1,25 @@
-import { stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { Gopid1Error, interrupted } from '../errors.js';
 import { LineSplitter } from '../lines.js';
 import { openLog } from '../logs.js';
 import { ConsoleWatcher, type ConsoleVerdict } from './console.js';
-import { defaultMemoryMiB, findOvmf, findQemu, qemuArgs, resolveAccel, type AccelChoice, type BootMedia } from './command.js';
+import { defaultMemoryMiB, findOnPath, findOvmf, findQemu, qemuArgs, resolveAccel, type AccelChoice, type BootMedia, type Forward } from './command.js';
+import { qmpCommand } from './qmp.js';
 
 /** How long an incomplete console line must stay unchanged before --expect may match it. */
 const PARTIAL_LINE_QUIET_MS = 200;
+/**
+ * After the power button: the supervising init gives the program 10 s after SIGTERM, and what it left running
+ * 2 s, before it powers off; QEMU is killed if it is still running after this.
+ */
+const POWER_DOWN_GRACE_MS = 15_000;
+/** After the supervising init reported the program's end: time to stop leftovers and power off. */
+const POWER_OFF_AFTER_EXIT_MS = 8_000;
 
 export interface BootMachineOptions {
   /** A kernel + initramfs (direct boot), or an ISO as CD-ROM or disk. */
@@ -24,6 +35,15 @@ export interface BootMachineOptions {
   timeoutSeconds?: number;
   memoryMiB?: number;
   accel?: AccelChoice;
+  /**
+   * /init is gopid1's supervising init: its "gopid1: app exited …" line ends the run, and stopping the machine
+   * (timeout, abort) presses the ACPI power button and waits for a clean power-off before killing QEMU.
+   */
+  supervised?: boolean;
+  /** Attach a virtio NIC on QEMU's user networking, with these host → guest port forwards. */
+  net?: { forwards: Forward[] };
+  /** Stop this long after the program's first output (outcome `first-output`): for measurements. */
+  firstOutputWindowMs?: number;
   /** The console is written here, one line per line. */
   serialLog: string;
   onConsole?: (line: string) => void;
@@ -31,14 +51,26 @@ export interface BootMachineOptions {
 }
 
 export interface BootResult {
-  /** expected: --expect was met; exited: PID 1 ended (status or signal); powered-off: the machine turned itself off. */
-  outcome: 'expected' | 'exited' | 'powered-off';
+  /**
+   * expected: --expect was met; exited: the program ended (status or signal; as PID 1, or under the supervising
+   * init); powered-off: the machine turned itself off; first-output: stopped `firstOutputWindowMs` after the
+   * program's first output.
+   */
+  outcome: 'expected' | 'exited' | 'powered-off' | 'first-output';
   exitStatus?: number;
   exitSignal?: number;
+  /** Who was PID 1. */
+  init: 'direct' | 'supervise';
+  /** With the supervising init: the machine powered itself off after the program ended (no kernel panic). */
+  cleanPowerOff?: boolean;
+  /** Host → guest forwards, e.g. "tcp:127.0.0.1:8080->80". */
+  forwards?: string[];
   /** From QEMU's start to the program's first console line. */
   firstLineMs?: number;
   /** From QEMU's start to the line that met --expect. */
   expectMs?: number;
+  /** QEMU's peak resident memory on the host (VmHWM), read when gopid1 stopped it. */
+  hostPeakRssBytes?: number;
   durationMs: number;
   accel: 'kvm' | 'tcg';
   accelReason: string;
@@ -62,7 +94,18 @@ async function mustExist(file: string, what: string): Promise<number> {
   }
 }
 
-function exitDescription(verdict: Extract<ConsoleVerdict, { kind: 'init-exited' }>): string {
+/** A process's peak resident set (VmHWM) from /proc, in bytes; undefined where /proc does not have it. */
+function peakRss(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib === undefined ? undefined : Number(kib) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+function exitDescription(verdict: Extract<ConsoleVerdict, { kind: 'init-exited' | 'app-exited' }>): string {
   return verdict.signal !== undefined ? `was killed by signal ${verdict.signal}` : `exited with status ${verdict.status}`;
 }
 
@@ -88,30 +131,63 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   const { accel, reason } = await resolveAccel(options.accel ?? 'auto');
   // OVMF itself wants room beyond what the kernel and initramfs need.
   const memoryMiB = options.memoryMiB ?? Math.max(defaultMemoryMiB(imageBytes, options.unpackedBytes ?? imageBytes * 3), uefiFirmware ? 256 : 0);
-  const args = qemuArgs({ media, memoryMiB, accel, ...(uefiFirmware ? { uefiFirmware } : {}) });
-  const cmdline = media.kind === 'direct' ? media.cmdline : undefined;
+  const supervised = options.supervised ?? false;
   if (options.signal?.aborted) throw interrupted('boot');
+  // The power button is pressed through QMP; only the supervising init listens to it.
+  const qmpDir = supervised ? await mkdtemp(path.join(os.tmpdir(), 'gopid1-qmp-')) : undefined;
+  const qmpSocket = qmpDir ? path.join(qmpDir, 'qmp.sock') : undefined;
+  const args = qemuArgs({ media, memoryMiB, accel, ...(uefiFirmware ? { uefiFirmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}) });
+  const cmdline = media.kind === 'direct' ? media.cmdline : undefined;
 
   const log = await openLog(options.serialLog, { tailSize: 25 });
-  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1, bootloader: media.kind === 'iso' });
-  let verdict: ConsoleVerdict | undefined;
+  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1, bootloader: media.kind === 'iso', supervised });
+  let verdict: ConsoleVerdict | { kind: 'sampled' } | undefined;
   let timedOut = false;
   let aborted = false;
   const started = performance.now();
 
-  const child = execa(qemu, args, { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false, forceKillAfterDelay: 2000 });
-  const stop = (): void => {
+  // QEMU runs in its own session, so a Ctrl-C on the terminal reaches gopid1 only, which stops the machine the
+  // way it should be stopped; setpriv --pdeathsig kills it if gopid1 itself is killed.
+  const setpriv = await findOnPath('setpriv');
+  const child = setpriv
+    ? execa(setpriv, ['--pdeathsig', 'KILL', '--', qemu, ...args], { detached: true, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false, forceKillAfterDelay: 2000 })
+    : execa(qemu, args, { detached: supervised, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false, forceKillAfterDelay: 2000 });
+  let grace: NodeJS.Timeout | undefined;
+  let hostPeakRssBytes: number | undefined;
+  const kill = (): void => {
+    hostPeakRssBytes ??= peakRss(child.pid);
     child.kill('SIGTERM');
   };
-  const settle = (next: ConsoleVerdict | undefined): void => {
+  const killAfter = (ms: number): void => {
+    clearTimeout(grace);
+    grace = setTimeout(kill, ms);
+  };
+  // Timeout and abort: with the supervising init, press the power button and give it time to stop the program.
+  let poweringDown = false;
+  const stop = (): void => {
+    if (!qmpSocket) return kill();
+    if (poweringDown) return;
+    poweringDown = true;
+    killAfter(POWER_DOWN_GRACE_MS);
+    qmpCommand(qmpSocket, 'system_powerdown').catch(kill);
+  };
+  const settle = (next: ConsoleVerdict | { kind: 'sampled' } | undefined): void => {
     if (verdict || !next) return;
     verdict = next;
-    stop();
+    // The supervising init powers the machine off itself once the program has ended.
+    if (next.kind === 'app-exited') killAfter(POWER_OFF_AFTER_EXIT_MS);
+    else kill();
+  };
+  let window: NodeJS.Timeout | undefined;
+  const watchWindow = (): void => {
+    if (options.firstOutputWindowMs === undefined || window || watcher.firstProgramLineAt === undefined) return;
+    window = setTimeout(() => settle({ kind: 'sampled' }), options.firstOutputWindowMs);
   };
   const onLine = (line: string): void => {
     log.line(line);
     options.onConsole?.(line);
     if (!verdict) settle(watcher.feed(line, performance.now() - started));
+    watchWindow();
   };
   const splitter = new LineSplitter(onLine);
   // A line without its newline yet: note it now, match it against --expect only once the console is quiet.
@@ -123,6 +199,7 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     if (verdict || partial === '') return;
     const at = performance.now() - started;
     watcher.notePartial(partial, at);
+    watchWindow();
     quiet = setTimeout(() => {
       if (splitter.partial === partial) settle(watcher.feedPartial(partial, at));
     }, PARTIAL_LINE_QUIET_MS);
@@ -147,6 +224,9 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   } finally {
     if (timer) clearTimeout(timer);
     clearTimeout(quiet);
+    clearTimeout(grace);
+    clearTimeout(window);
+    if (qmpDir) await rm(qmpDir, { recursive: true, force: true });
     options.signal?.removeEventListener('abort', onAbort);
     splitter.end();
     await log.close();
@@ -159,15 +239,22 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     memoryMiB,
     ...(cmdline !== undefined ? { cmdline } : {}),
     uefi: uefiFirmware !== undefined,
+    init: supervised ? ('supervise' as const) : ('direct' as const),
+    ...(options.net && options.net.forwards.length > 0 ? { forwards: options.net.forwards.map((f) => `${f.protocol}:${f.hostAddress}:${f.hostPort}->${f.guestPort}`) } : {}),
     command: [qemu, ...args],
     serialLog: options.serialLog,
     ...(watcher.firstProgramLineAt !== undefined ? { firstLineMs: watcher.firstProgramLineAt } : {}),
+    ...(hostPeakRssBytes !== undefined ? { hostPeakRssBytes } : {}),
   };
   const lastLines = log.tail();
 
+  if (verdict?.kind === 'sampled') return { ...base, outcome: 'first-output' };
   if (verdict?.kind === 'expected') return { ...base, outcome: 'expected', ...(watcher.expectedAt !== undefined ? { expectMs: watcher.expectedAt } : {}) };
-  if (aborted) throw interrupted('boot');
-  if (verdict?.kind === 'init-exited') {
+  if (aborted) {
+    const ended = verdict?.kind === 'app-exited' ? ` after the program ${exitDescription(verdict)}` : '';
+    throw interrupted('boot', qmpSocket ? `The machine was asked to power off (ACPI power button)${ended}; the console is in ${options.serialLog}.` : `QEMU was stopped; the console is in ${options.serialLog}.`);
+  }
+  if ((verdict?.kind === 'init-exited' || verdict?.kind === 'app-exited') && !timedOut) {
     const exit = verdict.signal !== undefined ? { exitSignal: verdict.signal } : { exitStatus: verdict.status ?? 0 };
     if (options.expect) {
       throw new Gopid1Error('BOOT_FAILED', `the program ${exitDescription(verdict)} before ${options.expect} appeared on the console`, {
@@ -175,10 +262,10 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
         exitCode: verdict.status !== undefined && verdict.status !== 0 ? verdict.status : 1,
         logTail: lastLines,
         logFile: options.serialLog,
-        hint: 'PID 1 ended, so the kernel stopped the machine. Read the last console lines above for why.',
+        hint: verdict.kind === 'app-exited' ? 'The program ended, so the supervising init powered the machine off. Read the last console lines above for why.' : 'PID 1 ended, so the kernel stopped the machine. Read the last console lines above for why.',
       });
     }
-    return { ...base, outcome: 'exited', ...exit };
+    return { ...base, outcome: 'exited', ...exit, ...(verdict.kind === 'app-exited' ? { cleanPowerOff: result.exitCode === 0 && !result.signal } : {}) };
   }
   if (verdict?.kind === 'panic') {
     throw new Gopid1Error('KERNEL_PANIC', `the kernel panicked: ${verdict.message}`, {

@@ -52,12 +52,59 @@ export type BootMedia =
   | { kind: 'direct'; kernel: string; initrd: string; cmdline: string }
   | { kind: 'iso'; iso: string; as: 'cdrom' | 'disk' };
 
+/** A port of the host forwarded to the guest through QEMU's user networking. */
+export interface Forward {
+  protocol: 'tcp' | 'udp';
+  /** Address on the host to listen on (default 127.0.0.1: not reachable from other machines). */
+  hostAddress: string;
+  hostPort: number;
+  guestPort: number;
+}
+
+function port(text: string, what: string, spec: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1 || value > 65535) {
+    throw new Gopid1Error('BAD_INPUT', `--forward ${spec}: ${what} port must be a number from 1 to 65535, not "${text}"`, { hint: 'e.g. --forward 8080:80 (host port 8080 to guest port 80), or --forward udp:5353:53' });
+  }
+  return value;
+}
+
+/** Parses --forward [tcp:|udp:][HOSTADDR:]HOSTPORT:GUESTPORT. */
+export function parseForward(spec: string): Forward {
+  let rest = spec.trim();
+  let protocol: Forward['protocol'] = 'tcp';
+  const proto = /^(tcp|udp):/i.exec(rest);
+  if (proto) {
+    protocol = proto[1]?.toLowerCase() as Forward['protocol'];
+    rest = rest.slice(proto[0].length);
+  }
+  const parts = rest.split(':');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
+    throw new Gopid1Error('BAD_INPUT', `--forward ${spec} is not HOST:GUEST`, { hint: 'e.g. --forward 8080:80 (host port 8080 to guest port 80), --forward 0.0.0.0:8080:80, or --forward udp:5353:53' });
+  }
+  const [hostAddress, hostPort, guestPort] = parts.length === 3 ? (parts as [string, string, string]) : ['127.0.0.1', parts[0] ?? '', parts[1] ?? ''];
+  if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(hostAddress) || hostAddress.split('.').some((octet) => Number(octet) > 255)) {
+    throw new Gopid1Error('BAD_INPUT', `--forward ${spec}: "${hostAddress}" is not an IPv4 address of this host`, { hint: 'Leave it out to listen on 127.0.0.1, or give e.g. 0.0.0.0 to listen on every interface.' });
+  }
+  return { protocol, hostAddress, hostPort: port(hostPort, 'the host', spec), guestPort: port(guestPort, 'the guest', spec) };
+}
+
 export interface QemuArgsOptions {
   media: BootMedia;
   memoryMiB: number;
   accel: 'kvm' | 'tcg';
   /** OVMF firmware image for UEFI; SeaBIOS when absent. */
   uefiFirmware?: string;
+  /** A virtio NIC on QEMU's user networking (guest 10.0.2.15, DHCP, outbound NAT), with these forwards. */
+  net?: { forwards: Forward[] };
+  /** A QMP socket (unix path) for asking the guest to power off. */
+  qmpSocket?: string;
+}
+
+/** QEMU's -netdev and -device for user networking with host forwards. */
+export function netArgs(forwards: Forward[]): string[] {
+  const hostfwd = forwards.map((f) => `,hostfwd=${f.protocol}:${f.hostAddress}:${f.hostPort}-:${f.guestPort}`).join('');
+  return ['-netdev', `user,id=net0${hostfwd}`, '-device', 'virtio-net-pci,netdev=net0'];
 }
 
 /** Commas separate QEMU's -drive options, so a comma inside a value is written twice. */
@@ -90,6 +137,8 @@ export function qemuArgs(options: QemuArgsOptions): string[] {
     'stdio',
     '-no-reboot',
     ...(options.uefiFirmware ? ['-bios', options.uefiFirmware] : []),
+    ...(options.net ? netArgs(options.net.forwards) : []),
+    ...(options.qmpSocket ? ['-qmp', `unix:${qemuOptionValue(options.qmpSocket)},server=on,wait=off`] : []),
     ...boot,
   ];
 }
@@ -110,10 +159,9 @@ export async function findOvmf(): Promise<string> {
   });
 }
 
-/** $GOPID1_QEMU, else qemu-system-x86_64 on PATH. */
-export async function findQemu(): Promise<string> {
-  const wanted = process.env.GOPID1_QEMU ?? 'qemu-system-x86_64';
-  const candidates = wanted.includes('/') ? [wanted] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, wanted));
+/** `name` itself when it is a path, else the first executable of that name on PATH. */
+export async function findOnPath(name: string): Promise<string | undefined> {
+  const candidates = name.includes('/') ? [name] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, name));
   for (const candidate of candidates) {
     try {
       await access(candidate, constants.X_OK);
@@ -122,6 +170,14 @@ export async function findQemu(): Promise<string> {
       // next
     }
   }
+  return undefined;
+}
+
+/** $GOPID1_QEMU, else qemu-system-x86_64 on PATH. */
+export async function findQemu(): Promise<string> {
+  const wanted = process.env.GOPID1_QEMU ?? 'qemu-system-x86_64';
+  const found = await findOnPath(wanted);
+  if (found) return found;
   throw new Gopid1Error('QEMU_MISSING', `${wanted} is not installed`, {
     hint: 'Install QEMU (Debian: sudo apt-get install qemu-system-x86, or `make setup` in the gopid1 checkout), or set GOPID1_QEMU to its path.',
   });

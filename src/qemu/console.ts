@@ -7,6 +7,10 @@
 const KERNEL_LINE = /^\[\s*\d+\.\d+\]/;
 const INIT_EXIT = /Attempted to kill init! exitcode=(0x[0-9a-fA-F]+)/;
 const PANIC = /Kernel panic - not syncing: ?(.*)$/;
+/** The supervising init's last word about the program (init/main.go). */
+const SUPERVISOR_EXIT = /^gopid1: app (?:exited with status (\d+)|killed by signal (\d+))/;
+/** Every line the supervising init prints starts so; none of them is the program's. */
+const SUPERVISOR_LINE = /^gopid1: /;
 /** GRUB prints this when it starts the menu entry; before it, the console belongs to firmware and GRUB. */
 const GRUB_BOOTING = /Booting `/;
 /** What GRUB may still print after that line, before the kernel runs. */
@@ -26,6 +30,8 @@ export function decodeInitExit(code: number): { status: number } | { signal: num
 export type ConsoleVerdict =
   | { kind: 'expected'; line: string }
   | { kind: 'init-exited'; code: number; status?: number; signal?: number; line: string }
+  /** The supervising init reports the program's end; it powers the machine off next. */
+  | { kind: 'app-exited'; status?: number; signal?: number; line: string }
   | { kind: 'panic'; message: string; line: string };
 
 /**
@@ -41,7 +47,11 @@ export class ConsoleWatcher {
   /** With a boot loader in front (ISO boots), output counts as the program's only after GRUB's "Booting `…'". */
   private bootloaderDone: boolean;
 
-  constructor(private readonly options: { expect?: RegExp; expectCount?: number; bootloader?: boolean } = {}) {
+  /**
+   * `bootloader`: GRUB prints first (ISO boots). `supervised`: /init is gopid1's supervising init, whose
+   * "gopid1: app exited …" line ends the program's run.
+   */
+  constructor(private readonly options: { expect?: RegExp; expectCount?: number; bootloader?: boolean; supervised?: boolean } = {}) {
     this.bootloaderDone = !options.bootloader;
   }
 
@@ -68,6 +78,7 @@ export class ConsoleWatcher {
 
   private noteProgramOutput(text: string, at: number): void {
     if (this.firstProgramLineAt !== undefined || text.trim() === '' || isKernelLine(text)) return;
+    if (this.options.supervised && SUPERVISOR_LINE.test(text)) return;
     if (GRUB_BOOTING.test(text)) {
       this.bootloaderDone = true;
       return;
@@ -84,6 +95,10 @@ export class ConsoleWatcher {
         this.expectedAt = at;
         return { kind: 'expected', line };
       }
+    }
+    const supervised = this.options.supervised ? SUPERVISOR_EXIT.exec(line) : null;
+    if (supervised) {
+      return supervised[2] !== undefined ? { kind: 'app-exited', signal: Number(supervised[2]), line } : { kind: 'app-exited', status: Number(supervised[1]), line };
     }
     const exit = INIT_EXIT.exec(line);
     if (exit) {

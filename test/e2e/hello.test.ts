@@ -34,7 +34,7 @@ describe('examples/hello, built and booted as a new user would', { skip }, () =>
     assert.doesNotMatch(JSON.stringify(manifest), new RegExp(out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no host paths in the manifest');
     const config = readFileSync(path.join(out, 'kernel.config'), 'utf8');
     for (const option of ['CONFIG_BLK_DEV_INITRD=y', 'CONFIG_EVENTFD=y', 'CONFIG_SERIAL_8250_CONSOLE=y', 'CONFIG_64BIT=y']) assert.ok(config.includes(option), option);
-    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.gz')), ['dev', 'dev/console', 'dev/null', 'etc', 'init', 'proc', 'sys', 'tmp']);
+    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.gz')), ['dev', 'dev/console', 'dev/null', 'etc', 'init', 'proc', 'run', 'sys', 'tmp']);
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 

@@ -10,10 +10,10 @@ const hello = path.join(packageRoot, 'examples', 'hello');
 const noStack = (text: string): void => assert.doesNotMatch(text, /\n\s+at .+:\d+:\d+/, `stack trace in:\n${text}`);
 
 describe('gopid1 CLI (no Docker needed)', () => {
-  it('prints help listing build, boot and clean', async () => {
+  it('prints help listing build, boot, verify and clean', async () => {
     const run = await runCli(['--help']);
     assert.equal(run.code, 0);
-    for (const command of ['build', 'boot', 'clean']) assert.match(run.stdout, new RegExp(`\\b${command}\\b`));
+    for (const command of ['build', 'boot', 'verify', 'clean']) assert.match(run.stdout, new RegExp(`\\b${command}\\b`));
   });
 
   it('rejects a missing app directory with one paragraph and no stack trace', async () => {
@@ -66,6 +66,28 @@ describe('gopid1 CLI (no Docker needed)', () => {
     assert.match(run.stderr, /Allowed choices are auto, kvm, tcg/);
     run = await runCli(['boot', mkdtempSync(path.join(os.tmpdir(), 'gopid1-empty-')), '--expect', '(']);
     assert.match(run.stderr, /is not a valid regular expression/);
+  });
+
+  it('validates --forward and --init before starting anything', async () => {
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'gopid1-empty-'));
+    let run = await runCli(['boot', empty, '--forward', '8080']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--forward 8080 is not HOST:GUEST \[BAD_INPUT\]/);
+    noStack(run.stderr);
+    run = await runCli(['boot', empty, '--forward', '8080:99999']);
+    assert.match(run.stderr, /the guest port must be a number from 1 to 65535/);
+    run = await runCli(['build', hello, '--init', 'systemd']);
+    assert.match(run.stderr, /Allowed choices are direct, supervise/);
+  });
+
+  it('refuses --forward for a machine built without networking', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-nonet-'));
+    const record = { file: 'x', bytes: 1, sha256: '0' };
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ schema: 1, name: 'hello', artifacts: { bzImage: record, init: record, initramfs: record, kernelConfig: record }, boot: { cmdline: 'console=ttyS0' } }));
+    const run = await runCli(['boot', dir, '--forward', '8080:80']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--forward needs networking in the machine, and hello was built without it/);
+    assert.match(run.stderr, /Build with --net/);
   });
 
   it('says what to do when the out dir holds no build', async () => {

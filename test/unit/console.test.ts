@@ -40,6 +40,17 @@ describe('serial console', () => {
     });
   });
 
+  it('under the supervising init, takes its "gopid1: app …" line for the program\'s end, and its lines for no program output', () => {
+    const watcher = new ConsoleWatcher({ supervised: true });
+    assert.equal(watcher.feed('gopid1: cannot mount tmpfs on /run: no such device', 900), undefined);
+    assert.equal(watcher.firstProgramLineAt, undefined, 'the init\'s own message is not the program speaking');
+    assert.equal(watcher.feed('serving', 1000), undefined);
+    assert.equal(watcher.firstProgramLineAt, 1000);
+    assert.deepEqual(watcher.feed('gopid1: app exited with status 3', 1100), { kind: 'app-exited', status: 3, line: 'gopid1: app exited with status 3' });
+    assert.deepEqual(watcher.feed('gopid1: app killed by signal 9 (killed)', 1200), { kind: 'app-exited', signal: 9, line: 'gopid1: app killed by signal 9 (killed)' });
+    assert.equal(new ConsoleWatcher().feed('gopid1: app exited with status 3', 1), undefined, 'a program that is PID 1 itself cannot end the run by printing it');
+  });
+
   it('reports other panics with their message', () => {
     const verdict = new ConsoleWatcher().feed('[    0.9] Kernel panic - not syncing: No working init found.  Try passing init= option to kernel.', 900);
     assert.equal(verdict?.kind, 'panic');

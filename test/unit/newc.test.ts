@@ -60,19 +60,30 @@ describe('newc writer', () => {
   });
 
   it('is read back by GNU cpio with the device nodes, modes and program intact', { skip: hasCpio() ? false : 'GNU cpio is not installed (make setup installs it)' }, () => {
-    const archive = writeNewc(rootfsEntries(Buffer.from('#!fake init\n')), { mtime: 1704067200 });
+    const archive = writeNewc(rootfsEntries({ init: Buffer.from('#!fake init\n') }), { mtime: 1704067200 });
     const listing = execFileSync('cpio', ['-t', '-v', '--quiet'], { input: archive }).toString();
     const lines = listing.trim().split('\n');
-    assert.equal(lines.length, 8);
+    assert.equal(lines.length, 9);
     const byName = new Map(lines.map((line) => [line.split(/\s+/).pop(), line]));
     assert.match(byName.get('dev/console') ?? '', /^crw-------\s+1 root\s+root\s+5,\s+1 /);
     assert.match(byName.get('dev/null') ?? '', /^crw-rw-rw-\s+1 root\s+root\s+1,\s+3 /);
     assert.match(byName.get('init') ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+12 /);
     assert.match(byName.get('tmp') ?? '', /^drwxrwxrwt/);
-    for (const dir of ['dev', 'etc', 'proc', 'sys']) assert.match(byName.get(dir) ?? '', /^d/);
+    assert.equal(byName.get('app'), undefined, 'no /app when the program is /init');
+    for (const dir of ['dev', 'etc', 'proc', 'run', 'sys']) assert.match(byName.get(dir) ?? '', /^d/);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-cpio-'));
     execFileSync('cpio', ['-i', '--quiet', '--no-absolute-filenames', 'init'], { input: archive, cwd: dir });
     assert.equal(execFileSync('cat', [path.join(dir, 'init')]).toString(), '#!fake init\n');
+  });
+
+  it('holds the supervising init as /init, the program as /app, and with networking /etc/resolv.conf -> /proc/net/pnp', { skip: hasCpio() ? false : 'GNU cpio is not installed (make setup installs it)' }, () => {
+    const archive = writeNewc(rootfsEntries({ init: Buffer.from('supervisor'), app: Buffer.from('program!'), net: true }), { mtime: 1704067200 });
+    const listing = execFileSync('cpio', ['-t', '-v', '--quiet'], { input: archive }).toString();
+    const lines = listing.trim().split('\n');
+    const byName = new Map(lines.map((line) => [line.replace(/ -> .*$/, '').split(/\s+/).pop(), line]));
+    assert.match(byName.get('init') ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+10 /);
+    assert.match(byName.get('app') ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+8 /);
+    assert.match(byName.get('etc/resolv.conf') ?? '', /^lrwxrwxrwx .* etc\/resolv.conf -> \.\.\/proc\/net\/pnp$/);
   });
 });
 
@@ -81,8 +92,8 @@ describe('initramfs.cpio.gz', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-initramfs-'));
     const init = path.join(dir, 'init');
     writeFileSync(init, Buffer.alloc(4096, 7));
-    const first = await writeInitramfs(init, path.join(dir, 'a.cpio.gz'), 1704067200);
-    const second = await writeInitramfs(init, path.join(dir, 'b.cpio.gz'), 1704067200);
+    const first = await writeInitramfs({ init }, path.join(dir, 'a.cpio.gz'), 1704067200);
+    const second = await writeInitramfs({ init }, path.join(dir, 'b.cpio.gz'), 1704067200);
     const a = execFileSync('cat', [first.path]);
     const b = execFileSync('cat', [second.path]);
     assert.deepEqual(a, b);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultMemoryMiB, kernelCmdline, qemuArgs } from '../../src/qemu/command.js';
+import { defaultMemoryMiB, kernelCmdline, parseForward, qemuArgs } from '../../src/qemu/command.js';
 
 describe('QEMU command line', () => {
   it('boots the kernel directly with the serial console on stdio and no reboot', () => {
@@ -40,5 +40,33 @@ describe('QEMU command line', () => {
     const big = defaultMemoryMiB(25 * 1024 * 1024, 25 * 1024 * 1024);
     assert.ok(big >= 64 + 75, `got ${big}`);
     assert.equal(big % 16, 0);
+  });
+
+  it('attaches a virtio NIC on user networking with host forwards, and a QMP socket to press the power button', () => {
+    const forwards = [parseForward('8080:80'), parseForward('udp:0.0.0.0:5353:53')];
+    const args = qemuArgs({ media: { kind: 'direct', kernel: 'k', initrd: 'i', cmdline: 'c' }, memoryMiB: 64, accel: 'tcg', net: { forwards }, qmpSocket: '/tmp/q,1/qmp.sock' });
+    assert.equal(args[args.indexOf('-netdev') + 1], 'user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-:53');
+    assert.equal(args[args.indexOf('-device') + 1], 'virtio-net-pci,netdev=net0');
+    assert.equal(args[args.indexOf('-qmp') + 1], 'unix:/tmp/q,,1/qmp.sock,server=on,wait=off');
+    const plain = qemuArgs({ media: { kind: 'direct', kernel: 'k', initrd: 'i', cmdline: 'c' }, memoryMiB: 64, accel: 'tcg' });
+    assert.ok(!plain.includes('-netdev') && !plain.includes('-qmp'), 'no NIC and no QMP unless asked for');
+  });
+});
+
+describe('--forward', () => {
+  it('reads [tcp:|udp:][addr:]host:guest, listening on 127.0.0.1 unless told otherwise', () => {
+    assert.deepEqual(parseForward('8080:80'), { protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 8080, guestPort: 80 });
+    assert.deepEqual(parseForward('UDP:5353:53'), { protocol: 'udp', hostAddress: '127.0.0.1', hostPort: 5353, guestPort: 53 });
+    assert.deepEqual(parseForward('tcp:0.0.0.0:2222:22'), { protocol: 'tcp', hostAddress: '0.0.0.0', hostPort: 2222, guestPort: 22 });
+  });
+
+  it('refuses what QEMU would misread, naming the problem', () => {
+    assert.throws(() => parseForward('8080'), /--forward 8080 is not HOST:GUEST/);
+    assert.throws(() => parseForward('8080:'), /is not HOST:GUEST/);
+    assert.throws(() => parseForward('0:80'), /the host port must be a number from 1 to 65535, not "0"/);
+    assert.throws(() => parseForward('8080:70000'), /the guest port must be a number from 1 to 65535/);
+    assert.throws(() => parseForward('8080:http'), /the guest port/);
+    assert.throws(() => parseForward('localhost:8080:80'), /"localhost" is not an IPv4 address/);
+    assert.throws(() => parseForward('sctp:1:2'), /is not HOST:GUEST|IPv4/);
   });
 });

@@ -1,0 +1,3 @@
+module gopid1.dev/init
+
+go 1.22

@@ -1,0 +1,296 @@
+// Command init is gopid1's supervising init, PID 1 of machines built with `gopid1 build --init supervise`.
+//
+// It mounts /dev, /proc, /sys, /tmp and /run, brings up lo, starts /app with the arguments and environment the
+// kernel gave init, forwards SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 to it, turns a press of the ACPI
+// power button into SIGTERM (SIGKILL if the app is still running StopTimeout later), and reaps every process
+// re-parented to it. When the app ends it prints exactly one line,
+//
+//	gopid1: app exited with status N     or     gopid1: app killed by signal N (name)
+//
+// stops whatever the app left running, and powers the machine off instead of letting the kernel panic.
+//
+// Standard library only: it is built by gopid1's Go builder like any app, stripped and static.
+package main
+
+import (
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+const (
+	appPath = "/app"
+	// StopTimeout is how long the app has to end after SIGTERM from the power button.
+	stopTimeout = 10 * time.Second
+	// leftoverTimeout is how long processes still running after the app ended get between SIGTERM and SIGKILL.
+	leftoverTimeout = 2 * time.Second
+	defaultPath     = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+)
+
+func say(message string) {
+	os.Stdout.WriteString("gopid1: " + message + "\n")
+}
+
+type mountPoint struct {
+	source, target, fstype string
+	flags                  uintptr
+	data                   string
+	mode                   uint32
+}
+
+var mounts = []mountPoint{
+	{"devtmpfs", "/dev", "devtmpfs", syscall.MS_NOSUID, "mode=0755", 0o755},
+	{"proc", "/proc", "proc", syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC, "", 0o555},
+	{"sysfs", "/sys", "sysfs", syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC, "", 0o555},
+	{"tmpfs", "/tmp", "tmpfs", syscall.MS_NOSUID | syscall.MS_NODEV, "mode=1777", 0o1777},
+	{"tmpfs", "/run", "tmpfs", syscall.MS_NOSUID | syscall.MS_NODEV, "mode=0755", 0o755},
+	{"tmpfs", "/dev/shm", "tmpfs", syscall.MS_NOSUID | syscall.MS_NODEV, "mode=1777", 0o1777},
+}
+
+// mountAll mounts what a program expects to find; a filesystem the kernel lacks is reported, not fatal.
+func mountAll() {
+	for _, m := range mounts {
+		if err := os.MkdirAll(m.target, os.FileMode(m.mode&0o777)); err != nil {
+			say("cannot create " + m.target + ": " + err.Error())
+			continue
+		}
+		if err := syscall.Mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
+			say("cannot mount " + m.fstype + " on " + m.target + ": " + err.Error())
+		}
+	}
+	// What udev would add: /dev/fd and the standard streams.
+	for name, target := range map[string]string{"/dev/fd": "/proc/self/fd", "/dev/stdin": "/proc/self/fd/0", "/dev/stdout": "/proc/self/fd/1", "/dev/stderr": "/proc/self/fd/2"} {
+		_ = os.Symlink(target, name)
+	}
+}
+
+// openConsole gives fds 0-2 a console when the kernel could not (no /dev/console in the initramfs).
+func openConsole() {
+	var st syscall.Stat_t
+	if syscall.Fstat(1, &st) == nil {
+		return
+	}
+	fd, err := syscall.Open("/dev/console", syscall.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	for target := 0; target <= 2; target++ {
+		if target != fd {
+			_ = syscall.Dup2(fd, target)
+		}
+	}
+	if fd > 2 {
+		_ = syscall.Close(fd)
+	}
+}
+
+// loopbackUp sets lo up (the kernel gives it 127.0.0.1 then); a kernel without networking has no lo.
+func loopbackUp() {
+	if _, err := os.Stat("/sys/class/net/lo"); err != nil {
+		return
+	}
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer syscall.Close(fd)
+	var ifr [40]byte // struct ifreq: name[16], then a union whose first member here is short flags
+	copy(ifr[:], "lo")
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&ifr[0]))); errno != 0 {
+		say("cannot read the flags of lo: " + errno.Error())
+		return
+	}
+	flags := *(*uint16)(unsafe.Pointer(&ifr[16]))
+	*(*uint16)(unsafe.Pointer(&ifr[16])) = flags | syscall.IFF_UP
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&ifr[0]))); errno != 0 {
+		say("cannot bring lo up: " + errno.Error())
+	}
+}
+
+// watchPowerButton reports presses of KEY_POWER on any input device (the ACPI power button QEMU's
+// system_powerdown presses).
+func watchPowerButton(pressed chan<- struct{}) {
+	entries, err := os.ReadDir("/dev/input")
+	if err != nil {
+		return
+	}
+	for _, entry := range entries {
+		if !strings.HasPrefix(entry.Name(), "event") {
+			continue
+		}
+		device, err := os.Open("/dev/input/" + entry.Name())
+		if err != nil {
+			continue
+		}
+		go func(device *os.File) {
+			defer device.Close()
+			var event [24]byte // struct input_event on 64-bit: timeval (16), type u16, code u16, value s32
+			for {
+				if _, err := readFull(device, event[:]); err != nil {
+					return
+				}
+				kind := uint16(event[16]) | uint16(event[17])<<8
+				code := uint16(event[18]) | uint16(event[19])<<8
+				value := int32(uint32(event[20]) | uint32(event[21])<<8 | uint32(event[22])<<16 | uint32(event[23])<<24)
+				const evKey, keyPower = 1, 116
+				if kind == evKey && code == keyPower && value == 1 {
+					pressed <- struct{}{}
+				}
+			}
+		}(device)
+	}
+}
+
+func readFull(f *os.File, buf []byte) (int, error) {
+	total := 0
+	for total < len(buf) {
+		n, err := f.Read(buf[total:])
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func environment() []string {
+	env := os.Environ()
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			return env
+		}
+	}
+	return append(env, "PATH="+defaultPath)
+}
+
+// startApp starts /app in its own session with the console as its controlling terminal (so a Ctrl-C typed
+// on the console reaches it), falling back to no controlling terminal where the console refuses one.
+func startApp() (int, error) {
+	argv := append([]string{appPath}, os.Args[1:]...)
+	attr := &syscall.ProcAttr{Dir: "/", Env: environment(), Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}}
+	pid, err := syscall.ForkExec(appPath, argv, attr)
+	if err != nil && err != syscall.ENOENT && err != syscall.EACCES && err != syscall.ENOEXEC {
+		attr.Sys = &syscall.SysProcAttr{Setsid: true}
+		pid, err = syscall.ForkExec(appPath, argv, attr)
+	}
+	return pid, err
+}
+
+func signalName(sig syscall.Signal) string {
+	return strings.ToLower(sig.String())
+}
+
+func describe(status syscall.WaitStatus) (string, int) {
+	if status.Signaled() {
+		return "app killed by signal " + strconv.Itoa(int(status.Signal())) + " (" + signalName(status.Signal()) + ")", 128 + int(status.Signal())
+	}
+	return "app exited with status " + strconv.Itoa(status.ExitStatus()), status.ExitStatus()
+}
+
+// reap collects every child that has ended; it returns whether the app was among them, and its status.
+func reap(app int) (bool, syscall.WaitStatus) {
+	var appStatus syscall.WaitStatus
+	appEnded := false
+	for {
+		var status syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &status, syscall.WNOHANG, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return appEnded, appStatus
+		}
+		if pid == app {
+			appEnded, appStatus = true, status
+		}
+	}
+}
+
+// stopLeftovers ends whatever still runs once the app has ended: SIGTERM, a short wait, SIGKILL.
+func stopLeftovers() {
+	if syscall.Kill(-1, syscall.SIGTERM) == syscall.ESRCH {
+		return
+	}
+	deadline := time.Now().Add(leftoverTimeout)
+	for time.Now().Before(deadline) {
+		reap(0)
+		if _, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil); err == syscall.ECHILD {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = syscall.Kill(-1, syscall.SIGKILL)
+	for {
+		if _, err := syscall.Wait4(-1, nil, 0, nil); err == syscall.ECHILD || (err != nil && err != syscall.EINTR) {
+			return
+		}
+	}
+}
+
+func powerOff(code int) {
+	syscall.Sync()
+	err := syscall.Reboot(syscall.LINUX_REBOOT_CMD_POWER_OFF)
+	// Still here: no way to power off (a kernel without ACPI). Exiting makes the kernel panic, which ends QEMU.
+	say("cannot power off: " + err.Error())
+	os.Exit(code)
+}
+
+func main() {
+	if os.Getpid() != 1 {
+		say("this is a machine's init; it must run as PID 1")
+		os.Exit(2)
+	}
+	openConsole()
+	mountAll()
+	openConsole()
+	loopbackUp()
+
+	signals := make(chan os.Signal, 32)
+	signal.Notify(signals, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	power := make(chan struct{}, 4)
+	watchPowerButton(power)
+
+	app, err := startApp()
+	if err != nil {
+		say("cannot start " + appPath + ": " + err.Error())
+		code := 126
+		if err == syscall.ENOENT {
+			code = 127
+		}
+		say("app exited with status " + strconv.Itoa(code))
+		powerOff(code)
+	}
+
+	var kill <-chan time.Time
+	for {
+		select {
+		case sig := <-signals:
+			if sig == syscall.SIGCHLD {
+				if ended, status := reap(app); ended {
+					message, code := describe(status)
+					say(message)
+					stopLeftovers()
+					powerOff(code)
+				}
+				continue
+			}
+			_ = syscall.Kill(app, sig.(syscall.Signal))
+		case <-power:
+			if kill == nil {
+				say("power button: sending SIGTERM to the app")
+				_ = syscall.Kill(app, syscall.SIGTERM)
+				kill = time.After(stopTimeout)
+			} else {
+				say("power button again: killing the app")
+				_ = syscall.Kill(app, syscall.SIGKILL)
+			}
+		case <-kill:
+			say("the app did not stop within " + stopTimeout.String() + " of SIGTERM: killing it")
+			_ = syscall.Kill(app, syscall.SIGKILL)
+		}
+	}
+}

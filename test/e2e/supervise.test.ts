@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.js';
+import { BUILD_TIMEOUT_MS, FIRST_BUILD_TIMEOUT_MS, e2ePrerequisites, fixtures, leftovers, listInitramfs, tempDir } from '../helpers/e2e.js';
+import { boot, isGopid1Error, type Manifest } from '../../src/index.js';
+import { packageRoot } from '../../src/paths.js';
+
+const skip = e2ePrerequisites();
+const MIB = 1024 * 1024;
+const supervised = path.join(fixtures, 'supervised');
+
+function manifestOf(dir: string): Manifest {
+  return JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
+}
+
+function qemuProcesses(marker: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', `qemu-system-x86_64.*${marker}`]).toString().split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('--init supervise: gopid1\'s init is PID 1, the program is /app', { skip }, () => {
+  const out = tempDir('supervise');
+
+  it('puts the supervising init at /init and the program at /app, adding less than 1.5 MB to the initramfs', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const run = await runCli(['build', supervised, '--init', 'supervise', '--out', out]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /app [\d,]+ bytes \+ supervising init [\d,]+ bytes/);
+    const manifest = manifestOf(out);
+    assert.equal(manifest.init.mode, 'supervise');
+    assert.ok(manifest.artifacts.app, 'the program is recorded as app');
+    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.gz')), ['app', 'dev', 'dev/console', 'dev/null', 'etc', 'init', 'proc', 'run', 'sys', 'tmp']);
+
+    const direct = tempDir('supervise-direct');
+    assert.equal((await runCli(['build', supervised, '--out', direct])).code, 0);
+    const added = manifest.artifacts.initramfs.bytes - manifestOf(direct).artifacts.initramfs.bytes;
+    assert.ok(added > 0 && added <= 1.5 * MIB, `the supervising init adds ${added} bytes to initramfs.cpio.gz`);
+    assert.equal(manifestOf(direct).artifacts.init.sha256, manifest.artifacts.app?.sha256, 'the same program either way');
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+
+  it('mounts, passes the command line\'s arguments and environment, runs os/exec, reaps orphans, and exits with the program\'s status after a clean power-off', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['boot', out, '--cmdline', 'GOPID1_GREETING=hello -- exit 3', '--timeout', '120']);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stdout, /^pid \d+ ppid 1$/m, 'the program is a child of PID 1');
+    assert.match(run.stdout, /^args \["exit" "3"\]$/m);
+    assert.match(run.stdout, /^env GOPID1_GREETING="hello"$/m);
+    assert.match(run.stdout, /^mounts devtmpfs \/dev, proc \/proc, sysfs \/sys, tmpfs \/tmp, tmpfs \/run, tmpfs \/dev\/shm$/m);
+    assert.match(run.stdout, /^exec ok$/m);
+    assert.match(run.stdout, /^zombies 0$/m, 'the five orphans were reaped');
+    assert.match(run.stdout, /^gopid1: app exited with status 3$/m);
+    assert.doesNotMatch(run.stdout, /Kernel panic/);
+    assert.match(run.stderr, /the program exited with status 3 .*the supervising init powered the machine off/);
+  });
+
+  it('reports a program killed by a signal as 128 + the signal', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['boot', out, '--cmdline', '-- kill', '--timeout', '120']);
+    assert.equal(run.code, 128 + 9, run.stderr);
+    assert.match(run.stdout, /^gopid1: app killed by signal 9 \(killed\)$/m);
+    assert.match(run.stderr, /killed by signal 9/);
+  });
+
+  it('Ctrl-C presses the power button: the program gets SIGTERM, ends, and the machine powers off', { timeout: 5 * 60_000 }, async () => {
+    let sentAt = 0;
+    const run = await runCli(['boot', out, '--cmdline', '-- wait'], {
+      processGroup: true,
+      onOutput: (text, child) => {
+        if (sentAt === 0 && text.includes('waiting for SIGTERM') && child.pid !== undefined) {
+          sentAt = Date.now();
+          process.kill(-child.pid, 'SIGINT'); // a terminal's Ctrl-C: the whole foreground group
+        }
+      },
+    });
+    assert.ok(sentAt > 0, run.stderr);
+    assert.equal(run.code, 130, run.stderr);
+    assert.match(run.stdout, /^gopid1: power button: sending SIGTERM to the app$/m);
+    assert.match(run.stdout, /^got terminated$/m, 'SIGTERM reached the program');
+    assert.match(run.stdout, /^gopid1: app exited with status 0$/m);
+    assert.match(run.stdout, /reboot: Power down/);
+    assert.match(run.stderr, /asked to power off \(ACPI power button\) after the program exited with status 0/);
+    assert.deepEqual(qemuProcesses(out), []);
+  });
+
+  it('stops the machine the same way at --timeout, showing how the program ended', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['boot', out, '--cmdline', '-- wait', '--expect', 'never printed', '--timeout', '15']);
+    assert.equal(run.code, 124, run.stderr);
+    assert.match(run.stderr, /BOOT_TIMEOUT/);
+    assert.match(run.stderr, /\| got terminated/);
+    assert.match(run.stderr, /\| gopid1: app exited with status 0/);
+  });
+});
+
+describe('--net and boot --forward: examples/httpserver answers on the host', { skip }, () => {
+  it('builds the server with networking, boots it with a forward, and gets 200 from /healthz', { timeout: FIRST_BUILD_TIMEOUT_MS + BUILD_TIMEOUT_MS }, async () => {
+    const out = tempDir('httpserver');
+    const built = await runCli(['build', path.join(packageRoot, 'examples', 'httpserver'), '--init', 'supervise', '--net', '--out', out]);
+    assert.equal(built.code, 0, built.stderr);
+    const manifest = manifestOf(out);
+    assert.equal(manifest.boot.net, true);
+    assert.match(manifest.boot.cmdline, /(^| )ip=dhcp( |$)/);
+    assert.ok(listInitramfs(path.join(out, 'initramfs.cpio.gz')).includes('etc/resolv.conf'));
+    const config = readFileSync(path.join(out, 'kernel.config'), 'utf8');
+    for (const option of ['CONFIG_INET=y', 'CONFIG_VIRTIO_NET=y', 'CONFIG_IP_PNP_DHCP=y']) assert.ok(config.includes(option), option);
+
+    const port = await freePort();
+    const controller = new AbortController();
+    let listening: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (listening = resolve));
+    const running = boot({
+      dir: out,
+      forwards: [`${port}:8080`],
+      timeoutSeconds: 180,
+      onConsole: (line) => {
+        if (/httpserver: listening on/.test(line)) listening();
+      },
+      signal: controller.signal,
+    });
+    const failed = running.then(
+      () => new Error('the machine stopped before the server listened'),
+      (error: unknown) => error,
+    );
+    const first = await Promise.race([ready.then(() => undefined), failed]);
+    assert.equal(first, undefined, String(first));
+
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal(await health.text(), 'ok\n');
+    const home = await fetch(`http://127.0.0.1:${port}/`);
+    assert.match(await home.text(), /^Hello from Golang, PID \d+, up /);
+
+    controller.abort();
+    const error = await failed;
+    assert.ok(isGopid1Error(error) && error.code === 'INTERRUPTED', String(error));
+    const console = readFileSync(path.join(out, 'serial.log'), 'utf8');
+    assert.match(console, /httpserver: terminated: shutting down\nhttpserver: stopped\ngopid1: app exited with status 0/);
+  });
+});
