@@ -15,7 +15,14 @@ export function stageBuilder(
   report({ kind: 'step', stage, text: `preparing the ${stage} builder image` });
   return ensureBuilderImage(
     engine,
-    { name: stage, contextDir: path.join(options.dockerfilesDir, stage), buildArgs: { SERIES: series }, baseImage: `debian:${series}` },
+    {
+      name: stage,
+      contextDir: path.join(options.dockerfilesDir, stage),
+      // Config fragments go to each build as inputs: editing one must not rebuild a 2 GB image.
+      ignore: stage === 'kernel' ? ['fragments'] : [],
+      buildArgs: { SERIES: series },
+      baseImage: `debian:${series}`,
+    },
     { logFile: path.join(options.logDir, `${stage}-builder-image.log`), signal: options.signal, onLine: (line) => report({ kind: 'line', stage, line }) },
   );
 }

@@ -4,6 +4,7 @@ import { toolVersion } from '../paths.js';
 import { registerBoot } from './boot.js';
 import { registerBuild } from './build.js';
 import { registerClean } from './clean.js';
+import { registerCompare } from './compare.js';
 import { registerVerify } from './verify.js';
 import type { CommandContext } from './context.js';
 import { errorJson, exitCodeFor, formatError, type GlobalFlags } from './output.js';
@@ -42,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
   registerBuild(program, context);
   registerBoot(program, context);
   registerVerify(program, context);
+  registerCompare(program, context);
   registerClean(program, context);
 
   try {

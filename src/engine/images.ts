@@ -26,6 +26,8 @@ export interface BuilderSpec {
   /** "kernel", "go": the directory under dockerfiles/ and the image name gopid1-<name>-builder. */
   name: string;
   contextDir: string;
+  /** Paths in contextDir (relative, forward slashes) that are not part of the image, e.g. the kernel's fragments. */
+  ignore?: string[];
   buildArgs: Record<string, string>;
   /** The FROM image the Dockerfile uses with these build args, e.g. "debian:trixie". */
   baseImage: string;
@@ -51,13 +53,14 @@ interface ProgressEvent {
   errorDetail?: { message?: string };
 }
 
-/** Every file of a build context, hashed in name order with its exec bit: the image's identity. */
-export async function hashContext(dir: string, extra: Record<string, string>): Promise<string> {
+/** Every file of a build context (but `ignore`), hashed in name order with its exec bit: the image's identity. */
+export async function hashContext(dir: string, extra: Record<string, string>, ignore: string[] = []): Promise<string> {
   const hash = createHash('sha256');
   const walk = async (relative: string): Promise<void> => {
     const entries = (await readdir(path.join(dir, relative), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
     for (const entry of entries) {
       const child = relative === '' ? entry.name : `${relative}/${entry.name}`;
+      if (ignore.includes(child)) continue;
       if (entry.isDirectory()) {
         await walk(child);
       } else if (entry.isFile()) {
@@ -362,14 +365,15 @@ export async function imageSizes(engine: Engine, ref: string): Promise<ImageSize
  * stream is logged and shown; its first error entry fails the build with that line.
  */
 export async function ensureBuilderImage(engine: Engine, spec: BuilderSpec, progress: ImageProgress): Promise<BuilderImage> {
-  const hash = await hashContext(spec.contextDir, { ...spec.buildArgs, FROM: spec.baseImage });
+  const ignore = spec.ignore ?? [];
+  const hash = await hashContext(spec.contextDir, { ...spec.buildArgs, FROM: spec.baseImage }, ignore);
   const tag = `gopid1-${spec.name}-builder:${hash.slice(0, 16)}`;
   let id = await imageId(engine, tag);
   let built = false;
   if (!id) {
     await ensureBaseImage(engine, spec.baseImage, progress);
     id = await buildImage(engine, {
-      context: () => packDirectory(spec.contextDir),
+      context: () => packDirectory(spec.contextDir, { skip: (relative) => ignore.includes(relative) }),
       tag,
       what: `the ${spec.name} builder image`,
       from: spec.contextDir,

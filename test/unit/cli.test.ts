@@ -10,10 +10,10 @@ const hello = path.join(packageRoot, 'examples', 'hello');
 const noStack = (text: string): void => assert.doesNotMatch(text, /\n\s+at .+:\d+:\d+/, `stack trace in:\n${text}`);
 
 describe('gopid1 CLI (no Docker needed)', () => {
-  it('prints help listing build, boot, verify and clean', async () => {
+  it('prints help listing build, boot, verify, compare and clean', async () => {
     const run = await runCli(['--help']);
     assert.equal(run.code, 0);
-    for (const command of ['build', 'boot', 'verify', 'clean']) assert.match(run.stdout, new RegExp(`\\b${command}\\b`));
+    for (const command of ['build', 'boot', 'verify', 'compare', 'clean']) assert.match(run.stdout, new RegExp(`\\b${command}\\b`));
   });
 
   it('rejects a missing app directory with one paragraph and no stack trace', async () => {
@@ -68,7 +68,7 @@ describe('gopid1 CLI (no Docker needed)', () => {
     assert.match(run.stderr, /is not a valid regular expression/);
   });
 
-  it('validates --forward and --init before starting anything', async () => {
+  it('validates --forward, --init and compare flags before starting anything', async () => {
     const empty = mkdtempSync(path.join(os.tmpdir(), 'gopid1-empty-'));
     let run = await runCli(['boot', empty, '--forward', '8080']);
     assert.equal(run.code, 1);
@@ -78,6 +78,10 @@ describe('gopid1 CLI (no Docker needed)', () => {
     assert.match(run.stderr, /the guest port must be a number from 1 to 65535/);
     run = await runCli(['build', hello, '--init', 'systemd']);
     assert.match(run.stderr, /Allowed choices are direct, supervise/);
+    run = await runCli(['compare', hello, '--variants', 'scratch,alpine']);
+    assert.match(run.stderr, /unknown variant "alpine": pick from scratch, distroless, debian-slim, golang/);
+    run = await runCli(['compare', hello, '--runs', '0']);
+    assert.match(run.stderr, /--runs must be a positive whole number/);
   });
 
   it('refuses --forward for a machine built without networking', async () => {

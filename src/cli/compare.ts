@@ -1,0 +1,85 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { compare, type CompareResult } from '../compare/compare.js';
+import { VARIANT_NAMES, type VariantName } from '../compare/variants.js';
+import type { AccelChoice } from '../qemu/command.js';
+import { addBuildOptions, buildOptionsFrom, type BuildFlags } from './build-options.js';
+import { nonNegativeInteger, positiveInteger, type CommandContext } from './context.js';
+import { formatBytes, formatMiB, table } from './output.js';
+import { withProgress } from './progress.js';
+
+interface CompareFlags extends BuildFlags {
+  out: string;
+  cache: boolean;
+  variants: VariantName[];
+  runs: number;
+  window: number;
+  accel: AccelChoice;
+  keep?: boolean;
+}
+
+function variantList(value: string): VariantName[] {
+  const names = value.split(',').map((name) => name.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!(VARIANT_NAMES as readonly string[]).includes(name)) throw new InvalidArgumentError(`unknown variant "${name}": pick from ${VARIANT_NAMES.join(', ')}.`);
+  }
+  if (names.length === 0) throw new InvalidArgumentError('name at least one variant.');
+  return names as VariantName[];
+}
+
+function ms(value: number): string {
+  return Number.isFinite(value) ? `${Math.round(value)} ms` : '—';
+}
+
+function mib(value: number): string {
+  return Number.isFinite(value) ? `${formatMiB(value)} MiB` : '—';
+}
+
+export function compareTable(result: CompareResult): string {
+  const { report } = result;
+  const vmBytes = report.vm.kernelBytes + report.vm.initramfsBytes;
+  const rows = [
+    ['', 'bytes', 'start → first output', 'memory', 'VM / this'],
+    ['VM (bzImage + initramfs)', formatBytes(vmBytes), ms(report.vm.bootToFirstOutputMs), `${mib(report.vm.hostRssBytes)} (QEMU RSS)`, ''],
+    ...report.containers.map((c) => [`${c.variant} image`, formatBytes(c.imageBytes), ms(c.startToFirstOutputMs), mib(c.memoryBytes), `${(vmBytes / c.imageBytes).toFixed(2)}×`]),
+  ];
+  return [
+    table(rows, [1, 2, 3, 4]),
+    `medians of ${report.runs} run(s); ${report.accel}${report.accel === 'tcg' ? ' (software emulation: boot times are far above what KVM gives)' : ''}; ${report.machine.cpus} CPU(s)`,
+    `→ ${result.files.markdown}, ${result.files.json}, ${result.files.svg}${result.images.length > 0 ? `; kept ${result.images.join(' ')}` : ''}`,
+  ].join('\n');
+}
+
+export function registerCompare(program: Command, context: CommandContext): void {
+  addBuildOptions(
+    program
+      .command('compare')
+      .description('measure the machine against the same program as container images: size, start to first output, memory')
+      .argument('<app>', 'directory of the Go module (holds go.mod)'),
+  )
+    .option('-o, --out <dir>', 'out dir of the build; compare.json, compare.md and compare.svg go there too', 'dist')
+    .option('--no-cache', 'rebuild everything: no kernel from the cache, no Go build cache')
+    .option('--variants <list>', `container images to measure, comma-separated (${VARIANT_NAMES.join(', ')})`, variantList, [...VARIANT_NAMES])
+    .option('--runs <n>', 'measured runs of each figure (medians, with min and max)', positiveInteger('--runs'), 5)
+    .option('--window <ms>', 'how long each program runs after its first output while its memory is sampled', nonNegativeInteger('--window'), 1000)
+    .addOption(new Option('--accel <accel>', 'QEMU acceleration: auto = KVM only when usable').choices(['auto', 'kvm', 'tcg']).default('auto'))
+    .option('--keep', 'keep the container images (gopid1-compare-<name>:<variant>)')
+    .action(async (app: string, flags: CompareFlags, command: Command) => {
+      const { result, mode } = await withProgress(command, (onProgress) =>
+        compare({
+          ...buildOptionsFrom(app, flags),
+          out: flags.out,
+          cache: flags.cache,
+          variants: flags.variants,
+          runs: flags.runs,
+          windowMs: flags.window,
+          accel: flags.accel,
+          keep: flags.keep ?? false,
+          onProgress,
+          signal: context.signal,
+        }),
+      );
+      if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: true, ...result.report, files: result.files, images: result.images }, null, 2)}\n`);
+      else process.stdout.write(`${compareTable(result)}\n`);
+    });
+}

@@ -1,0 +1,283 @@
+import { chmod, copyFile, cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { ContentCache, hashKey } from '../artifacts/cache.js';
+import { boot } from '../boot.js';
+import { build, type BuildOptions, type BuildResult } from '../build.js';
+import { stageBuilder } from '../builders.js';
+import { packDirectory } from '../engine/archive.js';
+import { labelsFor, type Engine, connectEngine } from '../engine/connect.js';
+import { runToFirstOutput } from '../engine/containers.js';
+import { buildImage, ensureBaseImage, imageSizes, removeImage, type ImageSizes } from '../engine/images.js';
+import { runStep } from '../engine/run.js';
+import { Gopid1Error, describeError, throwIfAborted } from '../errors.js';
+import { DEFAULT_SERIES } from '../kernel/source.js';
+import { dockerfilesDir } from '../paths.js';
+import { silent, type Reporter } from '../progress.js';
+import { findQemu, type AccelChoice } from '../qemu/command.js';
+import { renderMarkdown, renderSvg, stats, type CompareReport, type ContainerFigures, type Stats } from './report.js';
+import { DISTROLESS_ROOTFS_SCRIPT, VARIANT_DESCRIPTIONS, VARIANT_NAMES, binaryDockerfile, golangDockerfile, type VariantName } from './variants.js';
+
+export interface CompareOptions extends Omit<BuildOptions, 'onProgress' | 'signal'> {
+  /** Which container images to build and measure (default: all four). */
+  variants?: VariantName[];
+  /** Measured runs of each figure (default 5); medians with min and max are reported. */
+  runs?: number;
+  /** How long each program runs after its first output while its memory is sampled (default 1000 ms). */
+  windowMs?: number;
+  accel?: AccelChoice;
+  /** Keep the container images (tagged gopid1-compare-<name>:<variant>) instead of removing them. */
+  keep?: boolean;
+  onProgress?: Reporter;
+  signal?: AbortSignal;
+}
+
+export interface CompareResult {
+  report: CompareReport;
+  /** compare.json, compare.md, compare.svg in the out dir. */
+  files: { json: string; markdown: string; svg: string };
+  build: BuildResult;
+  /** Image tags kept with `keep`. */
+  images: string[];
+}
+
+interface Variant {
+  name: VariantName;
+  tag: string;
+  sizes: ImageSizes;
+  firstOutputMs: number[];
+  memoryBytes: number[];
+}
+
+const GUEST_MEMORY_NOTE =
+  'VM memory is QEMU\'s peak resident set on the host (VmHWM): guest RAM the kernel and program touched, the initramfs and its unpacked copy, and QEMU itself. ' +
+  'The guest\'s own view (MemTotal − MemAvailable) is not measured: only the program could print it. Container memory is the engine\'s stats (usage − inactive file cache), peak over the samples of each run.';
+
+function checkOptions(options: CompareOptions): { variants: VariantName[]; runs: number; windowMs: number } {
+  const variants = options.variants ?? [...VARIANT_NAMES];
+  for (const variant of variants) {
+    if (!VARIANT_NAMES.includes(variant)) {
+      throw new Gopid1Error('BAD_INPUT', `unknown container variant "${String(variant)}"`, { hint: `Pick from ${VARIANT_NAMES.join(', ')}, e.g. --variants scratch,debian-slim.` });
+    }
+  }
+  if (new Set(variants).size !== variants.length) throw new Gopid1Error('BAD_INPUT', `--variants names one twice: ${variants.join(',')}`, { hint: 'Name each variant once.' });
+  const runs = options.runs ?? 5;
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new Gopid1Error('BAD_INPUT', `--runs must be a whole number from 1 to 100, not ${runs}`, { hint: 'e.g. --runs 5' });
+  const windowMs = options.windowMs ?? 1000;
+  if (!Number.isInteger(windowMs) || windowMs < 0 || windowMs > 60_000) throw new Gopid1Error('BAD_INPUT', `--window must be 0 to 60000 ms, not ${windowMs}`, { hint: 'e.g. --window 1000' });
+  return { variants, runs, windowMs };
+}
+
+function imageName(name: string): string {
+  return `gopid1-compare-${name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'app'}`;
+}
+
+/** Writes a file next to its final path and renames it into place. */
+async function writeAtomic(file: string, text: string): Promise<void> {
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, text, { mode: 0o644 });
+  await rename(temp, file);
+}
+
+/** The distroless-like root filesystem as a tar, made once per Debian base and kept in the cache. */
+async function distrolessRootfs(engine: Engine, options: { work: string; logFile: string; cache: ContentCache; sourceDateEpoch: number; report: Reporter; signal?: AbortSignal }): Promise<string> {
+  const base = `debian:${DEFAULT_SERIES}`;
+  const baseId = await ensureBaseImage(engine, base, { logFile: options.logFile, ...(options.signal ? { signal: options.signal } : {}) });
+  const key = hashKey({ v: 1, baseId, script: DISTROLESS_ROOTFS_SCRIPT, epoch: options.sourceDateEpoch });
+  const hit = await options.cache.get('compare-distroless', key);
+  if (hit?.files['rootfs.tar']) return hit.files['rootfs.tar'];
+  options.report({ kind: 'step', stage: 'compare', text: 'assembling the distroless-like root filesystem (apt-get in a container)' });
+  const dest = path.join(options.work, 'distroless-rootfs');
+  await mkdir(dest, { recursive: true });
+  await runStep(engine, {
+    role: 'compare-distroless-rootfs',
+    title: 'compare: distroless rootfs',
+    image: baseId,
+    cmd: ['sh', '-c', DISTROLESS_ROOTFS_SCRIPT],
+    env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
+    network: 'bridge',
+    outputs: [{ path: '/out/rootfs.tar', dest }],
+    logFile: options.logFile,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const tar = path.join(dest, 'rootfs.tar');
+  const stored = await options.cache.put('compare-distroless', key, { 'rootfs.tar': tar }, {}).catch(() => undefined);
+  return stored?.files['rootfs.tar'] ?? tar;
+}
+
+/** Builds one variant's image from a context directory made for it. */
+async function buildVariant(
+  engine: Engine,
+  variant: VariantName,
+  context: { work: string; tag: string; program: string; appDir: string; build: BuildResult; logFile: string; cache: ContentCache; report: Reporter; signal?: AbortSignal },
+): Promise<void> {
+  const dir = path.join(context.work, `context-${variant}`);
+  await mkdir(dir, { recursive: true });
+  const { manifest } = context.build;
+  const progress = { logFile: context.logFile, onLine: (line: string) => context.report({ kind: 'line', stage: 'compare', line }), ...(context.signal ? { signal: context.signal } : {}) };
+  let dockerfile: string;
+  if (variant === 'golang') {
+    const toolchain = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir, logDir: path.dirname(context.logFile), report: context.report, signal: context.signal });
+    const appDir = path.resolve(context.appDir);
+    const out = path.resolve(context.build.outDir);
+    await cp(appDir, path.join(dir, 'src'), {
+      recursive: true,
+      filter: (source) => {
+        const resolved = path.resolve(source);
+        return path.basename(resolved) !== '.git' && resolved !== out && !resolved.startsWith(`${out}${path.sep}`);
+      },
+    });
+    dockerfile = golangDockerfile({ toolchainImage: toolchain.tag, package: manifest.go.package, cgo: manifest.go.cgo, ldflags: manifest.go.ldflags });
+  } else {
+    await copyFile(context.program, path.join(dir, 'app'));
+    await chmod(path.join(dir, 'app'), 0o755);
+    let base = 'scratch';
+    if (variant === 'distroless') {
+      await copyFile(await distrolessRootfs(engine, { work: context.work, logFile: context.logFile, cache: context.cache, sourceDateEpoch: manifest.sourceDateEpoch, report: context.report, ...(context.signal ? { signal: context.signal } : {}) }), path.join(dir, 'rootfs.tar'));
+    } else if (variant === 'debian-slim') {
+      base = `debian:${DEFAULT_SERIES}-slim`;
+      await ensureBaseImage(engine, base, progress);
+    }
+    dockerfile = binaryDockerfile(variant, base);
+  }
+  await writeFile(path.join(dir, 'Dockerfile'), dockerfile);
+  context.report({ kind: 'step', stage: 'compare', text: `building the ${variant} image` });
+  await buildImage(engine, {
+    context: () => packDirectory(dir),
+    tag: context.tag,
+    what: `the ${variant} comparison image`,
+    from: `${variant} (${VARIANT_DESCRIPTIONS[variant]})`,
+    buildArgs: process.env.GOPROXY ? { GOPROXY: process.env.GOPROXY } : {},
+    labels: { ...labelsFor(engine, `compare-${variant}`), 'gopid1.compare': variant },
+    hint: variant === 'golang' ? 'The golang variant compiles the app inside the image: modules that are not vendored need a reachable module proxy.' : 'Check the engine with `docker info`.',
+    progress,
+  });
+}
+
+async function qemuVersion(): Promise<string> {
+  try {
+    const qemu = await findQemu();
+    const result = await execa(qemu, ['--version'], { reject: false });
+    return String(result.stdout).split('\n')[0] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function missingStats(): Stats {
+  return { median: Number.NaN, min: Number.NaN, max: Number.NaN, samples: [] };
+}
+
+/**
+ * Builds the app (what is missing: the kernel comes from the cache), builds the same program as container
+ * images, and measures the VM and every image side by side, `runs` times each, interleaved: size, start →
+ * first output, memory. Writes compare.json, compare.md and compare.svg to the out dir.
+ */
+export async function compare(options: CompareOptions): Promise<CompareResult> {
+  const { variants, runs, windowMs } = checkOptions(options);
+  const report = options.onProgress ?? silent;
+  const { variants: _v, runs: _r, windowMs: _w, accel: _a, keep: _k, onProgress: _p, signal: _s, ...buildOptions } = options;
+  const built = await build({ ...buildOptions, onProgress: report, ...(options.signal ? { signal: options.signal } : {}) });
+  throwIfAborted(options.signal, 'compare');
+  const { manifest, outDir } = built;
+  const program = path.join(outDir, (manifest.artifacts.app ?? manifest.artifacts.init).file);
+
+  const engine = await connectEngine();
+  const work = await mkdtemp(path.join(os.tmpdir(), 'gopid1-compare-'));
+  const logFile = path.join(outDir, 'logs', 'compare.log');
+  const cache = new ContentCache();
+  const made: Variant[] = [];
+  try {
+    for (const name of variants) {
+      const tag = `${imageName(manifest.name)}:${name}`;
+      await buildVariant(engine, name, { work, tag, program, build: built, appDir: options.app, logFile, cache, report, ...(options.signal ? { signal: options.signal } : {}) });
+      const sizes = await imageSizes(engine, tag);
+      made.push({ name, tag, sizes, firstOutputMs: [], memoryBytes: [] });
+      report({ kind: 'done', stage: 'compare', text: `${name} image built (${sizes.bytes} bytes)` });
+    }
+
+    const vmBoot: number[] = [];
+    const vmRss: number[] = [];
+    let accel: 'kvm' | 'tcg' = 'tcg';
+    let accelReason = '';
+    const network = manifest.boot.net ? 'bridge' : 'none';
+    for (let run = 1; run <= runs; run++) {
+      report({ kind: 'step', stage: 'compare', text: `run ${run} of ${runs}: the VM` });
+      const booted = await boot({ dir: outDir, accel: options.accel ?? 'auto', timeoutSeconds: 120, firstOutputWindowMs: windowMs, ...(options.signal ? { signal: options.signal } : {}) });
+      if (booted.outcome !== 'first-output' || booted.firstLineMs === undefined) {
+        throw new Gopid1Error('COMPARE_FAILED', `the VM ${booted.outcome === 'exited' ? `ended (status ${booted.exitStatus ?? booted.exitSignal}) ` : ''}without the program printing anything`, {
+          step: 'compare: boot',
+          logFile: booted.serialLog,
+          hint: 'gopid1 compare times the program to its first line of output: the program must print something when it starts.',
+        });
+      }
+      vmBoot.push(booted.firstLineMs);
+      if (booted.hostPeakRssBytes !== undefined) vmRss.push(booted.hostPeakRssBytes);
+      accel = booted.accel;
+      accelReason = booted.accelReason;
+      for (const variant of made) {
+        report({ kind: 'step', stage: 'compare', text: `run ${run} of ${runs}: the ${variant.name} container` });
+        const ran = await runToFirstOutput(engine, { image: variant.tag, role: `compare-${variant.name}`, network, windowMs, timeoutMs: 60_000, ...(options.signal ? { signal: options.signal } : {}) });
+        variant.firstOutputMs.push(ran.firstOutputMs);
+        if (ran.peakMemoryBytes !== undefined) variant.memoryBytes.push(ran.peakMemoryBytes);
+      }
+    }
+
+    const containers: ContainerFigures[] = made.map((variant) => {
+      const start = stats(variant.firstOutputMs);
+      const memory = variant.memoryBytes.length > 0 ? stats(variant.memoryBytes) : missingStats();
+      return {
+        variant: variant.name,
+        description: VARIANT_DESCRIPTIONS[variant.name],
+        image: variant.tag,
+        imageBytes: variant.sizes.bytes,
+        savedBytes: variant.sizes.savedBytes,
+        savedGzipBytes: variant.sizes.savedGzipBytes,
+        startToFirstOutputMs: start.median,
+        memoryBytes: memory.median,
+        startToFirstOutput: start,
+        memory,
+      };
+    });
+    const boots = stats(vmBoot);
+    const rss = vmRss.length > 0 ? stats(vmRss) : missingStats();
+    const cpus = os.cpus();
+    const result: CompareReport & { windowMs: number; network: string } = {
+      app: manifest.name,
+      runs,
+      accel,
+      accelReason,
+      machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memoryBytes: os.totalmem(), kernel: `${os.type()} ${os.release()}`, docker: engine.serverVersion, qemu: await qemuVersion() },
+      measuredAt: new Date().toISOString(),
+      windowMs,
+      network,
+      vm: {
+        kernelBytes: manifest.artifacts.bzImage.bytes,
+        initramfsBytes: manifest.artifacts.initramfs.bytes,
+        isoBytes: manifest.artifacts.iso?.bytes ?? null,
+        bootToFirstOutputMs: boots.median,
+        hostRssBytes: rss.median,
+        bootToFirstOutput: boots,
+        hostRss: rss,
+        guestMemoryNote: GUEST_MEMORY_NOTE,
+      },
+      containers,
+    };
+    const files = { json: path.join(outDir, 'compare.json'), markdown: path.join(outDir, 'compare.md'), svg: path.join(outDir, 'compare.svg') };
+    await writeAtomic(files.json, `${JSON.stringify(result, null, 2)}\n`);
+    await writeAtomic(files.markdown, renderMarkdown(result));
+    await writeAtomic(files.svg, renderSvg(result));
+    report({ kind: 'done', stage: 'compare', text: `measured the VM and ${made.length} image(s), ${runs} run(s) each` });
+    return { report: result, files, build: built, images: options.keep ? made.map((v) => v.tag) : [] };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+    if (!options.keep) {
+      for (const variant of variants) {
+        await removeImage(engine, `${imageName(manifest.name)}:${variant}`).catch((error: unknown) => {
+          report({ kind: 'warning', stage: 'compare', text: `could not remove ${imageName(manifest.name)}:${variant}: ${describeError(error)}` });
+        });
+      }
+    }
+  }
+}
