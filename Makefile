@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE ?= node
 GOPID1 := $(NODE) build/src/cli/main.js
 
-.PHONY: all setup host deps compile demo test test-unit test-e2e bench clean distclean
+.PHONY: all setup host deps compile demo test test-unit test-e2e test-robust bench clean distclean
 
 all: compile
 
@@ -28,15 +28,18 @@ demo: setup
 	$(GOPID1) build examples/hello --out dist
 	$(GOPID1) boot dist --expect 'Hello from Golang' --expect-count 3 --timeout 120
 
-## test: unit tests (no Docker), then end-to-end tests against the real Docker engine and QEMU
+## test: unit tests (no Docker), then end-to-end and robustness tests against the real Docker engine and QEMU
 test: setup
-	$(MAKE) --no-print-directory test-unit test-e2e
+	$(MAKE) --no-print-directory test-unit test-e2e test-robust
 
 test-unit: compile
 	$(NODE) --test --test-reporter=spec build/test/unit/
 
 test-e2e: compile
 	$(NODE) --test --test-reporter=spec --test-concurrency=1 build/test/e2e/
+
+test-robust: compile
+	$(NODE) --test --test-reporter=spec --test-concurrency=1 build/test/robust/
 
 ## bench: time the pipeline against the same steps done by hand; writes docs/PERFORMANCE.md
 bench: setup

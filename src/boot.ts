@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readManifest, type Manifest } from './artifacts/manifest.js';
 import { Gopid1Error } from './errors.js';
 import { bootMachine, type BootResult } from './qemu/boot.js';
-import { kernelCmdline, parseForward, type AccelChoice, type BootMedia } from './qemu/command.js';
+import { kernelCmdline, parseForward, type AccelChoice, type BootMedia, type MachineChoice } from './qemu/command.js';
 
 export interface BootOptions {
   /** An out dir of `build` (default "dist"). */
@@ -21,6 +21,8 @@ export interface BootOptions {
   timeoutSeconds?: number;
   memoryMiB?: number;
   accel?: AccelChoice;
+  /** QEMU machine type: auto (default: pc), pc, q35, microvm (faster start, not reliable under TCG). */
+  machine?: MachineChoice;
   /** Appended to the command line the build recorded. */
   cmdline?: string;
   /**
@@ -116,6 +118,7 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
     ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
     ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
     accel: options.accel ?? 'auto',
+    machine: options.machine ?? 'auto',
     supervised,
     ...(net ? { net: { forwards } } : {}),
     ...(options.firstOutputWindowMs !== undefined ? { firstOutputWindowMs: options.firstOutputWindowMs } : {}),

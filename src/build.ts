@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -6,11 +7,12 @@ import { artifactRecord, type BuilderRecord, type Manifest } from './artifacts/m
 import { OutputDir } from './artifacts/out.js';
 import { connectEngine } from './engine/connect.js';
 import type { BuilderImage } from './engine/images.js';
+import type { StepLimits } from './engine/run.js';
 import { Gopid1Error, throwIfAborted } from './errors.js';
 import { buildGo, inspectApp, type GoBuildResult } from './go/build.js';
 import { writeInitramfs } from './initramfs/layout.js';
 import { buildIso } from './iso/build.js';
-import { buildKernel, type KernelConfigBase } from './kernel/build.js';
+import { buildKernel, KERNEL_COMPRESSIONS, type KernelCompression, type KernelConfigBase } from './kernel/build.js';
 import { DEFAULT_KERNEL_SOURCE, parseKernelSource } from './kernel/source.js';
 import { dockerfilesDir, supervisorDir, toolVersion } from './paths.js';
 import { silent, type Reporter } from './progress.js';
@@ -33,6 +35,8 @@ export interface BuildOptions {
   kernelConfig?: KernelConfigBase;
   kernelFragments?: string[];
   kernelSha256?: string;
+  /** bzImage compression: zstd (the minimal default: unpacks fast), xz (smallest, slowest to unpack), gzip. */
+  kernelCompression?: KernelCompression;
   /** Extra kernel command line, recorded in the manifest and used by `boot` and the ISO's GRUB entry. */
   cmdline?: string;
   /**
@@ -51,8 +55,12 @@ export interface BuildOptions {
   cgo?: boolean;
   /** Strip symbol tables from the program (-s -w); default true. */
   strip?: boolean;
-  /** Parallel kernel compile jobs (default: CPU count). */
+  /** Parallel kernel compile jobs (default: CPU count, or --cpus rounded up). */
   jobs?: number;
+  /** CPUs each builder container may use (docker --cpus); default: no limit. */
+  cpus?: number;
+  /** Memory each builder container may use, in bytes (docker --memory, no swap beyond); default: no limit. */
+  memoryLimitBytes?: number;
   /** Reuse the kernel cache and Go's build cache (default true); false builds everything from nothing. */
   cache?: boolean;
   sourceDateEpoch?: number;
@@ -144,7 +152,20 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   if (kernelConfig !== 'minimal' && kernelConfig !== 'defconfig') {
     throw new Gopid1Error('BAD_INPUT', `unknown kernel config "${String(kernelConfig)}"`, { hint: 'Use --kernel-config minimal (default) or defconfig.' });
   }
-  const jobs = options.jobs ?? os.availableParallelism();
+  if (options.cpus !== undefined && (!Number.isFinite(options.cpus) || options.cpus < 0.1)) {
+    throw new Gopid1Error('BAD_INPUT', `--cpus must be a number of CPUs, at least 0.1, not ${options.cpus}`, { hint: 'e.g. --cpus 1.5' });
+  }
+  if (options.memoryLimitBytes !== undefined && (!Number.isInteger(options.memoryLimitBytes) || options.memoryLimitBytes < 256 * 2 ** 20)) {
+    throw new Gopid1Error('BAD_INPUT', `--memory-limit must be at least 256 MiB, not ${options.memoryLimitBytes} bytes`, { hint: 'e.g. --memory-limit 2g (the kernel build needs about 1 GiB)' });
+  }
+  const limits: StepLimits | undefined =
+    options.cpus !== undefined || options.memoryLimitBytes !== undefined
+      ? { ...(options.cpus !== undefined ? { cpus: options.cpus } : {}), ...(options.memoryLimitBytes !== undefined ? { memoryBytes: options.memoryLimitBytes } : {}) }
+      : undefined;
+  if (options.kernelCompression !== undefined && !KERNEL_COMPRESSIONS.includes(options.kernelCompression)) {
+    throw new Gopid1Error('BAD_INPUT', `unknown kernel compression "${String(options.kernelCompression)}"`, { hint: `Use --kernel-compression ${KERNEL_COMPRESSIONS.join(', ')}.` });
+  }
+  const jobs = options.jobs ?? (options.cpus !== undefined ? Math.max(1, Math.ceil(options.cpus)) : os.availableParallelism());
   if (!Number.isInteger(jobs) || jobs < 1) throw new Gopid1Error('BAD_INPUT', `--jobs must be a positive whole number, not ${jobs}`, { hint: 'e.g. --jobs 2' });
   const epoch = await resolveSourceDateEpoch(app.dir, options.sourceDateEpoch);
   // The kernel does not depend on the app: its timestamp is fixed unless one is asked for, so one kernel serves every app.
@@ -188,8 +209,10 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           fragments: options.kernelFragments ?? [],
           uefi,
           net,
+          ...(options.kernelCompression ? { compression: options.kernelCompression } : {}),
           ...(options.kernelSha256 ? { kernelSha256: options.kernelSha256 } : {}),
           jobs,
+          ...(limits ? { limits } : {}),
           useCache: options.cache ?? true,
           sourceDateEpoch: kernelEpoch,
           outDir: out.staging,
@@ -206,6 +229,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
             package: pkg,
             cgo: options.cgo ?? false,
             strip: options.strip ?? true,
+            ...(limits ? { limits } : {}),
             useCache: options.cache ?? true,
             exclude,
             outDir: out.staging,
@@ -224,6 +248,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
             package: '.',
             cgo: false,
             strip: true,
+            ...(limits ? { limits } : {}),
             useCache: options.cache ?? true,
             exclude: [],
             outDir: out.staging,
@@ -259,6 +284,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           cmdline,
           uefi,
           menuTimeoutSeconds,
+          ...(limits ? { limits } : {}),
           sourceDateEpoch: epoch,
           outDir: out.staging,
           logDir: out.logs,
@@ -288,6 +314,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         config: kernel.base,
         fragments: kernel.fragments.map((f) => ({ name: path.basename(f.name), sha256: f.sha256 })),
         configSha256: kernel.configSha256,
+        compression: /^CONFIG_KERNEL_(GZIP|XZ|ZSTD|LZ4|LZO|LZMA|BZIP2)=y$/m.exec(await readFile(kernel.config, 'utf8'))?.[1]?.toLowerCase() ?? 'unknown',
         sourceDateEpoch: kernelEpoch,
         builder: builderRecord(kernel.builder),
         fromCache: kernel.cached,

@@ -20,6 +20,12 @@ else
 fi
 mkdir -p /out
 go version | tee /out/go-version
+# The resources this container may use (gopid1 --cpus, --memory-limit), as its cgroup says (v2, else v1).
+if [ -r /sys/fs/cgroup/cpu.max ]; then
+  echo "gopid1: cgroup cpu.max $(cat /sys/fs/cgroup/cpu.max), memory.max $(cat /sys/fs/cgroup/memory.max 2>/dev/null || echo unknown)"
+elif [ -r /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+  echo "gopid1: cgroup cpu.max $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us), memory.max $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || echo unknown)"
+fi
 cd /src
 go build -trimpath $tags -ldflags="$ldflags" -o /out/init "$pkg"
 echo "gopid1: built $(stat -c %s /out/init) bytes"

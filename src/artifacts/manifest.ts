@@ -41,6 +41,8 @@ export interface Manifest {
     config: string;
     fragments: { name: string; sha256: string }[];
     configSha256: string;
+    /** How bzImage is compressed (from the final .config). */
+    compression: string;
     sourceDateEpoch: number;
     builder: BuilderRecord;
     fromCache: boolean;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { boot, type BootResult } from '../boot.js';
-import type { AccelChoice } from '../qemu/command.js';
+import type { AccelChoice, MachineChoice } from '../qemu/command.js';
 import { collect, globalFlags, positiveInteger, positiveNumber, type CommandContext } from './context.js';
 import { formatSeconds, outputMode } from './output.js';
 
@@ -11,6 +11,7 @@ interface BootFlags {
   timeout?: number;
   memory?: number;
   accel: AccelChoice;
+  machine: MachineChoice;
   cmdline?: string;
   kernel?: string;
   initrd?: string;
@@ -24,8 +25,9 @@ interface BootFlags {
 }
 
 function summary(result: BootResult, expect?: string): string {
-  const how = `${result.accel}${result.accel === 'tcg' ? ` (${result.accelReason})` : ''}, ${result.uefi ? 'UEFI, ' : ''}${result.memoryMiB} MiB`;
-  const first = result.firstLineMs !== undefined ? `first program line after ${formatSeconds(result.firstLineMs)}` : 'the program printed nothing';
+  const how = `${result.machine} (${result.firmware}), ${result.accel}${result.accel === 'tcg' ? ` (${result.accelReason})` : ''}, ${result.uefi ? 'UEFI, ' : ''}${result.memoryMiB} MiB`;
+  const handover = result.initMs !== undefined ? `/init after ${formatSeconds(result.initMs)}, ` : '';
+  const first = `${handover}${result.firstLineMs !== undefined ? `first program line after ${formatSeconds(result.firstLineMs)}` : 'the program printed nothing'}`;
   const end = result.cleanPowerOff === undefined ? '' : result.cleanPowerOff ? '; the supervising init powered the machine off' : '; the machine did not power off by itself';
   switch (result.outcome) {
     case 'expected':
@@ -58,6 +60,7 @@ export function registerBoot(program: Command, context: CommandContext): void {
     .option('-t, --timeout <seconds>', 'stop and fail after this long (default: none; 120 with --expect)', positiveNumber('--timeout'))
     .option('-m, --memory <mib>', 'guest RAM in MiB (default: sized from the initramfs)', positiveInteger('--memory'))
     .addOption(new Option('--accel <accel>', 'auto = KVM only when usable and the CPU has vmx/svm').choices(['auto', 'kvm', 'tcg']).default('auto'))
+    .addOption(new Option('--machine <type>', 'QEMU machine: auto = pc; microvm starts faster but can hang under software emulation (see docs/PERFORMANCE.md)').choices(['auto', 'pc', 'q35', 'microvm']).default('auto'))
     .option('--cmdline <args>', 'appended to the kernel command line the build recorded')
     .option('--kernel <file>', 'boot this bzImage instead of <dir>/bzImage')
     .option('--initrd <file>', 'boot this initramfs instead of <dir>/initramfs.cpio.gz')
@@ -77,6 +80,7 @@ export function registerBoot(program: Command, context: CommandContext): void {
       const result = await boot({
         dir,
         accel: flags.accel,
+        machine: flags.machine,
         ...(flags.expect !== undefined ? { expect: flags.expect } : {}),
         ...(flags.expectCount !== undefined ? { expectCount: flags.expectCount } : {}),
         ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { BuildOptions, InitMode } from '../build.js';
-import type { KernelConfigBase } from '../kernel/build.js';
-import { collect, nonNegativeInteger, positiveInteger } from './context.js';
+import { KERNEL_COMPRESSIONS, type KernelCompression, type KernelConfigBase } from '../kernel/build.js';
+import { byteSize, collect, nonNegativeInteger, positiveInteger, positiveNumber } from './context.js';
 
 /** The flags that say what to build; `build` and `verify` share them. */
 export interface BuildFlags {
@@ -12,6 +12,7 @@ export interface BuildFlags {
   kernelConfig: KernelConfigBase;
   kernelFragment?: string[];
   kernelSha256?: string;
+  kernelCompression?: KernelCompression;
   cmdline?: string;
   init: InitMode;
   net?: boolean;
@@ -21,6 +22,8 @@ export interface BuildFlags {
   cgo?: boolean;
   strip: boolean;
   jobs?: number;
+  cpus?: number;
+  memoryLimit?: number;
   sourceDateEpoch?: number;
 }
 
@@ -31,6 +34,7 @@ export function addBuildOptions(command: Command): Command {
     .option('--kernel-source <source>', 'debian:<series> | kernel.org:<version> | path to a tarball or source tree', 'debian:trixie')
     .addOption(new Option('--kernel-config <base>', 'base configuration').choices(['minimal', 'defconfig']).default('minimal'))
     .option('--kernel-fragment <file>', 'extra Kconfig fragment, applied after the base (repeatable)', collect)
+    .addOption(new Option('--kernel-compression <method>', 'bzImage compression (default zstd with minimal): xz is smallest but unpacks about 0.5 s slower under software emulation').choices([...KERNEL_COMPRESSIONS]))
     .option('--kernel-sha256 <hex>', 'expected sha256 of a kernel.org tarball (default: kernel.org sha256sums.asc)')
     .option('--cmdline <args>', 'extra kernel command line, recorded for boot and the ISO')
     .addOption(
@@ -44,7 +48,9 @@ export function addBuildOptions(command: Command): Command {
     .option('--menu-timeout <seconds>', 'seconds the ISO\'s GRUB menu waits', nonNegativeInteger('--menu-timeout'), 0)
     .option('--cgo', 'allow cgo, linked fully static (-linkmode=external -extldflags=-static)')
     .option('--no-strip', 'keep the symbol table and DWARF in the program (no -s -w)')
-    .option('-j, --jobs <n>', 'parallel kernel compile jobs (default: CPU count)', positiveInteger('--jobs'))
+    .option('-j, --jobs <n>', 'parallel kernel compile jobs (default: CPU count, or --cpus rounded up)', positiveInteger('--jobs'))
+    .option('--cpus <n>', 'CPUs each builder container may use (docker --cpus), e.g. 1.5', positiveNumber('--cpus'))
+    .option('--memory-limit <size>', 'memory each builder container may use, no swap beyond (docker --memory), e.g. 2g', byteSize('--memory-limit'))
     .option('--source-date-epoch <seconds>', 'timestamp for reproducible output (default: $SOURCE_DATE_EPOCH, the app dir\'s last commit, or 2024-01-01)', nonNegativeInteger('--source-date-epoch'));
 }
 
@@ -64,8 +70,11 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     menuTimeoutSeconds: flags.menuTimeout,
     ...(flags.name !== undefined ? { name: flags.name } : {}),
     ...(flags.kernelSha256 !== undefined ? { kernelSha256: flags.kernelSha256 } : {}),
+    ...(flags.kernelCompression !== undefined ? { kernelCompression: flags.kernelCompression } : {}),
     ...(flags.cmdline !== undefined ? { cmdline: flags.cmdline } : {}),
     ...(flags.jobs !== undefined ? { jobs: flags.jobs } : {}),
+    ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
+    ...(flags.memoryLimit !== undefined ? { memoryLimitBytes: flags.memoryLimit } : {}),
     ...(flags.sourceDateEpoch !== undefined ? { sourceDateEpoch: flags.sourceDateEpoch } : {}),
   };
 }

@@ -31,6 +31,12 @@ function ms(value: number): string {
   return Number.isFinite(value) ? `${Math.round(value)} ms` : '—';
 }
 
+function ratio(a: number, b: number): string {
+  const r = a / b;
+  if (!Number.isFinite(r)) return '—';
+  return r > 0 && r < 0.005 ? '<0.01×' : `${r.toFixed(2)}×`;
+}
+
 function mib(value: number): string {
   return Number.isFinite(value) ? `${formatMiB(value)} MiB` : '—';
 }
@@ -41,7 +47,7 @@ export function compareTable(result: CompareResult): string {
   const rows = [
     ['', 'bytes', 'start → first output', 'memory', 'VM / this'],
     ['VM (bzImage + initramfs)', formatBytes(vmBytes), ms(report.vm.bootToFirstOutputMs), `${mib(report.vm.hostRssBytes)} (QEMU RSS)`, ''],
-    ...report.containers.map((c) => [`${c.variant} image`, formatBytes(c.imageBytes), ms(c.startToFirstOutputMs), mib(c.memoryBytes), `${(vmBytes / c.imageBytes).toFixed(2)}×`]),
+    ...report.containers.map((c) => [`${c.variant} image`, formatBytes(c.imageBytes), ms(c.startToFirstOutputMs), mib(c.memoryBytes), ratio(vmBytes, c.imageBytes)]),
   ];
   return [
     table(rows, [1, 2, 3, 4]),

@@ -36,6 +36,16 @@ export function positiveNumber(name: string) {
   };
 }
 
+/** "512m", "2g", "1.5GiB", "1073741824" → bytes (binary units, as docker's --memory). */
+export function byteSize(name: string) {
+  return (value: string): number => {
+    const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
+    if (!match) throw new InvalidArgumentError(`${name} must be a size such as 512m or 2g.`);
+    const power = ['', 'k', 'm', 'g', 't'].indexOf((match[2] ?? '').toLowerCase());
+    return Math.round(Number(match[1]) * 1024 ** power);
+  };
+}
+
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }

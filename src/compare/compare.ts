@@ -69,6 +69,13 @@ function checkOptions(options: CompareOptions): { variants: VariantName[]; runs:
   return { variants, runs, windowMs };
 }
 
+/** The options that say what to build: all of them but compare's own. */
+function buildOptionsOf(options: CompareOptions): BuildOptions {
+  const build: BuildOptions & Partial<Record<keyof CompareOptions, unknown>> = { ...options };
+  for (const key of ['variants', 'runs', 'windowMs', 'accel', 'keep', 'onProgress', 'signal'] as const) delete build[key];
+  return build;
+}
+
 function imageName(name: string): string {
   return `gopid1-compare-${name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'app'}`;
 }
@@ -177,8 +184,7 @@ function missingStats(): Stats {
 export async function compare(options: CompareOptions): Promise<CompareResult> {
   const { variants, runs, windowMs } = checkOptions(options);
   const report = options.onProgress ?? silent;
-  const { variants: _v, runs: _r, windowMs: _w, accel: _a, keep: _k, onProgress: _p, signal: _s, ...buildOptions } = options;
-  const built = await build({ ...buildOptions, onProgress: report, ...(options.signal ? { signal: options.signal } : {}) });
+  const built = await build({ ...buildOptionsOf(options), onProgress: report, ...(options.signal ? { signal: options.signal } : {}) });
   throwIfAborted(options.signal, 'compare');
   const { manifest, outDir } = built;
   const program = path.join(outDir, (manifest.artifacts.app ?? manifest.artifacts.init).file);

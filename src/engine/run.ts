@@ -19,6 +19,12 @@ export interface StepOutput {
   dest: string;
 }
 
+/** Resources a builder container may use (docker run --cpus, --memory). */
+export interface StepLimits {
+  cpus?: number;
+  memoryBytes?: number;
+}
+
 export interface StepOptions {
   /** Short machine name, also the role label: "kernel-compile". */
   role: string;
@@ -32,6 +38,7 @@ export interface StepOptions {
   /** "none" (default) for steps that only compile; "bridge" for steps that fetch. */
   network?: 'none' | 'bridge';
   workingDir?: string;
+  limits?: StepLimits;
   inputs?: StepInput[];
   outputs?: StepOutput[];
   /** Every output line is appended here; the directory is created. */
@@ -96,6 +103,9 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
           NetworkMode: options.network ?? 'none',
           Binds: Object.entries(options.volumes ?? {}).map(([volume, target]) => `${volume}:${target}`),
           Init: true,
+          ...(options.limits?.cpus !== undefined ? { NanoCpus: Math.round(options.limits.cpus * 1e9) } : {}),
+          // No swap beyond the limit: a step that needs more fails with 137 instead of thrashing.
+          ...(options.limits?.memoryBytes !== undefined ? { Memory: options.limits.memoryBytes, MemorySwap: options.limits.memoryBytes } : {}),
         },
       });
     } catch (error) {
@@ -159,8 +169,8 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
           logFile: options.logFile,
           hint:
             exitCode === 137
-              ? 'The builder container was killed (out of memory, or stopped from outside). Free memory or lower --jobs and run again.'
-              : `Read the log tail below (full log: ${options.logFile}); fix the cause and run again.`,
+              ? `The builder container was killed (out of memory${options.limits?.memoryBytes !== undefined ? ` within --memory-limit ${Math.round(options.limits.memoryBytes / 2 ** 20)} MiB` : ''}, or stopped from outside). Raise --memory-limit, free memory or lower --jobs, and run again.`
+              : `Read the log tail above (full log: ${options.logFile}); fix the cause and run again.`,
         })
       );
     }

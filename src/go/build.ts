@@ -4,7 +4,7 @@ import type { Engine } from '../engine/connect.js';
 import { packDirectory } from '../engine/archive.js';
 import type { BuilderImage } from '../engine/images.js';
 import { stageBuilder } from '../builders.js';
-import { ensureVolume, runStep } from '../engine/run.js';
+import { ensureVolume, runStep, type StepLimits } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
 import type { Reporter } from '../progress.js';
 import { DEFAULT_SERIES } from '../kernel/source.js';
@@ -21,6 +21,7 @@ export interface GoBuildOptions {
   cgo: boolean;
   /** -ldflags=-s -w */
   strip: boolean;
+  limits?: StepLimits;
   /** Use Go's build and module cache volume; without it the build starts from nothing. */
   useCache: boolean;
   /** Paths under appDir (relative, forward slashes) not to copy into the builder, e.g. the out dir. */
@@ -147,6 +148,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
       cmd: ['go-step'],
       env,
       network,
+      ...(options.limits ? { limits: options.limits } : {}),
       volumes: cacheVolume ? { [cacheVolume]: '/cache' } : {},
       inputs: [{ path: '/src', archive: () => packDirectory(app.dir, { skip: (relative) => exclude.has(relative) }) }],
       outputs: [{ path: '/out', dest: scratch }],
@@ -154,7 +156,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
       onLine: (line) => report({ kind: 'line', stage: 'go', line }),
       ...(signal ? { signal } : {}),
       onFailure: (exitCode, tail) => {
-        const compilerLines = tail.filter((line) => !/^(\$ |go version |# exit code )/.test(line));
+        const compilerLines = tail.filter((line) => !/^(\$ |go version |# exit code |gopid1: cgroup )/.test(line));
         const cgoHint = app.usesCgo && !options.cgo ? ' This package imports "C": pass --cgo for a static cgo build.' : '';
         const tooNew = compilerLines.map((line) => /requires go >= ?([\d.]+) \(running go ([\d.]+)/.exec(line)).find(Boolean);
         const versionHint = tooNew

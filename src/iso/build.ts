@@ -5,7 +5,7 @@ import { packFiles } from '../engine/archive.js';
 import type { Engine } from '../engine/connect.js';
 import type { BuilderImage } from '../engine/images.js';
 import { stageBuilder } from '../builders.js';
-import { runStep } from '../engine/run.js';
+import { runStep, type StepLimits } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES } from '../kernel/source.js';
 import type { Reporter } from '../progress.js';
@@ -28,6 +28,7 @@ export interface IsoBuildOptions {
   outDir: string;
   logDir: string;
   dockerfilesDir: string;
+  limits?: StepLimits;
   report: Reporter;
   signal?: AbortSignal;
 }
@@ -83,6 +84,7 @@ export async function buildIso(engine: Engine, options: IsoBuildOptions): Promis
         GOPID1_EFI_MODULES: EFI_MODULES.join(' '),
         SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
       },
+      ...(options.limits ? { limits: options.limits } : {}),
       inputs: [
         {
           path: '/iso',

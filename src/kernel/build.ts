@@ -7,13 +7,17 @@ import { packDirectory, packFiles, packLocalFile } from '../engine/archive.js';
 import type { Engine } from '../engine/connect.js';
 import type { BuilderImage } from '../engine/images.js';
 import { stageBuilder } from '../builders.js';
-import { createVolume, runStep } from '../engine/run.js';
+import { createVolume, runStep, type StepLimits } from '../engine/run.js';
 import { Gopid1Error, describeError } from '../errors.js';
 import type { Reporter } from '../progress.js';
 import { configProblemsError, parseConfig, parseFragment, parseKconfigFacts, verifyConfig, type RequestedOption } from './config.js';
 import { DEFAULT_SERIES, describeSource, downloadKernelOrg, type KernelSource } from './source.js';
 
 export type KernelConfigBase = 'minimal' | 'defconfig';
+
+/** How bzImage is compressed: the kernel's size against the time to unpack it at every boot. */
+export type KernelCompression = 'zstd' | 'xz' | 'gzip';
+export const KERNEL_COMPRESSIONS: readonly KernelCompression[] = ['zstd', 'xz', 'gzip'];
 
 export interface KernelBuildOptions {
   source: KernelSource;
@@ -24,9 +28,12 @@ export interface KernelBuildOptions {
   uefi: boolean;
   /** Add net.config: IPv4, virtio-net over PCI, kernel-level IP configuration (ip=). */
   net: boolean;
+  /** Compress bzImage this way (a generated fragment after the base); default: the base's (minimal: zstd). */
+  compression?: KernelCompression;
   /** Expected sha256 of a kernel.org tarball; default: kernel.org's sha256sums.asc. */
   kernelSha256?: string;
   jobs: number;
+  limits?: StepLimits;
   useCache: boolean;
   /** KBUILD_BUILD_TIMESTAMP comes from this. */
   sourceDateEpoch: number;
@@ -69,17 +76,20 @@ interface CachedKernelMeta {
 }
 
 async function loadFragments(options: KernelBuildOptions): Promise<Fragment[]> {
-  const files: { label: string; file: string }[] = [];
+  const files: { label: string; file: string; text?: string }[] = [];
   const shipped = (name: string): { label: string; file: string } => ({ label: name, file: path.join(options.dockerfilesDir, 'kernel', 'fragments', name) });
   if (options.config === 'minimal') files.push(shipped('minimal.config'));
+  if (options.compression) {
+    files.push({ label: `--kernel-compression ${options.compression}`, file: 'compression.config', text: `CONFIG_KERNEL_${options.compression.toUpperCase()}=y\n` });
+  }
   if (options.uefi) files.push(shipped('efi.config'));
   if (options.net) files.push(shipped('net.config'));
   for (const file of options.fragments) files.push({ label: file, file });
   const fragments: Fragment[] = [];
-  for (const [index, { label, file }] of files.entries()) {
+  for (const [index, { label, file, text: inline }] of files.entries()) {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = inline ?? (await readFile(file, 'utf8'));
     } catch (error) {
       throw new Gopid1Error('BAD_INPUT', `cannot read kernel config fragment ${file}`, { hint: 'Check the path given to --kernel-fragment.', cause: error });
     }
@@ -179,6 +189,7 @@ export async function buildKernel(engine: Engine, options: KernelBuildOptions): 
       cmd: ['kernel-step', 'configure', options.config === 'minimal' ? 'tinyconfig' : 'defconfig'],
       env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
       volumes: { [volume.name]: '/work' },
+      ...(options.limits ? { limits: options.limits } : {}),
       inputs,
       outputs: ['.config', 'gopid1-kconfig-deps', 'gopid1-kernelrelease'].map((name) => ({ path: `/work/build/${name}`, dest: scratch })),
       logFile,
@@ -205,6 +216,7 @@ export async function buildKernel(engine: Engine, options: KernelBuildOptions): 
       cmd: ['kernel-step', 'compile', String(options.jobs)],
       env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
       volumes: { [volume.name]: '/work' },
+      ...(options.limits ? { limits: options.limits } : {}),
       outputs: [{ path: '/work/build/arch/x86/boot/bzImage', dest: scratch }],
       logFile,
       onLine: (line) => {

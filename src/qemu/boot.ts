@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -8,7 +8,7 @@ import { Gopid1Error, interrupted } from '../errors.js';
 import { LineSplitter } from '../lines.js';
 import { openLog } from '../logs.js';
 import { ConsoleWatcher, type ConsoleVerdict } from './console.js';
-import { defaultMemoryMiB, findOnPath, findOvmf, findQemu, qemuArgs, resolveAccel, type AccelChoice, type BootMedia, type Forward } from './command.js';
+import { defaultMemoryMiB, findOnPath, findOvmf, findQboot, findQemu, qemuArgs, resolveAccel, resolveMachine, type AccelChoice, type BootMedia, type Forward, type MachineChoice, type MachineType } from './command.js';
 import { qmpCommand } from './qmp.js';
 
 /** How long an incomplete console line must stay unchanged before --expect may match it. */
@@ -35,6 +35,8 @@ export interface BootMachineOptions {
   timeoutSeconds?: number;
   memoryMiB?: number;
   accel?: AccelChoice;
+  /** QEMU machine type; `auto` (default) is pc. */
+  machine?: MachineChoice;
   /**
    * /init is gopid1's supervising init: its "gopid1: app exited …" line ends the run, and stopping the machine
    * (timeout, abort) presses the ACPI power button and waits for a clean power-off before killing QEMU.
@@ -69,11 +71,21 @@ export interface BootResult {
   firstLineMs?: number;
   /** From QEMU's start to the line that met --expect. */
   expectMs?: number;
+  /**
+   * From QEMU's start to the kernel's clock reading zero (firmware, loading, decompression before it), and to the
+   * kernel running /init: read from printk timestamps, so only when the console shows kernel info messages
+   * (e.g. --cmdline loglevel=7; `quiet` hides them).
+   */
+  kernelStartMs?: number;
+  initMs?: number;
   /** QEMU's peak resident memory on the host (VmHWM), read when gopid1 stopped it. */
   hostPeakRssBytes?: number;
   durationMs: number;
   accel: 'kvm' | 'tcg';
   accelReason: string;
+  machine: MachineType;
+  /** The firmware QEMU ran: qboot.rom, OVMF.fd, or QEMU's default for the machine (SeaBIOS; microvm's own). */
+  firmware: string;
   memoryMiB: number;
   /** The kernel command line of a direct boot (an ISO's is in its grub.cfg). */
   cmdline?: string;
@@ -91,6 +103,32 @@ async function mustExist(file: string, what: string): Promise<number> {
     throw new Gopid1Error('BAD_INPUT', `${what} ${file} does not exist`, {
       hint: what === 'ISO' ? 'Build one with `gopid1 build <app> --iso` (add --uefi for UEFI), then boot <out>/<name>.iso.' : 'Run `gopid1 build <app> --out <dir>` first, then boot that directory.',
     });
+  }
+}
+
+/** The bytes at `offset` of a file (fewer at its end). */
+async function bytesAt(file: string, offset: number, length: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, offset);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Refuses a file that is not what it is booted as, before QEMU says something obscure about it: a kernel must
+ * carry the x86 boot protocol's "HdrS" header, an ISO the ISO 9660 "CD001" volume descriptor.
+ */
+async function mustBe(file: string, what: 'kernel' | 'ISO'): Promise<void> {
+  const [offset, magic, description, hint] =
+    what === 'kernel'
+      ? [0x202, 'HdrS', 'a Linux bzImage (no "HdrS" boot header at 0x202)', 'Pass the bzImage of `gopid1 build` (or of any x86 kernel build) with --kernel.']
+      : [0x8001, 'CD001', 'an ISO 9660 image (no "CD001" volume descriptor at 0x8001)', 'Pass the .iso of `gopid1 build --iso` with --iso.'];
+  if ((await bytesAt(file, offset, magic.length)).toString('latin1') !== magic) {
+    throw new Gopid1Error('BAD_INPUT', `${file} is not ${description}`, { hint });
   }
 }
 
@@ -120,14 +158,19 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   if (media.kind === 'direct') {
     imageBytes = await mustExist(media.initrd, 'initramfs');
     await mustExist(media.kernel, 'kernel');
+    await mustBe(media.kernel, 'kernel');
   } else {
     imageBytes = await mustExist(media.iso, 'ISO');
+    await mustBe(media.iso, 'ISO');
   }
   if (options.uefi && media.kind === 'direct') {
     throw new Gopid1Error('BAD_INPUT', '--uefi boots an ISO through UEFI firmware; a direct kernel boot has no firmware step', { hint: 'Build with --uefi and boot with --iso <dir>/<name>.iso --uefi.' });
   }
+  const machine = resolveMachine(options.machine ?? 'auto', media.kind);
   const qemu = await findQemu();
   const uefiFirmware = options.uefi ? await findOvmf() : undefined;
+  // A kernel booted directly needs no BIOS services: qboot (microvm brings its own firmware).
+  const firmware = uefiFirmware ?? (media.kind === 'direct' && machine !== 'microvm' ? await findQboot() : undefined);
   const { accel, reason } = await resolveAccel(options.accel ?? 'auto');
   // OVMF itself wants room beyond what the kernel and initramfs need.
   const memoryMiB = options.memoryMiB ?? Math.max(defaultMemoryMiB(imageBytes, options.unpackedBytes ?? imageBytes * 3), uefiFirmware ? 256 : 0);
@@ -136,7 +179,7 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   // The power button is pressed through QMP; only the supervising init listens to it.
   const qmpDir = supervised ? await mkdtemp(path.join(os.tmpdir(), 'gopid1-qmp-')) : undefined;
   const qmpSocket = qmpDir ? path.join(qmpDir, 'qmp.sock') : undefined;
-  const args = qemuArgs({ media, memoryMiB, accel, ...(uefiFirmware ? { uefiFirmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}) });
+  const args = qemuArgs({ media, machine, memoryMiB, accel, ...(firmware ? { firmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}) });
   const cmdline = media.kind === 'direct' ? media.cmdline : undefined;
 
   const log = await openLog(options.serialLog, { tailSize: 25 });
@@ -236,6 +279,8 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     durationMs,
     accel,
     accelReason: reason,
+    machine,
+    firmware: firmware ? path.basename(firmware) : machine === 'microvm' ? 'bios-microvm.bin' : 'SeaBIOS',
     memoryMiB,
     ...(cmdline !== undefined ? { cmdline } : {}),
     uefi: uefiFirmware !== undefined,
@@ -245,6 +290,8 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     serialLog: options.serialLog,
     ...(watcher.firstProgramLineAt !== undefined ? { firstLineMs: watcher.firstProgramLineAt } : {}),
     ...(hostPeakRssBytes !== undefined ? { hostPeakRssBytes } : {}),
+    ...(watcher.kernelClockZeroAt !== undefined ? { kernelStartMs: watcher.kernelClockZeroAt } : {}),
+    ...(watcher.initAt !== undefined ? { initMs: watcher.initAt } : {}),
   };
   const lastLines = log.tail();
 
@@ -303,6 +350,15 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
       });
     }
     return { ...base, outcome: 'powered-off' };
+  }
+  const stderr = String(result.stderr ?? '');
+  const forward = /Could not set up host forwarding rule '([^']*)'/.exec(stderr);
+  if (forward) {
+    throw new Gopid1Error('BAD_INPUT', `QEMU could not forward ${forward[1]}: the host port is in use or not allowed`, {
+      step: 'boot',
+      logTail: stderr.split('\n').filter(Boolean).slice(-5),
+      hint: 'Pick another host port for --forward (ports below 1024 need root), or stop what listens on it.',
+    });
   }
   throw new Gopid1Error('BOOT_FAILED', `QEMU stopped with ${result.signal ? `signal ${result.signal}` : `exit code ${result.exitCode}`}`, {
     step: 'boot',

@@ -5,6 +5,24 @@ import { Gopid1Error } from '../errors.js';
 
 export type AccelChoice = 'auto' | 'kvm' | 'tcg';
 
+/**
+ * QEMU machine types: `pc` (i440FX, SeaBIOS), `q35` (ICH9, SeaBIOS), `microvm` (no firmware to speak of, no PCI
+ * bus, ACPI for the power button and power-off, virtio-mmio devices). microvm starts a kernel faster, but it has
+ * no HPET and no ACPI PM timer: under software emulation the kernel's TSC calibration against the PIT alone
+ * sometimes fails and the boot hangs (measured in docs/PERFORMANCE.md), so it is never chosen for you.
+ */
+export type MachineType = 'pc' | 'q35' | 'microvm';
+export type MachineChoice = MachineType | 'auto';
+
+/** `auto` is pc: BIOS or UEFI firmware boots an ISO on it, and a kernel booted directly starts reliably. */
+export function resolveMachine(choice: MachineChoice, media: BootMedia['kind']): MachineType {
+  if (choice === 'auto') return 'pc';
+  if (choice === 'microvm' && media === 'iso') {
+    throw new Gopid1Error('BAD_INPUT', '--machine microvm cannot boot an ISO: it has no firmware that reads CDs or disks', { hint: 'Use --machine pc or q35 for ISOs (auto picks pc).' });
+  }
+  return choice;
+}
+
 /** The kernel command line every gopid1 boot uses; `extra` is appended (later parameters win). */
 export function kernelCmdline(extra?: string): string {
   return ['console=ttyS0', 'panic=-1', 'printk.time=1', 'quiet', ...(extra?.trim() ? [extra.trim()] : [])].join(' ');
@@ -91,20 +109,22 @@ export function parseForward(spec: string): Forward {
 
 export interface QemuArgsOptions {
   media: BootMedia;
+  /** Default pc. */
+  machine?: MachineType;
   memoryMiB: number;
   accel: 'kvm' | 'tcg';
-  /** OVMF firmware image for UEFI; SeaBIOS when absent. */
-  uefiFirmware?: string;
+  /** Firmware image for -bios: OVMF for UEFI, qboot for direct kernel boots; QEMU's SeaBIOS when absent. */
+  firmware?: string;
   /** A virtio NIC on QEMU's user networking (guest 10.0.2.15, DHCP, outbound NAT), with these forwards. */
   net?: { forwards: Forward[] };
   /** A QMP socket (unix path) for asking the guest to power off. */
   qmpSocket?: string;
 }
 
-/** QEMU's -netdev and -device for user networking with host forwards. */
-export function netArgs(forwards: Forward[]): string[] {
+/** QEMU's -netdev and -device for user networking with host forwards: virtio over PCI, or over MMIO on microvm. */
+export function netArgs(forwards: Forward[], machine: MachineType = 'pc'): string[] {
   const hostfwd = forwards.map((f) => `,hostfwd=${f.protocol}:${f.hostAddress}:${f.hostPort}-:${f.guestPort}`).join('');
-  return ['-netdev', `user,id=net0${hostfwd}`, '-device', 'virtio-net-pci,netdev=net0'];
+  return ['-netdev', `user,id=net0${hostfwd}`, '-device', `${machine === 'microvm' ? 'virtio-net-device' : 'virtio-net-pci'},netdev=net0`];
 }
 
 /** Commas separate QEMU's -drive options, so a comma inside a value is written twice. */
@@ -121,7 +141,10 @@ export function qemuArgs(options: QemuArgsOptions): string[] {
       : media.as === 'cdrom'
         ? ['-drive', `file=${qemuOptionValue(media.iso)},media=cdrom,if=ide,readonly=on`, '-boot', 'd']
         : ['-drive', `file=${qemuOptionValue(media.iso)},format=raw,if=ide,snapshot=on`, '-boot', 'c'];
+  const machine = options.machine ?? 'pc';
   return [
+    '-M',
+    machine,
     '-nodefaults',
     '-no-user-config',
     '-accel',
@@ -136,11 +159,29 @@ export function qemuArgs(options: QemuArgsOptions): string[] {
     '-serial',
     'stdio',
     '-no-reboot',
-    ...(options.uefiFirmware ? ['-bios', options.uefiFirmware] : []),
-    ...(options.net ? netArgs(options.net.forwards) : []),
+    ...(options.firmware ? ['-bios', options.firmware] : []),
+    ...(options.net ? netArgs(options.net.forwards, machine) : []),
     ...(options.qmpSocket ? ['-qmp', `unix:${qemuOptionValue(options.qmpSocket)},server=on,wait=off`] : []),
     ...boot,
   ];
+}
+
+/**
+ * qboot, the minimal firmware QEMU ships for booting a kernel directly: about 0.2 s faster than SeaBIOS under
+ * software emulation (docs/PERFORMANCE.md). $GOPID1_QBOOT, else QEMU's own copy; undefined (SeaBIOS) without one.
+ */
+export async function findQboot(): Promise<string | undefined> {
+  const candidates = process.env.GOPID1_QBOOT !== undefined ? [process.env.GOPID1_QBOOT] : ['/usr/share/qemu/qboot.rom', '/usr/share/seabios/qboot.rom'];
+  for (const candidate of candidates) {
+    if (candidate === '') return undefined; // GOPID1_QBOOT= asks for SeaBIOS
+    try {
+      await access(candidate, constants.R_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
 }
 
 /** $GOPID1_OVMF, else Debian's OVMF (package ovmf). */

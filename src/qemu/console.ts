@@ -5,6 +5,9 @@
 
 /** Kernel messages carry a printk timestamp (gopid1 boots with printk.time=1). */
 const KERNEL_LINE = /^\[\s*\d+\.\d+\]/;
+const KERNEL_TIME = /^\[\s*(\d+\.\d+)\]/;
+/** The kernel's last word before it executes /init (an info message: shown with loglevel=7, not with quiet). */
+const RUN_INIT = /\] Run \S+ as init process/;
 const INIT_EXIT = /Attempted to kill init! exitcode=(0x[0-9a-fA-F]+)/;
 const PANIC = /Kernel panic - not syncing: ?(.*)$/;
 /** The supervising init's last word about the program (init/main.go). */
@@ -43,6 +46,14 @@ export class ConsoleWatcher {
   /** Milliseconds (as given to feed) when the first non-kernel, non-empty line appeared. */
   firstProgramLineAt: number | undefined;
   expectedAt: number | undefined;
+  /**
+   * When the kernel's clock read zero, in the caller's time: the smallest (arrival − printk timestamp) over
+   * kernel lines, i.e. the line that waited least between printk and the console.
+   */
+  kernelClockZeroAt: number | undefined;
+  /** When the kernel handed over to /init, in the caller's time (from the "Run /init" line's timestamp). */
+  initAt: number | undefined;
+  private initKernelSeconds: number | undefined;
 
   /** With a boot loader in front (ISO boots), output counts as the program's only after GRUB's "Booting `…'". */
   private bootloaderDone: boolean;
@@ -87,8 +98,18 @@ export class ConsoleWatcher {
     this.firstProgramLineAt = at;
   }
 
+  private noteKernelTime(line: string, at: number): void {
+    const time = KERNEL_TIME.exec(line);
+    if (!time) return;
+    const seconds = Number(time[1]);
+    if (seconds > 0) this.kernelClockZeroAt = Math.min(this.kernelClockZeroAt ?? Infinity, at - seconds * 1000);
+    if (RUN_INIT.test(line)) this.initKernelSeconds = seconds;
+    if (this.initKernelSeconds !== undefined && this.kernelClockZeroAt !== undefined) this.initAt = this.kernelClockZeroAt + this.initKernelSeconds * 1000;
+  }
+
   feed(line: string, at: number): ConsoleVerdict | undefined {
     this.noteProgramOutput(line, at);
+    this.noteKernelTime(line, at);
     if (this.options.expect?.test(line)) {
       this.matches += 1;
       if (this.matches >= (this.options.expectCount ?? 1)) {

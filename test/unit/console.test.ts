@@ -51,6 +51,19 @@ describe('serial console', () => {
     assert.equal(new ConsoleWatcher().feed('gopid1: app exited with status 3', 1), undefined, 'a program that is PID 1 itself cannot end the run by printing it');
   });
 
+  it('places the kernel\'s clock and its handover to /init on the caller\'s clock, from printk timestamps', () => {
+    const watcher = new ConsoleWatcher();
+    watcher.feed('[    0.000000] Linux version 6.12.117', 700);
+    assert.equal(watcher.kernelClockZeroAt, undefined, 'a zero timestamp says nothing');
+    watcher.feed('[    0.161592] Unpacking initramfs...', 990);
+    watcher.feed('[    0.239937] Freeing initrd memory: 636K', 1040);
+    assert.equal(Math.round(watcher.kernelClockZeroAt ?? 0), 800, 'the line that waited least');
+    watcher.feed('[    0.445865] Run /init as init process', 1300);
+    assert.equal(Math.round(watcher.initAt ?? 0), 1246);
+    watcher.feed('Hello from Golang', 1330);
+    assert.equal(watcher.firstProgramLineAt, 1330);
+  });
+
   it('reports other panics with their message', () => {
     const verdict = new ConsoleWatcher().feed('[    0.9] Kernel panic - not syncing: No working init found.  Try passing init= option to kernel.', 900);
     assert.equal(verdict?.kind, 'panic');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultMemoryMiB, kernelCmdline, parseForward, qemuArgs } from '../../src/qemu/command.js';
+import { defaultMemoryMiB, kernelCmdline, parseForward, qemuArgs, resolveMachine } from '../../src/qemu/command.js';
 
 describe('QEMU command line', () => {
   it('boots the kernel directly with the serial console on stdio and no reboot', () => {
@@ -14,11 +14,12 @@ describe('QEMU command line', () => {
     assert.ok(args.includes('-no-reboot'));
     assert.ok(args.includes('-nodefaults'));
     assert.ok(!args.includes('-cpu'), 'TCG keeps QEMU\'s default CPU (GOAMD64=v1 binaries run on it)');
-    assert.deepEqual(qemuArgs({ media: { kind: 'direct', kernel: 'k', initrd: 'i', cmdline: 'c' }, memoryMiB: 64, accel: 'kvm' }).slice(2, 6), ['-accel', 'kvm', '-cpu', 'host']);
+    const kvm = qemuArgs({ media: { kind: 'direct', kernel: 'k', initrd: 'i', cmdline: 'c' }, memoryMiB: 64, accel: 'kvm' });
+    assert.deepEqual(kvm.slice(kvm.indexOf('-accel'), kvm.indexOf('-accel') + 4), ['-accel', 'kvm', '-cpu', 'host']);
   });
 
   it('boots an ISO from the CD-ROM drive or as a disk, through OVMF when asked', () => {
-    const cdrom = qemuArgs({ media: { kind: 'iso', iso: '/d/a,b.iso', as: 'cdrom' }, memoryMiB: 256, accel: 'tcg', uefiFirmware: '/usr/share/ovmf/OVMF.fd' });
+    const cdrom = qemuArgs({ media: { kind: 'iso', iso: '/d/a,b.iso', as: 'cdrom' }, memoryMiB: 256, accel: 'tcg', firmware: '/usr/share/ovmf/OVMF.fd' });
     assert.ok(cdrom.includes('file=/d/a,,b.iso,media=cdrom,if=ide,readonly=on'), 'commas in the path are doubled');
     assert.deepEqual(cdrom.slice(cdrom.indexOf('-boot'), cdrom.indexOf('-boot') + 2), ['-boot', 'd']);
     assert.equal(cdrom[cdrom.indexOf('-bios') + 1], '/usr/share/ovmf/OVMF.fd');
@@ -26,6 +27,16 @@ describe('QEMU command line', () => {
     const disk = qemuArgs({ media: { kind: 'iso', iso: '/d/x.iso', as: 'disk' }, memoryMiB: 128, accel: 'tcg' });
     assert.ok(disk.includes('file=/d/x.iso,format=raw,if=ide,snapshot=on'), 'the stick image is never written to');
     assert.ok(!disk.includes('-bios'), 'SeaBIOS unless UEFI is asked for');
+  });
+
+  it('boots on pc unless told otherwise, and refuses an ISO on microvm', () => {
+    assert.equal(resolveMachine('auto', 'direct'), 'pc');
+    assert.equal(resolveMachine('auto', 'iso'), 'pc');
+    assert.equal(resolveMachine('q35', 'iso'), 'q35');
+    assert.throws(() => resolveMachine('microvm', 'iso'), /microvm cannot boot an ISO/);
+    const args = qemuArgs({ media: { kind: 'direct', kernel: 'k', initrd: 'i', cmdline: 'c' }, machine: 'microvm', memoryMiB: 64, accel: 'tcg', net: { forwards: [] } });
+    assert.deepEqual(args.slice(0, 2), ['-M', 'microvm']);
+    assert.equal(args[args.indexOf('-device') + 1], 'virtio-net-device,netdev=net0', 'microvm has no PCI: virtio over MMIO');
   });
 
   it('puts console=ttyS0 and panic=-1 first and appends extras last', () => {

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.js';
+import { FIRST_BUILD_TIMEOUT_MS, e2ePrerequisites, hello, tempDir } from '../helpers/e2e.js';
+import { packageRoot } from '../../src/paths.js';
+
+const skip = e2ePrerequisites();
+const noStack = (text: string): void => assert.doesNotMatch(text, /\n\s+at .+:\d+:\d+/, `stack trace in:\n${text}`);
+
+describe('bad input against the real engine and QEMU: one paragraph, the fix, no stack, nothing half-written', { skip }, () => {
+  const out = tempDir('robust-hello');
+
+  it('an out dir that cannot be made is refused before anything is built', { timeout: 60_000 }, async () => {
+    const run = await runCli(['build', hello, '--out', '/etc/passwd/dist']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /cannot write to the out dir \/etc\/passwd\/dist \[BAD_INPUT\]/);
+    assert.match(run.stderr, /→ Choose a directory you can write to/);
+    noStack(run.stderr);
+  });
+
+  it('a kernel or ISO file that is not what it claims is refused before QEMU starts', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    assert.equal((await runCli(['build', hello, '--out', out])).code, 0);
+    const fake = path.join(out, 'not-a-kernel');
+    writeFileSync(fake, 'this is not a bzImage\n');
+    let run = await runCli(['boot', out, '--kernel', fake, '--initrd', path.join(out, 'initramfs.cpio.gz'), '--timeout', '30']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /not-a-kernel is not a Linux bzImage \(no "HdrS" boot header at 0x202\) \[BAD_INPUT\]/);
+    assert.match(run.stderr, /→ Pass the bzImage of `gopid1 build`/);
+    noStack(run.stderr);
+    run = await runCli(['boot', '--iso', path.join(out, 'bzImage'), '--timeout', '30']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /bzImage is not an ISO 9660 image \(no "CD001" volume descriptor at 0x8001\) \[BAD_INPUT\]/);
+  });
+
+  it('QEMU missing: says how to install it', async () => {
+    const run = await runCli(['boot', out], { env: { GOPID1_QEMU: '/nonexistent/qemu-system-x86_64' } });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /\/nonexistent\/qemu-system-x86_64 is not installed \[QEMU_MISSING\]/);
+    assert.match(run.stderr, /apt-get install qemu-system-x86/);
+  });
+
+  it('a host port already in use for --forward names the port and what to do', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const web = tempDir('robust-httpserver');
+    assert.equal((await runCli(['build', path.join(packageRoot, 'examples', 'httpserver'), '--net', '--out', web])).code, 0);
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as net.AddressInfo;
+    try {
+      const run = await runCli(['boot', web, '--forward', `${port}:8080`, '--timeout', '30']);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, new RegExp(`QEMU could not forward tcp:127\\.0\\.0\\.1:${port}-:8080: the host port is in use or not allowed \\[BAD_INPUT\\]`));
+      assert.match(run.stderr, /→ Pick another host port/);
+    } finally {
+      busy.close();
+    }
+  });
+});
