@@ -80,7 +80,9 @@ async function loadFragments(options: KernelBuildOptions): Promise<Fragment[]> {
   const shipped = (name: string): { label: string; file: string } => ({ label: name, file: path.join(options.dockerfilesDir, 'kernel', 'fragments', name) });
   if (options.config === 'minimal') files.push(shipped('minimal.config'));
   if (options.compression) {
-    files.push({ label: `--kernel-compression ${options.compression}`, file: 'compression.config', text: `CONFIG_KERNEL_${options.compression.toUpperCase()}=y\n` });
+    // A Kconfig choice: the chosen one on, the others (which the base may have asked for) explicitly off.
+    const text = KERNEL_COMPRESSIONS.map((method) => (method === options.compression ? `CONFIG_KERNEL_${method.toUpperCase()}=y` : `# CONFIG_KERNEL_${method.toUpperCase()} is not set`)).join('\n');
+    files.push({ label: `--kernel-compression ${options.compression}`, file: 'compression.config', text: `${text}\n` });
   }
   if (options.uefi) files.push(shipped('efi.config'));
   if (options.net) files.push(shipped('net.config'));
