@@ -94,7 +94,11 @@ export async function runToFirstOutput(engine: Engine, options: FirstOutputOptio
     statsStream.on('data', (chunk: Buffer) => statsLines.push(chunk));
     statsStream.on('error', () => undefined);
 
-    const ended = container.wait().then(() => 'ended' as const);
+    // Removing the container at the end settles a pending wait either way; it must never become an unhandled rejection.
+    const ended = container.wait().then(
+      () => 'ended' as const,
+      () => 'ended' as const,
+    );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
     const aborted = new Promise<'aborted'>((resolve) => options.signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));
