@@ -76,8 +76,9 @@ function buildOptionsOf(options: CompareOptions): BuildOptions {
   return build;
 }
 
-function imageName(name: string): string {
-  return `gopid1-compare-${name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'app'}`;
+/** gopid1-compare-<machine name>:<variant>: what the variant's image is tagged, and later removed, by. */
+function imageTag(name: string, variant: VariantName): string {
+  return `gopid1-compare-${name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'app'}:${variant}`;
 }
 
 /** Writes a file next to its final path and renames it into place. */
@@ -196,7 +197,7 @@ export async function compare(options: CompareOptions): Promise<CompareResult> {
   const made: Variant[] = [];
   try {
     for (const name of variants) {
-      const tag = `${imageName(manifest.name)}:${name}`;
+      const tag = imageTag(manifest.name, name);
       await buildVariant(engine, name, { work, tag, program, build: built, appDir: options.app, logFile, cache, report, ...(options.signal ? { signal: options.signal } : {}) });
       const sizes = await imageSizes(engine, tag);
       made.push({ name, tag, sizes, firstOutputMs: [], memoryBytes: [] });
@@ -280,8 +281,9 @@ export async function compare(options: CompareOptions): Promise<CompareResult> {
     await rm(work, { recursive: true, force: true });
     if (!options.keep) {
       for (const variant of variants) {
-        await removeImage(engine, `${imageName(manifest.name)}:${variant}`).catch((error: unknown) => {
-          report({ kind: 'warning', stage: 'compare', text: `could not remove ${imageName(manifest.name)}:${variant}: ${describeError(error)}` });
+        const tag = imageTag(manifest.name, variant);
+        await removeImage(engine, tag).catch((error: unknown) => {
+          report({ kind: 'warning', stage: 'compare', text: `could not remove ${tag}: ${describeError(error)}` });
         });
       }
     }

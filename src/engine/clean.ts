@@ -26,6 +26,17 @@ function gone(error: unknown): boolean {
   return status === 404 || status === 409;
 }
 
+/** Runs one removal; 1 when it removed something, 0 when it was already gone (or going). */
+async function removed(remove: () => Promise<unknown>): Promise<number> {
+  try {
+    await remove();
+    return 1;
+  } catch (error) {
+    if (gone(error)) return 0;
+    throw error;
+  }
+}
+
 /**
  * Removes what gopid1 left in the engine: every container, per-run volume and comparison image labelled
  * `gopid1` whose run is gone (for instance killed with -9), and on request the persistent cache volumes and the
@@ -41,13 +52,7 @@ export async function cleanEngine(engine: Engine, options: { cacheVolumes: boole
         report.skippedLive += 1;
         continue;
       }
-      await engine.docker
-        .getContainer(info.Id)
-        .remove({ force: true, v: true })
-        .then(() => (report.containers += 1))
-        .catch((error: unknown) => {
-          if (!gone(error)) throw error;
-        });
+      report.containers += await removed(() => engine.docker.getContainer(info.Id).remove({ force: true, v: true }));
     }
     const labels = [LABEL, ...(options.cacheVolumes ? ['gopid1.cache'] : [])];
     for (const label of labels) {
@@ -57,13 +62,7 @@ export async function cleanEngine(engine: Engine, options: { cacheVolumes: boole
           report.skippedLive += 1;
           continue;
         }
-        await engine.docker
-          .getVolume(volume.Name)
-          .remove()
-          .then(() => (report.volumes += 1))
-          .catch((error: unknown) => {
-            if (!gone(error)) throw error;
-          });
+        report.volumes += await removed(() => engine.docker.getVolume(volume.Name).remove());
       }
     }
     // Images `gopid1 compare` made (labelled with their run, unlike builder images) whose run is gone.
@@ -72,24 +71,12 @@ export async function cleanEngine(engine: Engine, options: { cacheVolumes: boole
         report.skippedLive += 1;
         continue;
       }
-      await engine.docker
-        .getImage(image.Id)
-        .remove({ force: true })
-        .then(() => (report.images += 1))
-        .catch((error: unknown) => {
-          if (!gone(error)) throw error;
-        });
+      report.images += await removed(() => engine.docker.getImage(image.Id).remove({ force: true }));
     }
     if (options.images) {
       const images = await engine.docker.listImages({ filters: { label: ['gopid1.builder'] } });
       for (const image of images) {
-        await engine.docker
-          .getImage(image.Id)
-          .remove({ force: true })
-          .then(() => (report.images += 1))
-          .catch((error: unknown) => {
-            if (!gone(error)) throw error;
-          });
+        report.images += await removed(() => engine.docker.getImage(image.Id).remove({ force: true }));
       }
     }
   } catch (error) {

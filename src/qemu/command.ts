@@ -171,30 +171,16 @@ export function qemuArgs(options: QemuArgsOptions): string[] {
  * software emulation (docs/PERFORMANCE.md). $GOPID1_QBOOT, else QEMU's own copy; undefined (SeaBIOS) without one.
  */
 export async function findQboot(): Promise<string | undefined> {
-  const candidates = process.env.GOPID1_QBOOT !== undefined ? [process.env.GOPID1_QBOOT] : ['/usr/share/qemu/qboot.rom', '/usr/share/seabios/qboot.rom'];
-  for (const candidate of candidates) {
-    if (candidate === '') return undefined; // GOPID1_QBOOT= asks for SeaBIOS
-    try {
-      await access(candidate, constants.R_OK);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
+  // GOPID1_QBOOT= (empty) asks for SeaBIOS.
+  if (process.env.GOPID1_QBOOT === '') return undefined;
+  return firstAccessible(process.env.GOPID1_QBOOT !== undefined ? [process.env.GOPID1_QBOOT] : ['/usr/share/qemu/qboot.rom', '/usr/share/seabios/qboot.rom'], constants.R_OK);
 }
 
 /** $GOPID1_OVMF, else Debian's OVMF (package ovmf). */
 export async function findOvmf(): Promise<string> {
   const candidates = process.env.GOPID1_OVMF ? [process.env.GOPID1_OVMF] : ['/usr/share/ovmf/OVMF.fd', '/usr/share/qemu/OVMF.fd'];
-  for (const candidate of candidates) {
-    try {
-      await access(candidate, constants.R_OK);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
+  const found = await firstAccessible(candidates, constants.R_OK);
+  if (found) return found;
   throw new Gopid1Error('QEMU_MISSING', `no UEFI firmware for QEMU (looked for ${candidates.join(', ')})`, {
     hint: 'Install OVMF (Debian: sudo apt-get install ovmf, or `make setup`), or set GOPID1_OVMF to an OVMF.fd.',
   });
@@ -203,9 +189,14 @@ export async function findOvmf(): Promise<string> {
 /** `name` itself when it is a path, else the first executable of that name on PATH. */
 export async function findOnPath(name: string): Promise<string | undefined> {
   const candidates = name.includes('/') ? [name] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, name));
+  return firstAccessible(candidates, constants.X_OK);
+}
+
+/** The first of `candidates` this process may access with `mode` (R_OK, X_OK), or undefined. */
+async function firstAccessible(candidates: string[], mode: number): Promise<string | undefined> {
   for (const candidate of candidates) {
     try {
-      await access(candidate, constants.X_OK);
+      await access(candidate, mode);
       return candidate;
     } catch {
       // next
