@@ -6,13 +6,14 @@
  *   BENCH_KERNEL_RUNS  runs of the cold kernel build (about 3 minutes each here), default 1
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { boot, build, compare, type Manifest } from '../src/index.js';
-import type { KernelCompression } from '../src/kernel/build.js';
+import type { InitramfsCompression } from '../src/initramfs/compress.js';
+import { decompressorFragment, type KernelCompression } from '../src/kernel/build.js';
 import { writeInitramfs } from '../src/initramfs/layout.js';
 import { GO_CACHE_VOLUME } from '../src/go/build.js';
 import { packageRoot } from '../src/paths.js';
@@ -117,6 +118,9 @@ async function main(): Promise<void> {
     handHow: `\`docker run\` of the kernel builder: \`make tinyconfig\`, \`merge_config.sh\`, \`make olddefconfig\`, \`make -j${jobs} bzImage\``,
   };
   let cold: Awaited<ReturnType<typeof build>> | undefined;
+  // The same fragments the tool applies: minimal.config, then the initramfs decompressor.
+  const decompressor = path.join(work, 'decompressor.config');
+  writeFileSync(decompressor, decompressorFragment(manifest.artifacts.initramfs.format.replace(/^newc\+/, '') as InitramfsCompression, 'minimal'));
   for (let i = 0; i < kernelRuns; i++) {
     log(`cold kernel build, gopid1 (${i + 1}/${kernelRuns})`);
     const result = await build({ app: hello, out: path.join(work, `kernel-${i}`), cache: false });
@@ -126,9 +130,9 @@ async function main(): Promise<void> {
     kernel.hand.push(
       await timed(() =>
         execa('docker', [
-          'run', '--rm', '--network', 'none', '-v', `${fragment}:/frag.config:ro`, kernelImage, 'bash', '-c',
-          `set -e; make -s -C /usr/src/linux O=/b tinyconfig >/dev/null; /usr/src/linux/scripts/kconfig/merge_config.sh -m -O /b /b/.config /frag.config >/dev/null; ` +
-            `make -s -C /usr/src/linux O=/b olddefconfig; make -s -C /usr/src/linux O=/b -j${jobs} bzImage >/dev/null; ls -l /b/arch/x86/boot/bzImage`,
+          'run', '--rm', '--network', 'none', '-v', `${fragment}:/frag.config:ro`, '-v', `${decompressor}:/rd.config:ro`, kernelImage, 'bash', '-c',
+          `set -e; make -s -C /usr/src/linux O=/work/b tinyconfig >/dev/null; /usr/src/linux/scripts/kconfig/merge_config.sh -m -O /work/b /work/b/.config /frag.config /rd.config >/dev/null; ` +
+            `make -s -C /usr/src/linux O=/work/b olddefconfig; make -s -C /usr/src/linux O=/work/b -j${jobs} bzImage >/dev/null; ls -l /work/b/arch/x86/boot/bzImage`,
         ]),
       ),
     );
@@ -149,6 +153,7 @@ async function main(): Promise<void> {
     go.tool.push(result.durations.goMs);
     const out = path.join(work, `go-hand-${i}`);
     mkdirSync(out);
+    chmodSync(out, 0o777); // the Go builder runs as its unprivileged user
     go.hand.push(
       await timed(() =>
         execa('docker', [
@@ -215,7 +220,7 @@ async function main(): Promise<void> {
     bootFigure.tool.push(result.firstLineMs ?? result.expectMs ?? result.durationMs);
     bootFigure.hand.push(
       await firstLine(
-        ['-accel', accel, '-m', String(result.memoryMiB), '-kernel', path.join(warm.outDir, 'bzImage'), '-initrd', path.join(warm.outDir, 'initramfs.cpio.gz'),
+        ['-accel', accel, '-m', String(result.memoryMiB), '-kernel', path.join(warm.outDir, 'bzImage'), '-initrd', path.join(warm.outDir, manifest.artifacts.initramfs.file),
           '-append', 'console=ttyS0 panic=-1', '-nographic', '-no-reboot'],
         /Hello from Golang/,
       ),
@@ -267,6 +272,31 @@ async function main(): Promise<void> {
     compressions.push(entry);
   }
 
+  // 6c. initramfs compression (zstd is the default; each other one is a kernel with its decompressor, built once),
+  //     and the smallest machine gopid1 makes: xz for both.
+  const initramfsCompressions: { label: string; compress: InitramfsCompression; kernelCompression?: KernelCompression; initramfsBytes: number; vmBytes: number; ms: number[]; unpackMs: number[] }[] = [];
+  for (const [label, compress, kernelCompression] of [
+    ['`zstd` (default)', 'zstd'],
+    ['`xz`', 'xz'],
+    ['`gzip`', 'gzip'],
+    ['`xz` + `--kernel-compression xz` (smallest)', 'xz', 'xz'],
+  ] as [string, InitramfsCompression, KernelCompression?][]) {
+    log(`initramfs compressed with ${label}`);
+    const built = await build({ app: hello, out: path.join(work, `initramfs-${compress}-${kernelCompression ?? 'default'}`), compress, ...(kernelCompression ? { kernelCompression } : {}) });
+    const { bzImage, initramfs } = built.manifest.artifacts;
+    const entry = { label, compress, ...(kernelCompression ? { kernelCompression } : {}), initramfsBytes: initramfs.bytes, vmBytes: bzImage.bytes + initramfs.bytes, ms: [] as number[], unpackMs: [] as number[] };
+    for (let i = 0; i < runs; i++) {
+      const result = await boot({ dir: built.outDir, expect: /Hello from Golang/, timeoutSeconds: 60 });
+      entry.ms.push(result.firstLineMs ?? result.durationMs);
+      // The kernel's own clock when the initramfs is unpacked ("Freeing initrd memory"), in a separate traced boot:
+      // the same kernel work comes before it, so the differences between compressions are the unpacking.
+      const traced = await boot({ dir: built.outDir, cmdline: 'loglevel=7', expect: /Hello from Golang/, timeoutSeconds: 60 });
+      const unpacked = /^\[\s*(\d+\.\d+)\] Freeing initrd memory/m.exec(readFileSync(traced.serialLog, 'utf8'));
+      if (unpacked) entry.unpackMs.push(Number(unpacked[1]) * 1000);
+    }
+    initramfsCompressions.push(entry);
+  }
+
   // 7. Where the time goes (default machine): the console shows kernel info messages with loglevel=7, whose
   //    timestamps place the kernel's start and its handover to /init; printing them costs a little.
   const timeline = { kernelStart: [] as number[], init: [] as number[], first: [] as number[] };
@@ -288,10 +318,12 @@ async function main(): Promise<void> {
   if (!cold) throw new Error('BENCH_KERNEL_RUNS must be at least 1');
 
   const sizes = manifest.artifacts;
+  const smallest = initramfsCompressions.find((c) => c.kernelCompression === 'xz');
+  if (!smallest) throw new Error('the smallest machine was not measured');
   const vmBytes = sizes.bzImage.bytes + sizes.initramfs.bytes;
   const ratio = (a: number, b: number): string => (a / b).toFixed(2);
   const targets: [string, string, string, boolean][] = [
-    ['bzImage + initramfs', '≤ 1.2 MB (1,200,000 B)', `${vmBytes.toLocaleString('en-US')} B`, vmBytes <= 1_200_000],
+    ['bzImage + initramfs', '≤ 1.2 MB (1,200,000 B)', `${vmBytes.toLocaleString('en-US')} B (smallest, xz for both: ${smallest.vmBytes.toLocaleString('en-US')} B)`, vmBytes <= 1_200_000],
     ['VM bytes / FROM-scratch image bytes', '≤ 1.1×', `${ratio(vmBytes, scratch.imageBytes)}× (${scratch.imageBytes.toLocaleString('en-US')} B image)`, vmBytes / scratch.imageBytes <= 1.1],
     ['QEMU start → first program line, TCG (default machine, pc)', '≤ 0.8 s', `${seconds(median(bootFigure.tool))} s`, median(bootFigure.tool) <= 800],
     ['same, as a ratio to `docker run` of the scratch image', '≤ 2.5×', `${ratio(against.report.vm.bootToFirstOutputMs, scratch.startToFirstOutputMs)}× (${seconds(against.report.vm.bootToFirstOutputMs)} s vs ${seconds(scratch.startToFirstOutputMs)} s)`, against.report.vm.bootToFirstOutputMs / scratch.startToFirstOutputMs <= 2.5],
@@ -332,7 +364,8 @@ async function main(): Promise<void> {
     '- **Size.** The Go program alone is most of a FROM-scratch image; the kernel has to add a serial console, printk,',
     '  ACPI and PCI (so the machine can power itself off and hear the power button), proc/sys/devtmpfs/tmpfs and the',
     '  Go runtime\'s syscalls. The default compresses the kernel with zstd rather than xz: the table below shows xz is',
-    '  smaller but slower to unpack at every boot. The initramfs is gzip -9; xz or zstd initramfs is not offered yet.',
+    '  smaller but slower to unpack at every boot, and the same holds for the initramfs ("initramfs compression" below).',
+    '  Even xz for both leaves the kernel near 1.3 MB on its own, above the whole target.',
     '- **Boot under TCG.** Everything runs in software emulation here (no vmx/svm). "Where the boot time goes" splits',
     '  the time: QEMU and firmware start-up plus the kernel\'s decompression before the kernel clock starts, kernel',
     '  initialisation to /init, then the Go runtime to its first line. `microvm` starts sooner but is not reliable',
@@ -356,6 +389,17 @@ async function main(): Promise<void> {
     '|---|---:|---:|',
     ...compressions.map((c) => `| \`${c.method}\`${c.method === 'zstd' ? ' (default)' : ''} | ${c.bytes} | ${cell(c.ms)} |`),
     '',
+    '## initramfs compression',
+    '',
+    `initramfs and machine bytes; QEMU start → first program line; and when the kernel had unpacked the initramfs by`,
+    `its own clock ("Freeing initrd memory", in a second boot with \`loglevel=7\`: the same work comes before it, so the`,
+    `differences are the unpacking). Seconds, median (min–max) of ${runs} boots each. Each compression is a kernel`,
+    'with that decompressor.',
+    '',
+    '| `--compress` | initramfs bytes | bzImage + initramfs | first line | initramfs unpacked (kernel clock) |',
+    '|---|---:|---:|---:|---:|',
+    ...initramfsCompressions.map((c) => `| ${c.label} | ${c.initramfsBytes} | ${c.vmBytes} | ${cell(c.ms)} | ${cell(c.unpackMs)} |`),
+    '',
     '## Where the boot time goes (default machine, `--cmdline loglevel=7`)',
     '',
     'From QEMU\'s start, seconds, median (min–max). The kernel\'s start and its handover to /init come from printk',
@@ -373,7 +417,7 @@ async function main(): Promise<void> {
     '|---|---:|',
     `| bzImage (Linux ${manifest.kernel.release}) | ${sizes.bzImage.bytes} |`,
     `| init (static Go binary, ${manifest.go.version.split(' ')[0]}) | ${sizes.init.bytes} |`,
-    `| initramfs.cpio.gz | ${sizes.initramfs.bytes} |`,
+    `| ${sizes.initramfs.file} | ${sizes.initramfs.bytes} |`,
     `| bzImage + initramfs | ${sizes.bzImage.bytes + sizes.initramfs.bytes} |`,
     '',
   ].join('\n');

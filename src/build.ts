@@ -10,6 +10,7 @@ import type { BuilderImage } from './engine/images.js';
 import type { StepLimits } from './engine/run.js';
 import { Gopid1Error, throwIfAborted } from './errors.js';
 import { buildGo, inspectApp, type GoBuildResult } from './go/build.js';
+import { compressInitramfs, compressorDescription, DEFAULT_INITRAMFS_COMPRESSION, INITRAMFS_COMPRESSIONS, initramfsFileName, type InitramfsCompression } from './initramfs/compress.js';
 import { writeInitramfs } from './initramfs/layout.js';
 import { buildIso } from './iso/build.js';
 import { buildKernel, KERNEL_COMPRESSIONS, type KernelCompression, type KernelConfigBase } from './kernel/build.js';
@@ -37,6 +38,8 @@ export interface BuildOptions {
   kernelSha256?: string;
   /** bzImage compression: zstd (the minimal default: unpacks fast), xz (smallest, slowest to unpack), gzip. */
   kernelCompression?: KernelCompression;
+  /** initramfs compression: zstd (default), xz (smallest, slowest to unpack), gzip. The kernel gets that decompressor. */
+  compress?: InitramfsCompression;
   /** Extra kernel command line, recorded in the manifest and used by `boot` and the ISO's GRUB entry. */
   cmdline?: string;
   /**
@@ -139,7 +142,7 @@ async function inParallel<A, B>(signal: AbortSignal | undefined, a: (signal: Abo
 
 /**
  * Builds an app into a bootable machine: the kernel and the program in parallel, each in its builder
- * container, then the initramfs; writes bzImage, init, initramfs.cpio.gz, kernel.config and manifest.json
+ * container, then the initramfs; writes bzImage, init, initramfs.cpio.zst (or .xz, .gz), kernel.config and manifest.json
  * to the out dir only when everything succeeded.
  */
 export async function build(options: BuildOptions): Promise<BuildResult> {
@@ -164,6 +167,10 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       : undefined;
   if (options.kernelCompression !== undefined && !KERNEL_COMPRESSIONS.includes(options.kernelCompression)) {
     throw new Gopid1Error('BAD_INPUT', `unknown kernel compression "${String(options.kernelCompression)}"`, { hint: `Use --kernel-compression ${KERNEL_COMPRESSIONS.join(', ')}.` });
+  }
+  const compression = options.compress ?? DEFAULT_INITRAMFS_COMPRESSION;
+  if (!INITRAMFS_COMPRESSIONS.includes(compression)) {
+    throw new Gopid1Error('BAD_INPUT', `unknown initramfs compression "${String(compression)}"`, { hint: `Use --compress ${INITRAMFS_COMPRESSIONS.join(', ')}.` });
   }
   const jobs = options.jobs ?? (options.cpus !== undefined ? Math.max(1, Math.ceil(options.cpus)) : os.availableParallelism());
   if (!Number.isInteger(jobs) || jobs < 1) throw new Gopid1Error('BAD_INPUT', `--jobs must be a positive whole number, not ${jobs}`, { hint: 'e.g. --jobs 2' });
@@ -210,6 +217,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           uefi,
           net,
           ...(options.kernelCompression ? { compression: options.kernelCompression } : {}),
+          initramfsCompression: compression,
           ...(options.kernelSha256 ? { kernelSha256: options.kernelSha256 } : {}),
           jobs,
           ...(limits ? { limits } : {}),
@@ -267,11 +275,21 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     throwIfAborted(options.signal, 'build');
 
     const initramfsStarted = Date.now();
-    report({ kind: 'step', stage: 'initramfs', text: 'packing initramfs.cpio.gz' });
+    const initramfsFile = initramfsFileName(compression);
+    report({ kind: 'step', stage: 'initramfs', text: `packing ${initramfsFile}` });
     const initramfs = await writeInitramfs(
       supervised ? { init: supervised.binary, app: go.binary, net } : { init: go.binary, net },
-      out.staged('initramfs.cpio.gz'),
+      out.staged(initramfsFile),
       epoch,
+      (cpio) =>
+        compressInitramfs(engine, cpio, {
+          compression,
+          builder: go.builder,
+          workDir: out.staging,
+          logFile: path.join(out.logs, 'initramfs.log'),
+          ...(limits ? { limits } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        }),
     );
     const initramfsMs = Date.now() - initramfsStarted;
     report({ kind: 'done', stage: 'initramfs', text: `initramfs packed (${initramfs.bytes} bytes, ${initramfs.unpackedBytes} unpacked)` });
@@ -303,7 +321,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         bzImage: await artifactRecord(out.staging, 'bzImage'),
         init: await artifactRecord(out.staging, 'init'),
         ...(supervised ? { app: await artifactRecord(out.staging, 'app') } : {}),
-        initramfs: { ...(await artifactRecord(out.staging, 'initramfs.cpio.gz')), unpackedBytes: initramfs.unpackedBytes, format: 'newc+gzip' },
+        initramfs: { ...(await artifactRecord(out.staging, initramfsFile)), unpackedBytes: initramfs.unpackedBytes, format: `newc+${compression}`, compressor: compressorDescription(compression) },
         kernelConfig: await artifactRecord(out.staging, 'kernel.config'),
         ...(isoResult ? { iso: { ...(await artifactRecord(out.staging, isoResult.file)), uefi, hybrid: true as const } } : {}),
       },
@@ -335,7 +353,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       ...(isoResult ? { iso: { builder: builderRecord(isoResult.builder), menuTimeoutSeconds } } : {}),
     };
     throwIfAborted(options.signal, 'build');
-    await out.commit(['bzImage', 'init', ...(supervised ? ['app'] : []), 'initramfs.cpio.gz', 'kernel.config', ...(isoResult ? [isoResult.file] : [])], manifest);
+    await out.commit(['bzImage', 'init', ...(supervised ? ['app'] : []), initramfsFile, 'kernel.config', ...(isoResult ? [isoResult.file] : [])], manifest);
     return {
       outDir: out.dir,
       manifest,

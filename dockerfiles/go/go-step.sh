@@ -20,6 +20,8 @@ else
 fi
 mkdir -p /out
 go version | tee /out/go-version
+# Who this step runs as and what network it has (compile steps: an unprivileged user, loopback only).
+echo "gopid1: sandbox: user $(id -un) (uid $(id -u)), network interfaces: $(echo $(ls /sys/class/net))"
 # The resources this container may use (gopid1 --cpus, --memory-limit), as its cgroup says (v2, else v1).
 if [ -r /sys/fs/cgroup/cpu.max ]; then
   echo "gopid1: cgroup cpu.max $(cat /sys/fs/cgroup/cpu.max), memory.max $(cat /sys/fs/cgroup/memory.max 2>/dev/null || echo unknown)"

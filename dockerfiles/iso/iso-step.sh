@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # gopid1 ISO builder step. Runs inside the ISO builder container.
-#   /iso/in/bzImage, /iso/in/initramfs.cpio.gz, /iso/in/grub.cfg, /iso/in/early.cfg   inputs
+#   /iso/in/bzImage, /iso/in/initramfs.cpio[.zst|.xz|.gz], /iso/in/grub.cfg, /iso/in/early.cfg   inputs
 #   /iso/out/image.iso, /iso/out/boot_hybrid.img                                        outputs
 # Environment: GOPID1_NAME (application id), GOPID1_VOLID (volume id), GOPID1_UEFI (0|1),
 #   GOPID1_MARKER (file the early config searches for), GOPID1_BIOS_MODULES, GOPID1_EFI_MODULES,
 #   SOURCE_DATE_EPOCH (dates in efi.img; the caller rewrites the ISO's own dates).
 set -euo pipefail
 
+# Who this step runs as and what network it has (an unprivileged user, loopback only).
+echo "gopid1: sandbox: user $(id -un) (uid $(id -u)), network interfaces: $(echo $(ls /sys/class/net))"
 root=/iso/root
 rm -rf "$root" && mkdir -p "$root/boot/grub" /iso/out
-cp /iso/in/bzImage /iso/in/initramfs.cpio.gz "$root/boot/"
+cp /iso/in/bzImage /iso/in/initramfs.cpio* "$root/boot/"
 cp /iso/in/grub.cfg "$root/boot/grub/grub.cfg"
 # The marker the early config searches for, so GRUB finds this medium and not another disk's /boot.
 : > "$root/boot/grub/$GOPID1_MARKER"

@@ -79,6 +79,8 @@ compile() {
   echo "gopid1: compiled $(cat "$BUILD/gopid1-kernelrelease")"
 }
 
+# Who this step runs as and what network it has (an unprivileged user, loopback only).
+echo "gopid1: sandbox: user $(id -un) (uid $(id -u)), network interfaces: $(echo $(ls /sys/class/net))"
 case "${1:-}" in
   configure) configure "${2:-tinyconfig}" ;;
   compile) compile "${2:-$(nproc)}" ;;

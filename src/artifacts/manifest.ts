@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Gopid1Error } from '../errors.js';
+import type { InitramfsCompression } from '../initramfs/compress.js';
 import { sha256File } from './files.js';
 
 export interface ArtifactRecord {
@@ -29,7 +30,7 @@ export interface Manifest {
     init: ArtifactRecord;
     /** /app in the initramfs: the program, under the supervising init. */
     app?: ArtifactRecord;
-    initramfs: ArtifactRecord & { unpackedBytes: number; format: 'newc+gzip' };
+    initramfs: ArtifactRecord & { unpackedBytes: number; format: `newc+${InitramfsCompression}`; compressor?: string };
     kernelConfig: ArtifactRecord;
     /** With --iso: the GRUB ISO, USB-hybrid; `uefi` when it also boots under UEFI. */
     iso?: ArtifactRecord & { uefi: boolean; hybrid: true };

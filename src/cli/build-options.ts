@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { BuildOptions, InitMode } from '../build.js';
+import { DEFAULT_INITRAMFS_COMPRESSION, INITRAMFS_COMPRESSIONS, type InitramfsCompression } from '../initramfs/compress.js';
 import { KERNEL_COMPRESSIONS, type KernelCompression, type KernelConfigBase } from '../kernel/build.js';
 import { byteSize, collect, nonNegativeInteger, positiveInteger, positiveNumber } from './context.js';
 
@@ -13,6 +14,7 @@ export interface BuildFlags {
   kernelFragment?: string[];
   kernelSha256?: string;
   kernelCompression?: KernelCompression;
+  compress: InitramfsCompression;
   cmdline?: string;
   init: InitMode;
   net?: boolean;
@@ -35,6 +37,11 @@ export function addBuildOptions(command: Command): Command {
     .addOption(new Option('--kernel-config <base>', 'base configuration').choices(['minimal', 'defconfig']).default('minimal'))
     .option('--kernel-fragment <file>', 'extra Kconfig fragment, applied after the base (repeatable)', collect)
     .addOption(new Option('--kernel-compression <method>', 'bzImage compression (default zstd with minimal): xz is smallest but unpacks about 0.5 s slower under software emulation').choices([...KERNEL_COMPRESSIONS]))
+    .addOption(
+      new Option('--compress <method>', 'initramfs compression, the kernel gets its decompressor: zstd is small and quick to unpack, xz smallest but slowest to unpack')
+        .choices([...INITRAMFS_COMPRESSIONS])
+        .default(DEFAULT_INITRAMFS_COMPRESSION),
+    )
     .option('--kernel-sha256 <hex>', 'expected sha256 of a kernel.org tarball (default: kernel.org sha256sums.asc)')
     .option('--cmdline <args>', 'extra kernel command line, recorded for boot and the ISO')
     .addOption(
@@ -62,6 +69,7 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     kernelConfig: flags.kernelConfig,
     kernelFragments: flags.kernelFragment ?? [],
     init: flags.init,
+    compress: flags.compress,
     net: flags.net ?? false,
     cgo: flags.cgo ?? false,
     strip: flags.strip,

@@ -16,7 +16,7 @@ export function sizeTable(result: BuildResult): string {
   const rows = [
     ['artifact', 'bytes', 'MiB'],
     ['bzImage', formatBytes(artifacts.bzImage.bytes), formatMiB(artifacts.bzImage.bytes)],
-    ['initramfs.cpio.gz', formatBytes(artifacts.initramfs.bytes), formatMiB(artifacts.initramfs.bytes)],
+    [artifacts.initramfs.file, formatBytes(artifacts.initramfs.bytes), formatMiB(artifacts.initramfs.bytes)],
     ['total', formatBytes(total), formatMiB(total)],
     ...(artifacts.iso ? [[`${artifacts.iso.file} (${artifacts.iso.uefi ? 'BIOS + UEFI' : 'BIOS'}, USB-hybrid)`, formatBytes(artifacts.iso.bytes), formatMiB(artifacts.iso.bytes)]] : []),
   ];
@@ -38,7 +38,7 @@ export function registerBuild(program: Command, context: CommandContext): void {
       .description('build a Go module into bzImage + initramfs (the program is /init, or /app under --init supervise), in Docker builder containers')
       .argument('<app>', 'directory of the Go module (holds go.mod)'),
   )
-    .option('-o, --out <dir>', 'out dir for bzImage, init (+ app), initramfs.cpio.gz, kernel.config, manifest.json, logs/', 'dist')
+    .option('-o, --out <dir>', 'out dir for bzImage, init (+ app), initramfs.cpio.zst (or .xz, .gz), kernel.config, manifest.json, logs/', 'dist')
     .option('--no-cache', 'rebuild everything: no kernel from the cache, no Go build cache')
     .action(async (app: string, flags: BuildCommandFlags, command: Command) => {
       const { result, mode } = await withProgress(command, (onProgress) =>

@@ -48,6 +48,8 @@ export function golangDockerfile(options: { toolchainImage: string; package: str
   const pkg = options.package.startsWith('.') ? options.package : `./${options.package}`;
   return [
     `FROM ${options.toolchainImage}`,
+    // gopid1's builder runs as an unprivileged user; a toolchain image as people ship it builds as root.
+    'USER root',
     'ARG GOPROXY',
     'ENV GOCACHE=/root/.cache/go-build GOMODCACHE=/root/go/pkg/mod GOPATH=/root/go',
     'COPY src/ /src/',

@@ -6,6 +6,12 @@ import tarFs from 'tar-fs';
 import tarStream from 'tar-stream';
 import { Gopid1Error } from '../errors.js';
 
+/**
+ * Owner of everything gopid1 copies into a container: the builders' unprivileged user (`useradd --uid 10001
+ * builder` in each builder's Dockerfile), so a step can read its inputs and replace them, whoever packed them.
+ */
+export const BUILDER_UID = 10001;
+
 /** One file to put into a container. */
 export interface ArchiveFile {
   /** Path inside the archive, relative, forward slashes. */
@@ -19,11 +25,25 @@ function toNodeReadable(stream: AsyncIterable<unknown>): Readable {
   return Readable.from(stream, { objectMode: false });
 }
 
+/**
+ * Entries for the directories above `names` (in/ for in/a.config), so that they too belong to the builder's user:
+ * the engine would create missing ones owned by root, where an unprivileged step cannot remove or add files.
+ */
+function parentDirectories(pack: tarStream.Pack, names: string[]): void {
+  const dirs = new Set<string>();
+  for (const name of names) {
+    const parts = name.split('/').slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+  }
+  for (const dir of [...dirs].sort()) pack.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, mtime: new Date(0), uid: BUILDER_UID, gid: BUILDER_UID });
+}
+
 /** An in-memory tar of a few small files (config fragments, scripts). */
 export function packFiles(files: ArchiveFile[]): Readable {
   const pack = tarStream.pack();
+  parentDirectories(pack, files.map((file) => file.name));
   for (const file of files) {
-    pack.entry({ name: file.name, mode: file.mode ?? 0o644, mtime: new Date(0), uid: 0, gid: 0 }, file.data);
+    pack.entry({ name: file.name, mode: file.mode ?? 0o644, mtime: new Date(0), uid: BUILDER_UID, gid: BUILDER_UID }, file.data);
   }
   pack.finalize();
   return toNodeReadable(pack);
@@ -32,9 +52,10 @@ export function packFiles(files: ArchiveFile[]): Readable {
 /** A tar holding one file from disk under `name`, streamed (for source tarballs of a hundred MB and more). */
 export function packLocalFile(file: string, name: string): Readable {
   const pack = tarStream.pack();
+  parentDirectories(pack, [name]);
   stat(file).then(
     ({ size }) => {
-      const entry = pack.entry({ name, size, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, (error) => {
+      const entry = pack.entry({ name, size, mode: 0o644, mtime: new Date(0), uid: BUILDER_UID, gid: BUILDER_UID }, (error) => {
         if (error) pack.destroy(error);
         else pack.finalize();
       });
@@ -61,7 +82,7 @@ export function packDirectory(dir: string, options: { skip?: (relative: string) 
       const relative = path.relative(root, name).split(path.sep).join('/');
       return relative !== '' && skip(relative);
     },
-    map: (header) => ({ ...header, name: `${prefix}${header.name}`, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: new Date(0) }),
+    map: (header) => ({ ...header, name: `${prefix}${header.name}`, uid: BUILDER_UID, gid: BUILDER_UID, uname: 'builder', gname: 'builder', mtime: new Date(0) }),
   });
   return toNodeReadable(pack as unknown as AsyncIterable<unknown>);
 }

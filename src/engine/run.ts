@@ -208,8 +208,11 @@ export async function createVolume(engine: Engine, role: string): Promise<{ name
   };
 }
 
-/** A volume that outlives runs (e.g. the Go module and build cache), created on first use. */
-export async function ensureVolume(engine: Engine, name: string, role: string): Promise<string> {
+/**
+ * A volume that outlives runs (e.g. the Go module and build cache), created on first use; the volumes it
+ * `replaces` (an older layout of the same cache) are removed then, as far as no container still uses them.
+ */
+export async function ensureVolume(engine: Engine, name: string, role: string, options: { replaces?: string[] } = {}): Promise<string> {
   try {
     await engine.docker.getVolume(name).inspect();
   } catch {
@@ -218,6 +221,7 @@ export async function ensureVolume(engine: Engine, name: string, role: string): 
     } catch (error) {
       throw engineError(`cannot create volume ${name}`, error);
     }
+    for (const old of options.replaces ?? []) await engine.docker.getVolume(old).remove().catch(() => undefined);
   }
   return name;
 }

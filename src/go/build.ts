@@ -10,8 +10,10 @@ import type { Reporter } from '../progress.js';
 import { DEFAULT_SERIES } from '../kernel/source.js';
 import { checkStaticInit } from './elf.js';
 
-/** The Docker volume that keeps Go's module and build caches between runs. */
-export const GO_CACHE_VOLUME = 'gopid1-go-cache';
+/** The Docker volume that keeps Go's module and build caches between runs, owned by the builder's unprivileged user. */
+export const GO_CACHE_VOLUME = 'gopid1-go-cache-10001';
+/** Earlier cache volumes, written by builders that ran as root: removed when the new one is made. */
+const LEGACY_GO_CACHE_VOLUMES = ['gopid1-go-cache'];
 
 export interface GoBuildOptions {
   /** The app, as inspectApp found it. */
@@ -119,7 +121,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
   const started = Date.now();
   const { app, report, signal } = options;
   const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: options.dockerfilesDir, logDir: options.logDir, report, signal });
-  const cacheVolume = options.useCache ? await ensureVolume(engine, GO_CACHE_VOLUME, 'go') : undefined;
+  const cacheVolume = options.useCache ? await ensureVolume(engine, GO_CACHE_VOLUME, 'go', { replaces: LEGACY_GO_CACHE_VOLUMES }) : undefined;
   // Modules to download need the network; stdlib-only and vendored modules build with none.
   const network = app.hasRequires && !app.vendored ? 'bridge' : 'none';
   const ldflags = goLdflags(options);
@@ -156,7 +158,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
       onLine: (line) => report({ kind: 'line', stage: 'go', line }),
       ...(signal ? { signal } : {}),
       onFailure: (exitCode, tail) => {
-        const compilerLines = tail.filter((line) => !/^(\$ |go version |# exit code |gopid1: cgroup )/.test(line));
+        const compilerLines = tail.filter((line) => !/^(\$ |go version |# exit code |gopid1: cgroup |gopid1: sandbox: )/.test(line));
         const cgoHint = app.usesCgo && !options.cgo ? ' This package imports "C": pass --cgo for a static cgo build.' : '';
         const tooNew = compilerLines.map((line) => /requires go >= ?([\d.]+) \(running go ([\d.]+)/.exec(line)).find(Boolean);
         const versionHint = tooNew

@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { gzipSync } from 'node:zlib';
+import { gzip9 } from './compress.js';
 import { writeNewc, type CpioEntry } from './newc.js';
 
 export interface RootfsContents {
@@ -39,11 +39,19 @@ export interface InitramfsResult {
   bytes: number;
 }
 
-/** Writes initramfs.cpio.gz: newc, sorted, fixed metadata, gzip -9 with no name and no time. */
-export async function writeInitramfs(files: { init: string; app?: string; net?: boolean }, outPath: string, mtime: number): Promise<InitramfsResult> {
+/**
+ * Writes the initramfs: newc, sorted, fixed metadata, then `compress` (default gzip -9 with no name and no
+ * time; compress.ts has zstd and xz).
+ */
+export async function writeInitramfs(
+  files: { init: string; app?: string; net?: boolean },
+  outPath: string,
+  mtime: number,
+  compress: (cpio: Buffer) => Promise<Buffer> = async (cpio) => gzip9(cpio),
+): Promise<InitramfsResult> {
   const contents: RootfsContents = { init: await readFile(files.init), ...(files.app ? { app: await readFile(files.app) } : {}), ...(files.net ? { net: true } : {}) };
   const cpio = writeNewc(rootfsEntries(contents), { mtime });
-  const gz = gzipSync(cpio, { level: 9 });
-  await writeFile(outPath, gz, { mode: 0o644 });
-  return { path: outPath, unpackedBytes: cpio.length, bytes: gz.length };
+  const packed = await compress(cpio);
+  await writeFile(outPath, packed, { mode: 0o644 });
+  return { path: outPath, unpackedBytes: cpio.length, bytes: packed.length };
 }

@@ -66,6 +66,7 @@ export async function buildIso(engine: Engine, options: IsoBuildOptions): Promis
   const { report, signal } = options;
   const builder = await stageBuilder(engine, { stage: 'iso', series: DEFAULT_SERIES, dockerfilesDir: options.dockerfilesDir, logDir: options.logDir, report, signal });
   const [kernel, initramfs] = await Promise.all([readFile(options.bzImage), readFile(options.initramfs)]);
+  const initramfsFile = path.basename(options.initramfs);
   const marker = `gopid1-${sha256(`${sha256(kernel)}${sha256(initramfs)}${options.name}`).slice(0, 16)}.id`;
   const scratch = await mkdtemp(path.join(options.outDir, 'iso-'));
   try {
@@ -91,8 +92,8 @@ export async function buildIso(engine: Engine, options: IsoBuildOptions): Promis
           archive: () =>
             packFiles([
               { name: 'in/bzImage', data: kernel },
-              { name: 'in/initramfs.cpio.gz', data: initramfs },
-              { name: 'in/grub.cfg', data: grubConfig({ name: options.name, cmdline: options.cmdline, menuTimeoutSeconds: options.menuTimeoutSeconds }) },
+              { name: `in/${initramfsFile}`, data: initramfs },
+              { name: 'in/grub.cfg', data: grubConfig({ name: options.name, cmdline: options.cmdline, menuTimeoutSeconds: options.menuTimeoutSeconds, initramfsFile }) },
               { name: 'in/early.cfg', data: earlyConfig(marker) },
             ]),
         },

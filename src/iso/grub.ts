@@ -29,7 +29,7 @@ export function grubKernelArguments(cmdline: string): string {
 }
 
 /** grub.cfg: GRUB on the serial port and the screen, one entry booting the kernel with `cmdline`. */
-export function grubConfig(options: { name: string; cmdline: string; menuTimeoutSeconds: number }): string {
+export function grubConfig(options: { name: string; cmdline: string; menuTimeoutSeconds: number; initramfsFile: string }): string {
   if (!Number.isInteger(options.menuTimeoutSeconds) || options.menuTimeoutSeconds < 0) {
     throw new RangeError(`menu timeout must be a whole number of seconds, not ${options.menuTimeoutSeconds}`);
   }
@@ -42,7 +42,7 @@ export function grubConfig(options: { name: string; cmdline: string; menuTimeout
     'set default=0',
     `menuentry ${quoteGrub(options.name)} {`,
     `  linux /boot/bzImage ${grubKernelArguments(options.cmdline)}`,
-    '  initrd /boot/initramfs.cpio.gz',
+    `  initrd /boot/${options.initramfsFile}`,
     '}',
     '',
   ].join('\n');

@@ -9,6 +9,7 @@ import type { BuilderImage } from '../engine/images.js';
 import { stageBuilder } from '../builders.js';
 import { createVolume, runStep, type StepLimits } from '../engine/run.js';
 import { Gopid1Error, describeError } from '../errors.js';
+import { INITRAMFS_COMPRESSIONS, rdOption, type InitramfsCompression } from '../initramfs/compress.js';
 import type { Reporter } from '../progress.js';
 import { configProblemsError, parseConfig, parseFragment, parseKconfigFacts, verifyConfig, type RequestedOption } from './config.js';
 import { DEFAULT_SERIES, describeSource, downloadKernelOrg, type KernelSource } from './source.js';
@@ -30,6 +31,11 @@ export interface KernelBuildOptions {
   net: boolean;
   /** Compress bzImage this way (a generated fragment after the base); default: the base's (minimal: zstd). */
   compression?: KernelCompression;
+  /**
+   * The initramfs's compression: its decompressor is turned on (a generated fragment); the minimal base gets
+   * that one only, so no unused decompressor is in the kernel.
+   */
+  initramfsCompression: InitramfsCompression;
   /** Expected sha256 of a kernel.org tarball; default: kernel.org's sha256sums.asc. */
   kernelSha256?: string;
   jobs: number;
@@ -75,6 +81,15 @@ interface CachedKernelMeta {
   configSha256: string;
 }
 
+/** The initramfs decompressor a kernel needs: the chosen one, and for the minimal base none of the others. */
+export function decompressorFragment(compression: InitramfsCompression, base: KernelConfigBase): string {
+  const lines = INITRAMFS_COMPRESSIONS.flatMap((method) => {
+    if (method === compression) return [`CONFIG_${rdOption(method)}=y`];
+    return base === 'minimal' ? [`# CONFIG_${rdOption(method)} is not set`] : [];
+  });
+  return `${lines.join('\n')}\n`;
+}
+
 async function loadFragments(options: KernelBuildOptions): Promise<Fragment[]> {
   const files: { label: string; file: string; text?: string }[] = [];
   const shipped = (name: string): { label: string; file: string } => ({ label: name, file: path.join(options.dockerfilesDir, 'kernel', 'fragments', name) });
@@ -84,6 +99,7 @@ async function loadFragments(options: KernelBuildOptions): Promise<Fragment[]> {
     const text = KERNEL_COMPRESSIONS.map((method) => (method === options.compression ? `CONFIG_KERNEL_${method.toUpperCase()}=y` : `# CONFIG_KERNEL_${method.toUpperCase()} is not set`)).join('\n');
     files.push({ label: `--kernel-compression ${options.compression}`, file: 'compression.config', text: `${text}\n` });
   }
+  files.push({ label: `--compress ${options.initramfsCompression}`, file: 'initramfs-compression.config', text: decompressorFragment(options.initramfsCompression, options.config) });
   if (options.uefi) files.push(shipped('efi.config'));
   if (options.net) files.push(shipped('net.config'));
   for (const file of options.fragments) files.push({ label: file, file });

@@ -16,7 +16,7 @@ describe('examples/hello, built and booted as a new user would', { skip }, () =>
   it('builds bzImage + initramfs in builder containers, within the size budget', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
     const run = await runCli(['build', hello, '--out', out]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /bzImage\s+[\d,]+\s+[\d.]+\ninitramfs\.cpio\.gz\s+[\d,]+\s+[\d.]+\ntotal/);
+    assert.match(run.stdout, /bzImage\s+[\d,]+\s+[\d.]+\ninitramfs\.cpio\.zst\s+[\d,]+\s+[\d.]+\ntotal/);
     const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
     assert.ok(manifest.artifacts.bzImage.bytes <= 1.5 * MIB, `bzImage is ${manifest.artifacts.bzImage.bytes} bytes`);
     assert.ok(manifest.artifacts.initramfs.bytes <= 1 * MIB, `initramfs is ${manifest.artifacts.initramfs.bytes} bytes`);
@@ -34,7 +34,11 @@ describe('examples/hello, built and booted as a new user would', { skip }, () =>
     assert.doesNotMatch(JSON.stringify(manifest), new RegExp(out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no host paths in the manifest');
     const config = readFileSync(path.join(out, 'kernel.config'), 'utf8');
     for (const option of ['CONFIG_BLK_DEV_INITRD=y', 'CONFIG_EVENTFD=y', 'CONFIG_SERIAL_8250_CONSOLE=y', 'CONFIG_64BIT=y']) assert.ok(config.includes(option), option);
-    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.gz')), ['dev', 'dev/console', 'dev/null', 'etc', 'init', 'proc', 'run', 'sys', 'tmp']);
+    // zstd by default, and the kernel carries that decompressor only.
+    assert.equal(manifest.artifacts.initramfs.format, 'newc+zstd');
+    assert.match(config, /^CONFIG_RD_ZSTD=y$/m);
+    for (const other of ['GZIP', 'XZ', 'LZ4', 'LZO', 'LZMA', 'BZIP2']) assert.match(config, new RegExp(`^# CONFIG_RD_${other} is not set$`, 'm'));
+    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.zst')), ['dev', 'dev/console', 'dev/null', 'etc', 'init', 'proc', 'run', 'sys', 'tmp']);
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 

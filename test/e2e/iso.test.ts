@@ -43,13 +43,16 @@ describe('bootable GRUB ISO, mastered in the ISO builder', { skip }, () => {
   it('boots as a disk under BIOS, the way `dd` to a USB stick does', BOOT_TIMEOUT, () => bootIso(path.join(bios, 'hello.iso'), ['--iso-as', 'disk']));
 
   it('`build --uefi` adds EFI to the kernel and an EFI El Torito entry', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
-    const run = await runCli(['build', hello, '--out', uefi, '--uefi']);
+    // gzip here: the EFI kernel is built anyway, and so GRUB and the kernel are shown to take a gzip initramfs too.
+    const run = await runCli(['build', hello, '--out', uefi, '--uefi', '--compress', 'gzip']);
     assert.equal(run.code, 0, run.stderr);
     const manifest = JSON.parse(readFileSync(path.join(uefi, 'manifest.json'), 'utf8')) as Manifest;
     assert.equal(manifest.artifacts.iso?.uefi, true);
     assert.ok(manifest.kernel.fragments.some((f) => f.name === 'efi.config'));
     const config = readFileSync(path.join(uefi, 'kernel.config'), 'utf8');
     assert.match(config, /^CONFIG_EFI_STUB=y$/m);
+    assert.match(config, /^CONFIG_RD_GZIP=y$/m);
+    assert.equal(manifest.artifacts.initramfs.file, 'initramfs.cpio.gz');
     assert.match(execFileSync('file', ['-b', path.join(uefi, 'hello.iso')]).toString(), /DOS\/MBR boot sector/);
   });
 

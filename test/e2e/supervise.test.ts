@@ -43,12 +43,12 @@ describe('--init supervise: gopid1\'s init is PID 1, the program is /app', { ski
     const manifest = manifestOf(out);
     assert.equal(manifest.init.mode, 'supervise');
     assert.ok(manifest.artifacts.app, 'the program is recorded as app');
-    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.gz')), ['app', 'dev', 'dev/console', 'dev/null', 'etc', 'init', 'proc', 'run', 'sys', 'tmp']);
+    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.zst')), ['app', 'dev', 'dev/console', 'dev/null', 'etc', 'init', 'proc', 'run', 'sys', 'tmp']);
 
     const direct = tempDir('supervise-direct');
     assert.equal((await runCli(['build', supervised, '--out', direct])).code, 0);
     const added = manifest.artifacts.initramfs.bytes - manifestOf(direct).artifacts.initramfs.bytes;
-    assert.ok(added > 0 && added <= 1.5 * MIB, `the supervising init adds ${added} bytes to initramfs.cpio.gz`);
+    assert.ok(added > 0 && added <= 1.5 * MIB, `the supervising init adds ${added} bytes to initramfs.cpio.zst`);
     assert.equal(manifestOf(direct).artifacts.init.sha256, manifest.artifacts.app?.sha256, 'the same program either way');
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
@@ -107,14 +107,16 @@ describe('--init supervise: gopid1\'s init is PID 1, the program is /app', { ski
 describe('--net and boot --forward: examples/httpserver answers on the host', { skip }, () => {
   it('builds the server with networking, boots it with a forward, and gets 200 from /healthz', { timeout: FIRST_BUILD_TIMEOUT_MS + BUILD_TIMEOUT_MS }, async () => {
     const out = tempDir('httpserver');
-    const built = await runCli(['build', path.join(packageRoot, 'examples', 'httpserver'), '--init', 'supervise', '--net', '--out', out]);
+    // --compress xz here (and in test/robust's --net build): the net kernel is built once and proves the xz path.
+    const built = await runCli(['build', path.join(packageRoot, 'examples', 'httpserver'), '--init', 'supervise', '--net', '--compress', 'xz', '--out', out]);
     assert.equal(built.code, 0, built.stderr);
     const manifest = manifestOf(out);
     assert.equal(manifest.boot.net, true);
     assert.match(manifest.boot.cmdline, /(^| )ip=dhcp( |$)/);
-    assert.ok(listInitramfs(path.join(out, 'initramfs.cpio.gz')).includes('etc/resolv.conf'));
+    assert.equal(manifest.artifacts.initramfs.format, 'newc+xz');
+    assert.ok(listInitramfs(path.join(out, 'initramfs.cpio.xz')).includes('etc/resolv.conf'));
     const config = readFileSync(path.join(out, 'kernel.config'), 'utf8');
-    for (const option of ['CONFIG_INET=y', 'CONFIG_VIRTIO_NET=y', 'CONFIG_IP_PNP_DHCP=y']) assert.ok(config.includes(option), option);
+    for (const option of ['CONFIG_INET=y', 'CONFIG_VIRTIO_NET=y', 'CONFIG_IP_PNP_DHCP=y', 'CONFIG_RD_XZ=y', '# CONFIG_RD_ZSTD is not set']) assert.ok(config.includes(option), option);
 
     const port = await freePort();
     const controller = new AbortController();

@@ -45,8 +45,10 @@ export function leftovers(): { containers: string[]; volumes: string[] } {
   };
 }
 
+/** The paths in an initramfs, decompressed by the host's own tools (zstd, xz, gzip) as its name says. */
 export function listInitramfs(file: string): string[] {
-  return execFileSync('sh', ['-c', `gzip -dc '${file}' | cpio -t --quiet`]).toString().trim().split('\n');
+  const decompress = file.endsWith('.zst') ? 'zstd -dc' : file.endsWith('.xz') ? 'xz -dc' : file.endsWith('.gz') ? 'gzip -dc' : 'cat';
+  return execFileSync('sh', ['-c', `${decompress} '${file}' | cpio -t --quiet`]).toString().trim().split('\n');
 }
 
 /** Generous limits: the first build of a run compiles the kernel and the builder images. */

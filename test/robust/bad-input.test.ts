@@ -25,7 +25,7 @@ describe('bad input against the real engine and QEMU: one paragraph, the fix, no
     assert.equal((await runCli(['build', hello, '--out', out])).code, 0);
     const fake = path.join(out, 'not-a-kernel');
     writeFileSync(fake, 'this is not a bzImage\n');
-    let run = await runCli(['boot', out, '--kernel', fake, '--initrd', path.join(out, 'initramfs.cpio.gz'), '--timeout', '30']);
+    let run = await runCli(['boot', out, '--kernel', fake, '--initrd', path.join(out, 'initramfs.cpio.zst'), '--timeout', '30']);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /not-a-kernel is not a Linux bzImage \(no "HdrS" boot header at 0x202\) \[BAD_INPUT\]/);
     assert.match(run.stderr, /→ Pass the bzImage of `gopid1 build`/);
@@ -44,7 +44,7 @@ describe('bad input against the real engine and QEMU: one paragraph, the fix, no
 
   it('a host port already in use for --forward names the port and what to do', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
     const web = tempDir('robust-httpserver');
-    assert.equal((await runCli(['build', path.join(packageRoot, 'examples', 'httpserver'), '--net', '--out', web])).code, 0);
+    assert.equal((await runCli(['build', path.join(packageRoot, 'examples', 'httpserver'), '--net', '--compress', 'xz', '--out', web])).code, 0);
     const busy = net.createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const { port } = busy.address() as net.AddressInfo;

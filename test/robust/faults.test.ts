@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
@@ -30,6 +30,9 @@ describe('faults: a killed builder, a silent machine', { skip }, () => {
     assert.match(run.stderr, /\n {2}\| /, 'the log tail is shown');
     assert.match(run.stderr, /→ The builder container was killed \(out of memory, or stopped from outside\)/);
     assert.deepEqual(readdirSync(out).sort(), ['logs'], 'nothing half-written');
+    // The kernel's configure and compile steps ran unprivileged and offline.
+    const sandbox = readFileSync(path.join(out, 'logs', 'kernel.log'), 'utf8').match(/^gopid1: sandbox: .*$/gm) ?? [];
+    assert.deepEqual(sandbox, Array(2).fill('gopid1: sandbox: user builder (uid 10001), network interfaces: lo'));
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 

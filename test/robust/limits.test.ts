@@ -1,19 +1,39 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { BUILD_TIMEOUT_MS, e2ePrerequisites, hello, leftovers, tempDir } from '../helpers/e2e.js';
+import type { Manifest } from '../../src/index.js';
 
 const skip = e2ePrerequisites();
 
-describe('least privilege: builder containers get the resources they are given', { skip }, () => {
+describe('least privilege: builder containers get the resources and rights they are given, no more', { skip }, () => {
   it('--cpus and --memory-limit reach the builder container\'s cgroup', { timeout: BUILD_TIMEOUT_MS }, async () => {
     const out = tempDir('limits');
     const run = await runCli(['build', hello, '--out', out, '--cpus', '1', '--memory-limit', '1g']);
     assert.equal(run.code, 0, run.stderr);
     const log = readFileSync(path.join(out, 'logs', 'go.log'), 'utf8');
     assert.match(log, /gopid1: cgroup cpu\.max 100000 100000, memory\.max 1073741824/);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+
+  it('builder steps run as an unprivileged user, with loopback as their only network interface', { timeout: BUILD_TIMEOUT_MS }, async () => {
+    const out = tempDir('privilege');
+    const run = await runCli(['build', hello, '--out', out, '--iso']);
+    assert.equal(run.code, 0, run.stderr);
+    // Each step says who it is and what network it sees (dockerfiles/*/…-step.sh, the initramfs compressor).
+    for (const log of ['go.log', 'initramfs.log', 'iso.log']) {
+      const text = readFileSync(path.join(out, 'logs', log), 'utf8');
+      assert.match(text, /^gopid1: sandbox: user builder \(uid 10001\), network interfaces: lo$/m, log);
+      assert.doesNotMatch(text, /^gopid1: sandbox: .*(uid 0\b|interfaces: .*\b(eth|en)\w*)/m, log);
+    }
+    // The kernel's steps run from the kernel builder's image user (its sandbox lines are checked where it compiles: faults.test).
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+    for (const image of [manifest.kernel.builder.id, manifest.go.builder.id, manifest.iso?.builder.id ?? '']) {
+      assert.equal(execFileSync('docker', ['image', 'inspect', '--format', '{{.Config.User}}', image]).toString().trim(), 'builder', image);
+    }
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 

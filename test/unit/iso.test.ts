@@ -97,16 +97,16 @@ describe('USB-hybrid ISO (GRUB hybrid MBR)', () => {
 
 describe('GRUB configuration', () => {
   it('talks on serial and screen, waits the menu timeout, and boots with the same command line as `gopid1 boot`', () => {
-    const cfg = grubConfig({ name: "it's hello", cmdline: kernelCmdline('foo=1'), menuTimeoutSeconds: 0 });
+    const cfg = grubConfig({ name: "it's hello", cmdline: kernelCmdline('foo=1'), menuTimeoutSeconds: 0, initramfsFile: 'initramfs.cpio.zst' });
     assert.match(cfg, /^serial --unit=0 --speed=115200/m);
     assert.match(cfg, /^terminal_input serial console$/m);
     assert.match(cfg, /^terminal_output serial console$/m);
     assert.match(cfg, /^set timeout=0$/m);
     assert.match(cfg, /^menuentry 'it'\\''s hello' \{$/m);
     assert.match(cfg, /^  linux \/boot\/bzImage 'console=ttyS0' 'panic=-1' 'printk\.time=1' 'quiet' 'foo=1'$/m);
-    assert.match(cfg, /^  initrd \/boot\/initramfs\.cpio\.gz$/m);
-    assert.throws(() => grubConfig({ name: 'x', cmdline: 'a\nb', menuTimeoutSeconds: 0 }), /one line/);
-    assert.throws(() => grubConfig({ name: 'x', cmdline: 'a', menuTimeoutSeconds: -1 }), /menu timeout/);
+    assert.match(cfg, /^  initrd \/boot\/initramfs\.cpio\.zst$/m);
+    assert.throws(() => grubConfig({ name: 'x', cmdline: 'a\nb', menuTimeoutSeconds: 0, initramfsFile: 'initramfs.cpio' }), /one line/);
+    assert.throws(() => grubConfig({ name: 'x', cmdline: 'a', menuTimeoutSeconds: -1, initramfsFile: 'initramfs.cpio' }), /menu timeout/);
   });
 
   it('quotes each kernel parameter for GRUB and refuses double quotes it would mangle', () => {
