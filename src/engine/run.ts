@@ -1,6 +1,6 @@
 import { Writable, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { Gopid1Error, interrupted } from '../errors.js';
+import { Gopid1Error, errnoIn, interrupted, withHint } from '../errors.js';
 import { LineSplitter } from '../lines.js';
 import { openLog } from '../logs.js';
 import { extractArchive } from './archive.js';
@@ -56,6 +56,41 @@ export interface StepResult {
 
 function commandLine(cmd: string[]): string {
   return cmd.map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : `'${part.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** Builders say this when a write failed because the engine's storage (its data root) is full. */
+const NO_SPACE_LINE = /no space left on device/i;
+
+/**
+ * The error for a step that exited non-zero: the caller's own (`onFailure`) or STEP_FAILED, with the log tail
+ * and a hint; when the tail says a write found no space, the hint says the Docker engine's storage is full
+ * instead, whatever the step.
+ */
+export function stepFailure(
+  options: Pick<StepOptions, 'title' | 'cmd' | 'logFile' | 'limits' | 'onFailure'>,
+  exitCode: number,
+  tail: string[],
+): Gopid1Error {
+  const error =
+    options.onFailure?.(exitCode, tail) ??
+    new Gopid1Error('STEP_FAILED', `${options.title} failed with exit code ${exitCode}`, {
+      step: options.title,
+      command: commandLine(options.cmd),
+      exitCode,
+      logTail: tail,
+      logFile: options.logFile,
+      hint:
+        exitCode === 137
+          ? `The builder container was killed (out of memory${options.limits?.memoryBytes !== undefined ? ` within --memory-limit ${Math.round(options.limits.memoryBytes / 2 ** 20)} MiB` : ''}, or stopped from outside). Raise --memory-limit, free memory or lower --jobs, and run again.`
+          : `Read the log tail above (full log: ${options.logFile}); fix the cause and run again.`,
+    });
+  if (!tail.some((line) => NO_SPACE_LINE.test(line))) return error;
+  return withHint(
+    error,
+    'The Docker engine\'s storage is full: the builder wrote into its container or a volume, which live in the engine\'s data root (e.g. /var/lib/docker), ' +
+      'and found no space. See what uses it with `docker system df`; free it with `gopid1 clean --images` (builder images are rebuilt when needed), ' +
+      '`gopid1 clean --cache` or `docker system prune`, or give the engine a bigger disk; then run again.',
+  );
 }
 
 function lineWriter(splitter: LineSplitter): Writable {
@@ -158,29 +193,15 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
     if (aborted || signal?.aborted) throw interrupted(options.title);
     log.line(`# exit code ${exitCode} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-    if (exitCode !== 0) {
-      throw (
-        options.onFailure?.(exitCode, log.tail()) ??
-        new Gopid1Error('STEP_FAILED', `${options.title} failed with exit code ${exitCode}`, {
-          step: options.title,
-          command: commandLine(options.cmd),
-          exitCode,
-          logTail: log.tail(),
-          logFile: options.logFile,
-          hint:
-            exitCode === 137
-              ? `The builder container was killed (out of memory${options.limits?.memoryBytes !== undefined ? ` within --memory-limit ${Math.round(options.limits.memoryBytes / 2 ** 20)} MiB` : ''}, or stopped from outside). Raise --memory-limit, free memory or lower --jobs, and run again.`
-              : `Read the log tail above (full log: ${options.logFile}); fix the cause and run again.`,
-        })
-      );
-    }
+    if (exitCode !== 0) throw stepFailure(options, exitCode, log.tail());
 
     for (const output of options.outputs ?? []) {
       try {
         const archive = (await container.getArchive({ path: output.path })) as Readable;
         await extractArchive(archive, output.dest, `${output.path} from ${options.title}`);
       } catch (error) {
-        if (error instanceof Gopid1Error) throw error;
+        // A full disk here is the host's, not the engine's: whoever knows the out dir says so (see noSpaceError).
+        if (error instanceof Gopid1Error || errnoIn(error, 'ENOSPC')) throw error;
         throw engineError(`${options.title}: cannot copy ${output.path} out of the container`, error);
       }
     }
