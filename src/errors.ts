@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'BOOT_TIMEOUT'
   | 'KERNEL_PANIC'
   | 'COMPARE_FAILED'
+  | 'ENGINE_LOST'
   | 'NO_SPACE'
   | 'INTERRUPTED';
 

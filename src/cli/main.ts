@@ -61,9 +61,21 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Node ends by itself, with status 0, when nothing is left to wait for: a command whose promise can no longer
+// settle (a request whose connection vanished unanswered) must not pass for a success.
+let finished = false;
+process.on('beforeExit', () => {
+  if (finished) return;
+  process.stderr.write('gopid1: internal error: the command stopped before finishing (a request that was never answered, e.g. by a Docker engine that went away); run it again, and with --debug to report it\n');
+  process.exit(1);
+});
+
 // Exit explicitly: open sockets to the Docker engine must not keep a finished command alive.
 main(process.argv).then(
-  (code) => process.exit(code),
+  (code) => {
+    finished = true;
+    process.exit(code);
+  },
   (error: unknown) => {
     process.stderr.write(`gopid1: internal error: ${String(error)}\n`);
     process.exit(1);

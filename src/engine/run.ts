@@ -4,7 +4,7 @@ import { Gopid1Error, errnoIn, interrupted, withHint } from '../errors.js';
 import { LineSplitter } from '../lines.js';
 import { openLog } from '../logs.js';
 import { extractArchive } from './archive.js';
-import { engineError, labelsFor, type Engine } from './connect.js';
+import { connectionLost, engineError, engineLost, labelsFor, type Engine } from './connect.js';
 
 export interface StepInput {
   /** Directory inside the container the archive is unpacked into (must exist in the image or a mount). */
@@ -93,6 +93,44 @@ export function stepFailure(
   );
 }
 
+/** How often, once the container's output has ended without its exit, the engine is asked about it. */
+const EXIT_POLL_MS = 2000;
+const INSPECT_TIMEOUT_MS = 10_000;
+
+/** `promise`, or `onTimeout()` after `ms`; the timer is cleared either way (and keeps Node alive meanwhile). */
+async function within<T, U>(promise: Promise<T>, ms: number, onTimeout: () => U): Promise<T | U> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))).then(onTimeout);
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The container's exit code. `wait` is one long request, and dockerode never settles it when the connection
+ * drops under it (the engine stopped, restarted or crashed): Node would then run out of work and end the run
+ * as if it had succeeded. So once the output stream has ended (with the container, or with the connection),
+ * the container is inspected every 2 s until it has exited; an engine that cannot be reached fails that.
+ */
+async function exitCodeOf(container: Docker.Container, outputEnded: Promise<void>): Promise<number> {
+  const waited = container.wait().then(
+    (status) => ({ exitCode: (status as { StatusCode: number }).StatusCode }),
+    (error: unknown) => ({ error }),
+  );
+  await Promise.race([waited, outputEnded]);
+  for (;;) {
+    const settled = await within(waited, EXIT_POLL_MS, () => undefined);
+    if (settled && 'error' in settled) throw settled.error;
+    if (settled) return settled.exitCode;
+    const { State: state } = await within(container.inspect(), INSPECT_TIMEOUT_MS, () => {
+      throw new Error(`the engine did not answer within ${INSPECT_TIMEOUT_MS / 1000} s`);
+    });
+    if (!state.Running && !state.Restarting) return state.ExitCode;
+  }
+}
+
 function lineWriter(splitter: LineSplitter): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -123,6 +161,9 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
     aborted = true;
     container?.kill({ signal: 'SIGKILL' }).catch(() => undefined);
   };
+  // The engine answered when the run began: a connection that fails now means it went away mid-step.
+  const failed = (doing: string, error: unknown): Gopid1Error =>
+    connectionLost(error) ? engineLost(options.title, error) : engineError(`${options.title}: ${doing}`, error);
   try {
     try {
       container = await engine.docker.createContainer({
@@ -144,7 +185,7 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
         },
       });
     } catch (error) {
-      throw engineError(`${options.title}: cannot create the builder container`, error);
+      throw failed('cannot create the builder container', error);
     }
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) throw interrupted(options.title);
@@ -154,7 +195,7 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
         await container.putArchive(input.archive(), { path: input.path });
       } catch (error) {
         if (aborted) throw interrupted(options.title);
-        throw engineError(`${options.title}: cannot copy inputs to ${input.path} in the container`, error);
+        throw failed(`cannot copy inputs to ${input.path} in the container`, error);
       }
     }
     // An abort while the inputs were copied found nothing to kill yet: do not start.
@@ -174,17 +215,16 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
       await container.start();
     } catch (error) {
       if (aborted) throw interrupted(options.title);
-      throw engineError(`${options.title}: cannot start the builder container`, error);
+      throw failed('cannot start the builder container', error);
     }
     // An abort during start() may have tried to kill a container that was not running yet.
     if (aborted) await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
     let exitCode: number;
     try {
-      const status = (await container.wait()) as { StatusCode: number };
-      exitCode = status.StatusCode;
+      exitCode = await exitCodeOf(container, streamDone);
     } catch (error) {
       if (aborted) throw interrupted(options.title);
-      throw engineError(`${options.title}: lost the builder container`, error);
+      throw failed('lost the builder container', error);
     }
     // The attach stream can trail the exit by a moment; do not wait forever for it.
     await Promise.race([streamDone, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
@@ -202,7 +242,7 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
       } catch (error) {
         // A full disk here is the host's, not the engine's: whoever knows the out dir says so (see noSpaceError).
         if (error instanceof Gopid1Error || errnoIn(error, 'ENOSPC')) throw error;
-        throw engineError(`${options.title}: cannot copy ${output.path} out of the container`, error);
+        throw failed(`cannot copy ${output.path} out of the container`, error);
       }
     }
     return { exitCode, durationMs: Date.now() - started };
