@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'BOOT_TIMEOUT'
   | 'KERNEL_PANIC'
   | 'COMPARE_FAILED'
+  | 'ENGINE_LOST'
+  | 'NO_SPACE'
   | 'INTERRUPTED';
 
 export interface Gopid1ErrorDetails {
@@ -72,6 +74,30 @@ export function interrupted(step: string, hint = 'Nothing was written to the fin
 /** Throws the INTERRUPTED error when the signal has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined, step: string): void {
   if (signal?.aborted) throw interrupted(step);
+}
+
+/**
+ * The system error with this errno code (e.g. "ENOSPC") in `error` or its chain of causes: a Gopid1Error
+ * keeps the one that made it as `cause`.
+ */
+export function errnoIn(error: unknown, code: string): NodeJS.ErrnoException | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 10; current = current.cause, depth++) {
+    if ((current as NodeJS.ErrnoException).code === code) return current as NodeJS.ErrnoException;
+  }
+  return undefined;
+}
+
+/** The same error with another hint (a Gopid1Error's fields are read-only). */
+export function withHint(error: Gopid1Error, hint: string): Gopid1Error {
+  return new Gopid1Error(error.code, error.message, {
+    hint,
+    ...(error.step !== undefined ? { step: error.step } : {}),
+    ...(error.command !== undefined ? { command: error.command } : {}),
+    ...(error.exitCode !== undefined ? { exitCode: error.exitCode } : {}),
+    logTail: error.logTail,
+    ...(error.logFile !== undefined ? { logFile: error.logFile } : {}),
+    ...(error.cause !== undefined ? { cause: error.cause } : {}),
+  });
 }
 
 export function describeError(error: unknown): string {

@@ -1,7 +1,55 @@
 import { constants } from 'node:fs';
-import { access, chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Gopid1Error } from '../errors.js';
+import { Gopid1Error, errnoIn } from '../errors.js';
+
+/** Below this much free space the disk of the out dir counts as the full one. */
+const NEARLY_FULL_BYTES = 64 * 2 ** 20;
+
+function inside(dir: string, file: string): boolean {
+  const relative = path.relative(dir, path.resolve(file));
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/** Free bytes on the disk of `dir` (or of its nearest existing parent); undefined when it cannot be told. */
+async function freeBytes(dir: string): Promise<number | undefined> {
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    try {
+      const stats = await statfs(current);
+      return stats.bavail * stats.bsize;
+    } catch {
+      if (current === path.dirname(current)) return undefined;
+    }
+  }
+}
+
+/**
+ * A write that found the disk full (ENOSPC, in `error` or its causes) as one NO_SPACE error that says where:
+ * the out dir when the failing file is in it or its disk is the full one, else the file that failed. Other
+ * errors: undefined.
+ */
+export async function noSpaceError(error: unknown, options: { outDir?: string } = {}): Promise<Gopid1Error | undefined> {
+  const errno = errnoIn(error, 'ENOSPC');
+  if (!errno) return undefined;
+  // copyfile names its source as `path` and its target as `dest`: the target is what did not fit.
+  const file = (errno as NodeJS.ErrnoException & { dest?: string }).dest ?? errno.path;
+  const step = error instanceof Gopid1Error ? error.step : undefined;
+  const common = { ...(step !== undefined ? { step } : {}), cause: error };
+  if (options.outDir !== undefined) {
+    const dir = path.resolve(options.outDir);
+    const free = await freeBytes(dir);
+    if (file !== undefined ? inside(dir, file) : free !== undefined && free < NEARLY_FULL_BYTES) {
+      return new Gopid1Error('NO_SPACE', `no space left on device (ENOSPC) writing to the out dir ${options.outDir}`, {
+        ...common,
+        hint: `Free space on the disk that holds ${dir} (\`df -h ${dir}\`), or choose another --out on a disk with room, and run again. Nothing was written to the final paths.`,
+      });
+    }
+  }
+  return new Gopid1Error('NO_SPACE', `no space left on device (ENOSPC) writing ${file ?? 'a file'}`, {
+    ...common,
+    hint: `Free space on the disk that holds ${file !== undefined ? path.dirname(path.resolve(file)) : 'the out dir, the cache (~/.cache/gopid1) or the temporary directory'} and run again.`,
+  });
+}
 
 /**
  * The out dir of a build. Artifacts are made in a staging directory inside it and renamed into place only
@@ -34,9 +82,14 @@ export class OutputDir {
     }
     const staging = path.join(dir, `.gopid1-staging-${options.runId}`);
     const logs = path.join(dir, 'logs');
-    await rm(logs, { recursive: true, force: true });
-    await mkdir(staging, { recursive: true, mode: 0o755 });
-    await mkdir(logs, { recursive: true, mode: 0o755 });
+    try {
+      await rm(logs, { recursive: true, force: true });
+      await mkdir(staging, { recursive: true, mode: 0o755 });
+      await mkdir(logs, { recursive: true, mode: 0o755 });
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      throw error;
+    }
     return new OutputDir(dir, staging, logs);
   }
 
@@ -46,11 +99,14 @@ export class OutputDir {
   }
 
   /**
-   * Moves the staged files into the out dir, then writes manifest.json last (each step atomic). Artifacts the
+   * Moves the staged files into the out dir, then manifest.json last (each step atomic). Artifacts the
    * previous build listed and this one does not make (`app` after a switch to --init direct, an ISO after
-   * building without --iso) are removed, so the out dir holds one build.
+   * building without --iso) are removed, so the out dir holds one build. The manifest is written to staging
+   * before anything moves: a disk too full for it fails the build with the previous one untouched.
    */
   async commit(files: string[], manifest: unknown): Promise<void> {
+    const temp = this.staged('manifest.json');
+    await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
     const previous = await readFile(path.join(this.dir, 'manifest.json'), 'utf8')
       .then((text) => Object.values((JSON.parse(text) as { artifacts?: Record<string, { file?: unknown }> }).artifacts ?? {}).map((record) => record.file))
       .catch(() => []);
@@ -64,8 +120,6 @@ export class OutputDir {
       await chmod(this.staged(name), name === 'init' || name === 'app' ? 0o755 : 0o644);
       await rename(this.staged(name), path.join(this.dir, name));
     }
-    const temp = this.staged('manifest.json');
-    await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
     await rename(temp, path.join(this.dir, 'manifest.json'));
     await this.discard();
   }

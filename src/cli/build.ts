@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { build, type BuildResult } from '../build.js';
 import { addBuildOptions, buildOptionsFrom, type BuildFlags } from './build-options.js';
 import type { CommandContext } from './context.js';
-import { formatBytes, formatMiB, formatSeconds, table } from './output.js';
+import { explainNoSpace, formatBytes, formatMiB, formatSeconds, table } from './output.js';
 import { withProgress } from './progress.js';
 
 interface BuildCommandFlags extends BuildFlags {
@@ -42,7 +42,7 @@ export function registerBuild(program: Command, context: CommandContext): void {
     .option('--no-cache', 'rebuild everything: no kernel from the cache, no Go build cache')
     .action(async (app: string, flags: BuildCommandFlags, command: Command) => {
       const { result, mode } = await withProgress(command, (onProgress) =>
-        build({ ...buildOptionsFrom(app, flags), out: flags.out, cache: flags.cache, onProgress, signal: context.signal }),
+        build({ ...buildOptionsFrom(app, flags), out: flags.out, cache: flags.cache, onProgress, signal: context.signal }).catch(explainNoSpace(flags.out)),
       );
       if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: true, outDir: result.outDir, durations: result.durations, manifest: result.manifest }, null, 2)}\n`);
       else process.stdout.write(`${sizeTable(result)}\n`);

@@ -5,7 +5,7 @@ import { VARIANT_NAMES, type VariantName } from '../compare/variants.js';
 import type { AccelChoice } from '../qemu/command.js';
 import { addBuildOptions, buildOptionsFrom, type BuildFlags } from './build-options.js';
 import { nonNegativeInteger, positiveInteger, type CommandContext } from './context.js';
-import { formatBytes, formatMiB, table } from './output.js';
+import { explainNoSpace, formatBytes, formatMiB, table } from './output.js';
 import { withProgress } from './progress.js';
 
 interface CompareFlags extends BuildFlags {
@@ -83,7 +83,7 @@ export function registerCompare(program: Command, context: CommandContext): void
           keep: flags.keep ?? false,
           onProgress,
           signal: context.signal,
-        }),
+        }).catch(explainNoSpace(flags.out)),
       );
       if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: true, ...result.report, files: result.files, images: result.images }, null, 2)}\n`);
       else process.stdout.write(`${compareTable(result)}\n`);

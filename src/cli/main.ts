@@ -7,18 +7,21 @@ import { registerClean } from './clean.js';
 import { registerCompare } from './compare.js';
 import { registerVerify } from './verify.js';
 import type { CommandContext } from './context.js';
-import { errorJson, exitCodeFor, formatError, type GlobalFlags } from './output.js';
+import { errorJson, exitCodeFor, formatError, signalExitCode, type GlobalFlags } from './output.js';
 
 /** The entry point: parses the command line, wires Ctrl-C/SIGTERM to an AbortSignal, prints errors, exits. */
 async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   let exitCode = 0;
   let signals = 0;
+  /** The first signal received: an interrupted command exits 128 + its number (130 for SIGINT, 143 for SIGTERM). */
+  let received: NodeJS.Signals | undefined;
   const onSignal = (name: NodeJS.Signals): void => {
     signals += 1;
+    received ??= name;
     if (signals > 1) {
       process.stderr.write(`gopid1: ${name} again; exiting without cleaning up (run \`gopid1 clean\` later)\n`);
-      process.exit(130);
+      process.exit(signalExitCode(received));
     }
     process.stderr.write(`\ngopid1: ${name}: stopping (again to exit at once)…\n`);
     controller.abort();
@@ -54,13 +57,25 @@ async function main(argv: string[]): Promise<number> {
     const flags = program.opts<GlobalFlags>();
     if (flags.json) process.stdout.write(`${JSON.stringify(errorJson(error), null, 2)}\n`);
     process.stderr.write(formatError(error, flags.debug ?? false));
-    return exitCodeFor(error);
+    return exitCodeFor(error, received);
   }
 }
 
+// Node ends by itself, with status 0, when nothing is left to wait for: a command whose promise can no longer
+// settle (a request whose connection vanished unanswered) must not pass for a success.
+let finished = false;
+process.on('beforeExit', () => {
+  if (finished) return;
+  process.stderr.write('gopid1: internal error: the command stopped before finishing (a request that was never answered, e.g. by a Docker engine that went away); run it again, and with --debug to report it\n');
+  process.exit(1);
+});
+
 // Exit explicitly: open sockets to the Docker engine must not keep a finished command alive.
 main(process.argv).then(
-  (code) => process.exit(code),
+  (code) => {
+    finished = true;
+    process.exit(code);
+  },
   (error: unknown) => {
     process.stderr.write(`gopid1: internal error: ${String(error)}\n`);
     process.exit(1);

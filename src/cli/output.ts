@@ -1,3 +1,5 @@
+import { constants } from 'node:os';
+import { noSpaceError } from '../artifacts/out.js';
 import { isGopid1Error } from '../errors.js';
 
 /** How a command talks: a spinner on a terminal, plain lines when piped, one JSON document with --json. */
@@ -42,10 +44,25 @@ export function table(rows: string[][], rightAligned: number[] = []): string {
     .join('\n');
 }
 
-/** The exit code for a failure: the program's status for boot failures that carry one, 130 for interrupts. */
-export function exitCodeFor(error: unknown): number {
+/** For `.catch()`: a full disk becomes NO_SPACE naming the out dir (see noSpaceError); other errors pass as they are. */
+export function explainNoSpace(outDir?: string): (error: unknown) => Promise<never> {
+  return async (error) => {
+    throw (await noSpaceError(error, outDir !== undefined ? { outDir } : {})) ?? error;
+  };
+}
+
+/** 128 + the signal's number, as a shell reports a job a signal ended: SIGINT 130, SIGTERM 143, SIGHUP 129. */
+export function signalExitCode(signal: NodeJS.Signals = 'SIGINT'): number {
+  return 128 + constants.signals[signal];
+}
+
+/**
+ * The exit code for a failure: the program's status for boot failures that carry one; for interrupts that of
+ * the signal that caused them (130 when none did, e.g. an API caller's abort).
+ */
+export function exitCodeFor(error: unknown, signal?: NodeJS.Signals): number {
   if (!isGopid1Error(error)) return 1;
-  if (error.code === 'INTERRUPTED') return 130;
+  if (error.code === 'INTERRUPTED') return signalExitCode(signal);
   if ((error.code === 'BOOT_FAILED' || error.code === 'BOOT_TIMEOUT') && error.exitCode !== undefined && error.exitCode > 0 && error.exitCode < 256) {
     return error.exitCode;
   }

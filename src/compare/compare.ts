@@ -199,7 +199,8 @@ export async function compare(options: CompareOptions): Promise<CompareResult> {
     for (const name of variants) {
       const tag = imageTag(manifest.name, name);
       await buildVariant(engine, name, { work, tag, program, build: built, appDir: options.app, logFile, cache, report, ...(options.signal ? { signal: options.signal } : {}) });
-      const sizes = await imageSizes(engine, tag);
+      report({ kind: 'step', stage: 'compare', text: `measuring the ${name} image (docker save, gzip)` });
+      const sizes = await imageSizes(engine, tag, options.signal);
       made.push({ name, tag, sizes, firstOutputMs: [], memoryBytes: [] });
       report({ kind: 'done', stage: 'compare', text: `${name} image built (${sizes.bytes} bytes)` });
     }

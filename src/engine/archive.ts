@@ -121,8 +121,15 @@ export async function readFirstFile(source: NodeJS.ReadableStream): Promise<Buff
     stream.resume();
   });
   await new Promise<void>((resolve, reject) => {
-    source.on('error', reject);
-    extract.on('error', reject);
+    // On a failure (e.g. a full disk) hang up on the source too: an engine's archive stream left unread keeps the
+    // container busy, and removing it would wait forever.
+    const fail = (error: unknown): void => {
+      (source as Readable).destroy?.();
+      extract.destroy();
+      reject(error);
+    };
+    source.on('error', fail);
+    extract.on('error', fail);
     extract.on('finish', () => resolve());
     source.pipe(extract as unknown as NodeJS.WritableStream);
   });
@@ -156,8 +163,15 @@ export async function extractArchive(source: NodeJS.ReadableStream, dest: string
     umask: 0o022,
   } as tarFs.ExtractOptions);
   await new Promise<void>((resolve, reject) => {
-    source.on('error', reject);
-    extract.on('error', reject);
+    // On a failure (e.g. a full disk) hang up on the source too: an engine's archive stream left unread keeps the
+    // container busy, and removing it would wait forever.
+    const fail = (error: unknown): void => {
+      (source as Readable).destroy?.();
+      extract.destroy();
+      reject(error);
+    };
+    source.on('error', fail);
+    extract.on('error', fail);
     extract.on('finish', () => resolve());
     source.pipe(extract as unknown as NodeJS.WritableStream);
   });

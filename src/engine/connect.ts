@@ -79,15 +79,40 @@ export function labelsFor(engine: Engine, role: string): Record<string, string> 
   return { [LABEL]: engine.runId, [ROLE_LABEL]: role, [HOST_LABEL]: os.hostname(), [PID_LABEL]: String(process.pid) };
 }
 
+/**
+ * True when talking to the engine failed at the connection (its socket is gone, refused, or hung up on us), as
+ * opposed to the engine answering with an error.
+ */
+export function connectionLost(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 10; current = current.cause, depth++) {
+    const { code, syscall } = current as NodeJS.ErrnoException;
+    // ENOENT only from connect(): the engine's socket file is gone (not a local file that is missing).
+    if (code === 'ENOENT' ? syscall === 'connect' : code !== undefined && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'EHOSTUNREACH'].includes(code)) return true;
+    if (/socket hang up|connect (ENOENT|ECONNREFUSED)|ECONNRESET/.test(current.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * The engine answered when the run began and is gone now (stopped, restarted, crashed, or its socket went
+ * away) while `during` ran.
+ */
+export function engineLost(during: string, error: unknown): Gopid1Error {
+  return new Gopid1Error('ENGINE_LOST', `lost the connection to the Docker engine at ${endpointOf()} during ${during} (${describeError(error)})`, {
+    step: during,
+    hint:
+      'The engine stopped, restarted or crashed mid-run. Check that it answers (`docker info`; `sudo systemctl restart docker` if not) and run the ' +
+      'command again: the kernel comes back from the cache, and `gopid1 clean` removes the containers this run could not.',
+    cause: error,
+  });
+}
+
 /** Wraps an engine API failure in the error family. */
 export function engineError(what: string, error: unknown): Gopid1Error {
   if (error instanceof Gopid1Error) return error;
-  const detail = describeError(error);
-  const unreachable = /ECONNREFUSED|ENOENT|EPIPE|ECONNRESET|socket hang up/.test(detail);
-  return new Gopid1Error(unreachable ? 'DOCKER_UNAVAILABLE' : 'DOCKER_FAILED', `${what}: ${detail}`, {
-    hint: unreachable
-      ? 'The Docker engine went away (restarted or stopped). Check it answers (`docker info`) and run the command again; finished stages are reused from the cache.'
-      : 'Check the engine (`docker info`) and its log; run again with --debug for the full trace.',
+  if (connectionLost(error)) return engineLost(what, error);
+  return new Gopid1Error('DOCKER_FAILED', `${what}: ${describeError(error)}`, {
+    hint: 'Check the engine (`docker info`) and its log; run again with --debug for the full trace.',
     cause: error,
   });
 }

@@ -87,15 +87,18 @@ async function imageId(engine: Engine, ref: string): Promise<string | undefined>
   }
 }
 
-/** Reads a Docker progress stream (build, pull, import) to its end; rejects on its first error entry. */
-async function followProgress(engine: Engine, stream: NodeJS.ReadableStream, onLine: (line: string) => void, signal?: AbortSignal): Promise<string | undefined> {
+/**
+ * Reads a Docker progress stream (build, pull, import) to its end; rejects on its first error entry. An abort
+ * hangs up on the engine, which cancels the build or pull, and is reported as an interruption of `what`.
+ */
+async function followProgress(engine: Engine, stream: NodeJS.ReadableStream, onLine: (line: string) => void, what: string, signal?: AbortSignal): Promise<string | undefined> {
   const splitter = new LineSplitter(onLine);
   let failure: string | undefined;
   let lastStatus = '';
   await new Promise<void>((resolve, reject) => {
     const onAbort = (): void => {
       (stream as Readable).destroy?.();
-      reject(interrupted('builder image'));
+      reject(interrupted(what));
     };
     if (signal?.aborted) {
       onAbort();
@@ -133,7 +136,7 @@ function openImageLog(progress: ImageProgress): Promise<LogSink> {
 async function tryPull(engine: Engine, ref: string, onLine: (line: string) => void, signal?: AbortSignal): Promise<string | undefined> {
   try {
     const stream = await withTimeout(engine.docker.pull(ref) as Promise<NodeJS.ReadableStream>, PULL_TIMEOUT_MS);
-    const failure = await followProgress(engine, stream, onLine, signal);
+    const failure = await followProgress(engine, stream, onLine, `pulling ${ref}`, signal);
     return failure ?? undefined;
   } catch (error) {
     if (error instanceof Gopid1Error) throw error;
@@ -196,7 +199,7 @@ async function bootstrapDebian(engine: Engine, ref: string, onLine: (line: strin
   let importFailure: string | undefined;
   try {
     const stream = (await engine.docker.importImage(child.stdout as unknown as NodeJS.ReadableStream, { repo, tag })) as NodeJS.ReadableStream;
-    importFailure = await followProgress(engine, stream, onLine, signal);
+    importFailure = await followProgress(engine, stream, onLine, `importing ${ref}`, signal);
   } catch (error) {
     child.kill();
     if (error instanceof Gopid1Error) throw error;
@@ -305,7 +308,7 @@ export async function buildImage(engine: Engine, build: ImageBuild): Promise<str
         forcerm: true,
         pull: false,
       });
-      failure = await followProgress(engine, stream, (line) => log.line(line), progress.signal);
+      failure = await followProgress(engine, stream, (line) => log.line(line), `building ${build.what}`, progress.signal);
     } catch (error) {
       if (error instanceof Gopid1Error) throw error;
       failure = describeError(error);
@@ -343,8 +346,13 @@ export interface ImageSizes {
   savedGzipBytes: number;
 }
 
-/** Measures an image: the engine's figure, and its `docker save` stream counted as it passes through gzip. */
-export async function imageSizes(engine: Engine, ref: string): Promise<ImageSizes> {
+/**
+ * Measures an image: the engine's figure, and its `docker save` stream counted as it passes through gzip (half a
+ * minute for a toolchain image on two cores: an abort hangs up at once).
+ */
+export async function imageSizes(engine: Engine, ref: string, signal?: AbortSignal): Promise<ImageSizes> {
+  const what = `measuring image ${ref}`;
+  if (signal?.aborted) throw interrupted(what);
   try {
     const info = await engine.docker.getImage(ref).inspect();
     const saved = (await engine.docker.getImage(ref).get()) as unknown as Readable;
@@ -353,9 +361,10 @@ export async function imageSizes(engine: Engine, ref: string): Promise<ImageSize
     const gzip = createGzip({ level: 6 });
     gzip.on('data', (chunk: Buffer) => (savedGzipBytes += chunk.length));
     saved.on('data', (chunk: Buffer) => (savedBytes += chunk.length));
-    await pipeline(saved, gzip);
+    await pipeline(saved, gzip, { signal });
     return { bytes: info.Size, savedBytes, savedGzipBytes };
   } catch (error) {
+    if (signal?.aborted) throw interrupted(what);
     throw engineError(`cannot measure image ${ref}`, error);
   }
 }

@@ -1,10 +1,10 @@
 import { Writable, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { Gopid1Error, interrupted } from '../errors.js';
+import { Gopid1Error, errnoIn, interrupted, withHint } from '../errors.js';
 import { LineSplitter } from '../lines.js';
 import { openLog } from '../logs.js';
 import { extractArchive } from './archive.js';
-import { engineError, labelsFor, type Engine } from './connect.js';
+import { connectionLost, engineError, engineLost, labelsFor, type Engine } from './connect.js';
 
 export interface StepInput {
   /** Directory inside the container the archive is unpacked into (must exist in the image or a mount). */
@@ -58,6 +58,79 @@ function commandLine(cmd: string[]): string {
   return cmd.map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : `'${part.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
+/** Builders say this when a write failed because the engine's storage (its data root) is full. */
+const NO_SPACE_LINE = /no space left on device/i;
+
+/**
+ * The error for a step that exited non-zero: the caller's own (`onFailure`) or STEP_FAILED, with the log tail
+ * and a hint; when the tail says a write found no space, the hint says the Docker engine's storage is full
+ * instead, whatever the step.
+ */
+export function stepFailure(
+  options: Pick<StepOptions, 'title' | 'cmd' | 'logFile' | 'limits' | 'onFailure'>,
+  exitCode: number,
+  tail: string[],
+): Gopid1Error {
+  const error =
+    options.onFailure?.(exitCode, tail) ??
+    new Gopid1Error('STEP_FAILED', `${options.title} failed with exit code ${exitCode}`, {
+      step: options.title,
+      command: commandLine(options.cmd),
+      exitCode,
+      logTail: tail,
+      logFile: options.logFile,
+      hint:
+        exitCode === 137
+          ? `The builder container was killed (out of memory${options.limits?.memoryBytes !== undefined ? ` within --memory-limit ${Math.round(options.limits.memoryBytes / 2 ** 20)} MiB` : ''}, or stopped from outside). Raise --memory-limit, free memory or lower --jobs, and run again.`
+          : `Read the log tail above (full log: ${options.logFile}); fix the cause and run again.`,
+    });
+  if (!tail.some((line) => NO_SPACE_LINE.test(line))) return error;
+  return withHint(
+    error,
+    'The Docker engine\'s storage is full: the builder wrote into its container or a volume, which live in the engine\'s data root (e.g. /var/lib/docker), ' +
+      'and found no space. See what uses it with `docker system df`; free it with `gopid1 clean --images` (builder images are rebuilt when needed), ' +
+      '`gopid1 clean --cache` or `docker system prune`, or give the engine a bigger disk; then run again.',
+  );
+}
+
+/** How often, once the container's output has ended without its exit, the engine is asked about it. */
+const EXIT_POLL_MS = 2000;
+const INSPECT_TIMEOUT_MS = 10_000;
+
+/** `promise`, or `onTimeout()` after `ms`; the timer is cleared either way (and keeps Node alive meanwhile). */
+async function within<T, U>(promise: Promise<T>, ms: number, onTimeout: () => U): Promise<T | U> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))).then(onTimeout);
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The container's exit code. `wait` is one long request, and dockerode never settles it when the connection
+ * drops under it (the engine stopped, restarted or crashed): Node would then run out of work and end the run
+ * as if it had succeeded. So once the output stream has ended (with the container, or with the connection),
+ * the container is inspected every 2 s until it has exited; an engine that cannot be reached fails that.
+ */
+async function exitCodeOf(container: Docker.Container, outputEnded: Promise<void>): Promise<number> {
+  const waited = container.wait().then(
+    (status) => ({ exitCode: (status as { StatusCode: number }).StatusCode }),
+    (error: unknown) => ({ error }),
+  );
+  await Promise.race([waited, outputEnded]);
+  for (;;) {
+    const settled = await within(waited, EXIT_POLL_MS, () => undefined);
+    if (settled && 'error' in settled) throw settled.error;
+    if (settled) return settled.exitCode;
+    const { State: state } = await within(container.inspect(), INSPECT_TIMEOUT_MS, () => {
+      throw new Error(`the engine did not answer within ${INSPECT_TIMEOUT_MS / 1000} s`);
+    });
+    if (!state.Running && !state.Restarting) return state.ExitCode;
+  }
+}
+
 function lineWriter(splitter: LineSplitter): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -88,6 +161,9 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
     aborted = true;
     container?.kill({ signal: 'SIGKILL' }).catch(() => undefined);
   };
+  // The engine answered when the run began: a connection that fails now means it went away mid-step.
+  const failed = (doing: string, error: unknown): Gopid1Error =>
+    connectionLost(error) ? engineLost(options.title, error) : engineError(`${options.title}: ${doing}`, error);
   try {
     try {
       container = await engine.docker.createContainer({
@@ -109,7 +185,7 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
         },
       });
     } catch (error) {
-      throw engineError(`${options.title}: cannot create the builder container`, error);
+      throw failed('cannot create the builder container', error);
     }
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) throw interrupted(options.title);
@@ -119,7 +195,7 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
         await container.putArchive(input.archive(), { path: input.path });
       } catch (error) {
         if (aborted) throw interrupted(options.title);
-        throw engineError(`${options.title}: cannot copy inputs to ${input.path} in the container`, error);
+        throw failed(`cannot copy inputs to ${input.path} in the container`, error);
       }
     }
     // An abort while the inputs were copied found nothing to kill yet: do not start.
@@ -139,17 +215,16 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
       await container.start();
     } catch (error) {
       if (aborted) throw interrupted(options.title);
-      throw engineError(`${options.title}: cannot start the builder container`, error);
+      throw failed('cannot start the builder container', error);
     }
     // An abort during start() may have tried to kill a container that was not running yet.
     if (aborted) await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
     let exitCode: number;
     try {
-      const status = (await container.wait()) as { StatusCode: number };
-      exitCode = status.StatusCode;
+      exitCode = await exitCodeOf(container, streamDone);
     } catch (error) {
       if (aborted) throw interrupted(options.title);
-      throw engineError(`${options.title}: lost the builder container`, error);
+      throw failed('lost the builder container', error);
     }
     // The attach stream can trail the exit by a moment; do not wait forever for it.
     await Promise.race([streamDone, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
@@ -158,30 +233,16 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
     if (aborted || signal?.aborted) throw interrupted(options.title);
     log.line(`# exit code ${exitCode} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-    if (exitCode !== 0) {
-      throw (
-        options.onFailure?.(exitCode, log.tail()) ??
-        new Gopid1Error('STEP_FAILED', `${options.title} failed with exit code ${exitCode}`, {
-          step: options.title,
-          command: commandLine(options.cmd),
-          exitCode,
-          logTail: log.tail(),
-          logFile: options.logFile,
-          hint:
-            exitCode === 137
-              ? `The builder container was killed (out of memory${options.limits?.memoryBytes !== undefined ? ` within --memory-limit ${Math.round(options.limits.memoryBytes / 2 ** 20)} MiB` : ''}, or stopped from outside). Raise --memory-limit, free memory or lower --jobs, and run again.`
-              : `Read the log tail above (full log: ${options.logFile}); fix the cause and run again.`,
-        })
-      );
-    }
+    if (exitCode !== 0) throw stepFailure(options, exitCode, log.tail());
 
     for (const output of options.outputs ?? []) {
       try {
         const archive = (await container.getArchive({ path: output.path })) as Readable;
         await extractArchive(archive, output.dest, `${output.path} from ${options.title}`);
       } catch (error) {
-        if (error instanceof Gopid1Error) throw error;
-        throw engineError(`${options.title}: cannot copy ${output.path} out of the container`, error);
+        // A full disk here is the host's, not the engine's: whoever knows the out dir says so (see noSpaceError).
+        if (error instanceof Gopid1Error || errnoIn(error, 'ENOSPC')) throw error;
+        throw failed(`cannot copy ${output.path} out of the container`, error);
       }
     }
     return { exitCode, durationMs: Date.now() - started };

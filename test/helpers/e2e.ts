@@ -54,3 +54,20 @@ export function listInitramfs(file: string): string[] {
 /** Generous limits: the first build of a run compiles the kernel and the builder images. */
 export const FIRST_BUILD_TIMEOUT_MS = 30 * 60_000;
 export const BUILD_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * What the gopid1 processes `pids` left in the engine: containers and volumes carrying their `gopid1.pid`
+ * label, and images `gopid1 compare` made for them. Other gopid1 runs on the same engine (another test
+ * suite, a developer's build) are not counted.
+ */
+export function leftoversOf(pids: number[]): { containers: string[]; volumes: string[]; images: string[] } {
+  const list = (args: string[]): string[] => execFileSync('docker', args).toString().split('\n').filter(Boolean);
+  const result = { containers: [] as string[], volumes: [] as string[], images: [] as string[] };
+  for (const pid of pids) {
+    const label = `label=gopid1.pid=${pid}`;
+    result.containers.push(...list(['ps', '-a', '--filter', 'label=gopid1', '--filter', label, '--format', '{{.ID}} {{.Names}} {{.Status}}']));
+    result.volumes.push(...list(['volume', 'ls', '--filter', 'label=gopid1', '--filter', label, '--format', '{{.Name}}']));
+    result.images.push(...list(['images', '-a', '--filter', 'label=gopid1.compare', '--filter', label, '--format', '{{.ID}} {{.Repository}}:{{.Tag}}']));
+  }
+  return result;
+}
