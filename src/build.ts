@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { ContentCache } from './artifacts/cache.js';
 import { artifactRecord, type BuilderRecord, type Manifest } from './artifacts/manifest.js';
-import { OutputDir } from './artifacts/out.js';
+import { noSpaceError, OutputDir } from './artifacts/out.js';
 import { connectEngine } from './engine/connect.js';
 import type { BuilderImage } from './engine/images.js';
 import type { StepLimits } from './engine/run.js';
@@ -366,6 +366,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       },
       ...(supervised ? { supervisorBytes: supervised.bytes } : {}),
     };
+  } catch (error) {
+    // A full disk under the out dir, in whatever stage wrote there, is NO_SPACE naming it (API users too, not only the CLI).
+    throw (await noSpaceError(error, { outDir: out.dir })) ?? error;
   } finally {
     await out.discard();
   }
