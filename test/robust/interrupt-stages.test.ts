@@ -116,7 +116,9 @@ describe('interrupted mid-stage: stops within seconds, exits 128 + the signal, r
     });
   }
 
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // SIGINT only: SIGTERM takes the same path (checked during the Go compile), and each case zstd-compresses 64 MiB
+  // on a quarter of a CPU first, nearly two minutes.
+  for (const signal of ['SIGINT'] as const) {
     it(`${signal} while the ISO is mastered`, { timeout: BUILD_TIMEOUT_MS }, async (t) => {
       // 64 MiB that do not compress, and a quarter of a CPU: mastering takes seconds, not a blink.
       const app = bigAssetApp('irq-iso-app', 64);
