@@ -346,6 +346,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         flags: ['-trimpath', '-buildvcs=false'],
         env: { GOOS: 'linux', GOARCH: 'amd64', GOAMD64: 'v1', CGO_ENABLED: options.cgo ? '1' : '0' },
         network: go.network,
+        ...(go.downloadNetwork ? { downloadNetwork: go.downloadNetwork } : {}),
         builder: builderRecord(go.builder),
       },
       init: supervised ? { mode: 'supervise', module: supervisor?.module ?? '', version: toolVersion } : { mode: 'direct' },

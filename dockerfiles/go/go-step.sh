@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# gopid1 Go builder step. Runs inside the Go builder container.
+# gopid1 Go builder steps. Run inside the Go builder container.
+# Usage: go-step download   fetch the modules go.mod requires (the only Go step with network)
+#        go-step build      build the main package (no network: GOPROXY=off)
 #   /src            the app (a directory with go.mod), copied in by the caller
 #   /out/init       the static binary this step writes
 #   /out/go-version `go version` of the toolchain that built it
@@ -29,5 +31,15 @@ elif [ -r /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
   echo "gopid1: cgroup cpu.max $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us), memory.max $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || echo unknown)"
 fi
 cd /src
+case "${1:-build}" in
+  download)
+    # Every module the build needs must be in the module cache after this: the compile has no network.
+    go mod download
+    echo "gopid1: modules in the build list besides the main one: $(go list -m all | tail -n +2 | wc -l)"
+    exit 0
+    ;;
+  build) ;;
+  *) echo "usage: go-step download | build" >&2; exit 2 ;;
+esac
 go build -trimpath $tags -ldflags="$ldflags" -o /out/init "$pkg"
 echo "gopid1: built $(stat -c %s /out/init) bytes"

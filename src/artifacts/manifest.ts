@@ -56,7 +56,10 @@ export interface Manifest {
     ldflags: string;
     flags: string[];
     env: Record<string, string>;
+    /** The compile's network (none; older manifests may say bridge). */
     network: 'none' | 'bridge';
+    /** Modules that are not vendored were downloaded first, by a step with this network. */
+    downloadNetwork?: 'bridge';
     builder: BuilderRecord;
   };
   /** Who is PID 1: the program itself, or gopid1's supervising init with the program as /app. */

@@ -4,7 +4,7 @@ import type { Engine } from '../engine/connect.js';
 import { packDirectory } from '../engine/archive.js';
 import type { BuilderImage } from '../engine/images.js';
 import { stageBuilder } from '../builders.js';
-import { ensureVolume, runStep, type StepLimits } from '../engine/run.js';
+import { createVolume, ensureVolume, runStep, type StepInput, type StepLimits } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
 import type { Reporter } from '../progress.js';
 import { DEFAULT_SERIES } from '../kernel/source.js';
@@ -48,8 +48,10 @@ export interface GoBuildResult {
   /** `go version` of the builder, e.g. "go1.24.4 linux/amd64" */
   goVersion: string;
   builder: BuilderImage;
-  /** Whether the step had network access (modules to download) or ran with none. */
-  network: 'none' | 'bridge';
+  /** The compile's network: always none. */
+  network: 'none';
+  /** Modules that are not vendored were fetched first, by a step of their own with this network. */
+  downloadNetwork?: 'bridge';
   ldflags: string;
   durationMs: number;
 }
@@ -122,8 +124,9 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
   const { app, report, signal } = options;
   const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: options.dockerfilesDir, logDir: options.logDir, report, signal });
   const cacheVolume = options.useCache ? await ensureVolume(engine, GO_CACHE_VOLUME, 'go', { replaces: LEGACY_GO_CACHE_VOLUMES }) : undefined;
-  // Modules to download need the network; stdlib-only and vendored modules build with none.
-  const network = app.hasRequires && !app.vendored ? 'bridge' : 'none';
+  // Modules that are not vendored are fetched first by a step of their own, the only one with network; the
+  // compile never has any (GOPROXY=off). Without the cache volume the modules go through a volume of this run.
+  const fetch = app.hasRequires && !app.vendored;
   const ldflags = goLdflags(options);
   const env: Record<string, string> = {
     GOPID1_PACKAGE: options.package.startsWith('.') ? options.package : `./${options.package}`,
@@ -131,28 +134,62 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
     GOPID1_LDFLAGS: ldflags,
     SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
   };
+  const fetchEnv: Record<string, string> = {};
   for (const name of ['GOPROXY', 'GOPRIVATE', 'GONOPROXY', 'GONOSUMDB', 'GOSUMDB', 'GOINSECURE']) {
     const value = process.env[name];
-    if (value !== undefined) env[name] = value;
+    if (value !== undefined) fetchEnv[name] = value;
   }
-  if (network === 'none') env.GOPROXY = 'off';
-  if (!cacheVolume) Object.assign(env, { GOCACHE: '/tmp/go-build', GOMODCACHE: '/tmp/go-mod' });
+  const moduleVolume = fetch && !cacheVolume ? await createVolume(engine, 'go-modules') : undefined;
+  const volumes: Record<string, string> = {};
+  if (cacheVolume) {
+    volumes[cacheVolume] = '/cache';
+  } else {
+    env.GOCACHE = '/tmp/go-build';
+    if (moduleVolume) volumes[moduleVolume.name] = '/cache';
+    else env.GOMODCACHE = '/tmp/go-mod';
+  }
   const exclude = new Set(['.git', ...options.exclude]);
+  const source = (): StepInput => ({ path: '/src', archive: () => packDirectory(app.dir, { skip: (relative) => exclude.has(relative) }) });
   const what = options.supervisor ? 'supervising init' : options.outName;
   const logFile = path.join(options.logDir, options.supervisor ? 'go-supervisor.log' : 'go.log');
   const scratch = await mkdtemp(path.join(options.outDir, 'go-'));
   try {
+    if (fetch) {
+      report({ kind: 'step', stage: 'go', text: `downloading the modules ${app.module} requires` });
+      await runStep(engine, {
+        role: 'go-download',
+        title: 'go: download modules',
+        image: builder.id,
+        cmd: ['go-step', 'download'],
+        env: { ...env, ...fetchEnv },
+        network: 'bridge',
+        ...(options.limits ? { limits: options.limits } : {}),
+        volumes,
+        inputs: [source()],
+        logFile,
+        onLine: (line) => report({ kind: 'line', stage: 'go', line }),
+        ...(signal ? { signal } : {}),
+        onFailure: (exitCode, tail) =>
+          new Gopid1Error('STEP_FAILED', `the modules ${app.module} requires could not be downloaded (go mod download exit code ${exitCode})`, {
+            step: 'go: download modules',
+            exitCode,
+            logTail: tail.filter((line) => !/^(\$ |go version |# exit code |gopid1: cgroup |gopid1: sandbox: )/.test(line)),
+            logFile,
+            hint: 'Make the module proxy reachable from containers (GOPROXY, GOPRIVATE, GONOSUMDB and GOINSECURE are passed through), or vendor the modules with `go mod vendor` so no network is needed.',
+          }),
+      });
+    }
     report({ kind: 'step', stage: 'go', text: `compiling ${options.supervisor ? 'the supervising init ' : ''}${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
     await runStep(engine, {
       role: options.supervisor ? 'go-build-supervisor' : 'go-build',
       title: options.supervisor ? 'go: build the supervising init' : 'go: build',
       image: builder.id,
-      cmd: ['go-step'],
-      env,
-      network,
+      cmd: ['go-step', 'build'],
+      env: { ...env, GOPROXY: 'off' },
+      network: 'none',
       ...(options.limits ? { limits: options.limits } : {}),
-      volumes: cacheVolume ? { [cacheVolume]: '/cache' } : {},
-      inputs: [{ path: '/src', archive: () => packDirectory(app.dir, { skip: (relative) => exclude.has(relative) }) }],
+      volumes,
+      inputs: [source()],
       outputs: [{ path: '/out', dest: scratch }],
       logFile,
       onLine: (line) => report({ kind: 'line', stage: 'go', line }),
@@ -164,10 +201,11 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
         const versionHint = tooNew
           ? ` go.mod asks for Go ${tooNew[1]}, and the Go builder has Go ${tooNew[2]} (Debian's package; toolchain downloads are off): lower the go line in go.mod.`
           : '';
-        const networkHint =
-          network === 'none' && compilerLines.some((line) => /GOPROXY=off|cannot find module|missing go.sum entry/.test(line))
-            ? ' Modules that are not vendored need network: run `go mod vendor`, or make the module proxy reachable.'
-            : '';
+        const networkHint = compilerLines.some((line) => /GOPROXY=off|cannot find module|missing go.sum entry/.test(line))
+          ? app.vendored
+            ? ' vendor/ lacks a module the build needs: run `go mod vendor` again.'
+            : ' A module the build needs is not in go.mod or go.sum: run `go mod tidy` (and `go mod vendor` to build without network).'
+          : '';
         return new Gopid1Error('GO_COMPILE_FAILED', `${options.supervisor ? 'gopid1\'s supervising init' : 'the Go program'} does not build (go build exit code ${exitCode})`, {
           step: options.supervisor ? 'go: build the supervising init' : 'go: build',
           exitCode,
@@ -191,11 +229,13 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
       bytes,
       goVersion,
       builder,
-      network,
+      network: 'none',
+      ...(fetch ? { downloadNetwork: 'bridge' as const } : {}),
       ldflags,
       durationMs: Date.now() - started,
     };
   } finally {
     await rm(scratch, { recursive: true, force: true });
+    await moduleVolume?.dispose();
   }
 }
