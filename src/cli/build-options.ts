@@ -38,7 +38,7 @@ export function addBuildOptions(command: Command): Command {
     .option('--kernel-fragment <file>', 'extra Kconfig fragment, applied after the base (repeatable)', collect)
     .addOption(new Option('--kernel-compression <method>', 'bzImage compression (default zstd with minimal): xz is smallest but unpacks about 0.5 s slower under software emulation').choices([...KERNEL_COMPRESSIONS]))
     .addOption(
-      new Option('--compress <method>', 'initramfs compression, the kernel gets its decompressor: zstd is small and quick to unpack, xz smallest but slowest to unpack')
+      new Option('--compress <method>', 'initramfs compression, the kernel gets its decompressor: zstd is smaller than gzip and about as quick to unpack, xz smallest but slowest to unpack')
         .choices([...INITRAMFS_COMPRESSIONS])
         .default(DEFAULT_INITRAMFS_COMPRESSION),
     )

@@ -7,8 +7,8 @@ import type { BuilderImage } from '../engine/images.js';
 import { runStep, type StepLimits } from '../engine/run.js';
 
 /**
- * How the initramfs is compressed. zstd (default) is smaller than gzip and quicker to unpack under QEMU's
- * software emulation; xz is the smallest and the slowest to unpack. Measured in docs/PERFORMANCE.md.
+ * How the initramfs is compressed. zstd (default) is about 12% smaller than gzip and about as quick to unpack
+ * under QEMU's software emulation; xz is the smallest and the slowest to unpack. Measured in docs/PERFORMANCE.md.
  */
 export type InitramfsCompression = 'zstd' | 'xz' | 'gzip';
 export const INITRAMFS_COMPRESSIONS: readonly InitramfsCompression[] = ['zstd', 'xz', 'gzip'];
