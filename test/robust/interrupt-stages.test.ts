@@ -110,7 +110,7 @@ describe('interrupted mid-stage: stops within seconds, exits 128 + the signal, r
       assertStoppedCleanly(t, result, signal, /go: build/);
       assert.doesNotMatch(result.run.stderr, /go: init built/);
       const log = readFileSync(path.join(out, 'logs', 'go.log'), 'utf8');
-      assert.match(log, /^\$ go-step$/m, 'the Go step had started');
+      assert.match(log, /^\$ go-step build$/m, 'the Go step had started');
       assert.doesNotMatch(log, /^# exit code/m, 'the Go step never finished');
       assert.deepEqual(readdirSync(out).sort(), ['logs'], 'no artifact and no staging directory left');
     });
