@@ -20,6 +20,29 @@ describe('Go programs of many kinds as PID 1', { skip }, () => {
     assert.ok(booted.firstLineMs !== undefined && booted.expectMs !== undefined && booted.firstLineMs <= booted.expectMs);
   });
 
+  it('an edit that keeps every file\'s name and size is built as edited (Go\'s module index never serves the old imports)', { timeout: BUILD_TIMEOUT_MS }, async () => {
+    // gopid1 copies sources with fixed times, so Go's module index (keyed by names, sizes and times) would see
+    // two versions of the same size as one. Two versions of main.go, the same length, with different imports:
+    const versions = [
+      'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("edit one: fmt, ok") }\n',
+      'package main\n\nimport "os"\n\nfunc main() { os.Stdout.WriteString("two:os\\n") }\n',
+    ];
+    assert.equal(versions[0]!.length, versions[1]!.length);
+    const app = tempDir('same-size');
+    writeFileSync(path.join(app, 'go.mod'), 'module example.com/samesize\n\ngo 1.21\n');
+    const outputs: string[] = [];
+    for (const [index, text] of versions.entries()) {
+      writeFileSync(path.join(app, 'main.go'), text);
+      const out = tempDir(`same-size-${index}`);
+      const built = await runCli(['build', app, '--out', out]);
+      assert.equal(built.code, 0, built.stderr);
+      const run = await runCli(['boot', out, '--expect', index === 0 ? 'edit one: fmt, ok' : 'two:os', '--timeout', '60']);
+      assert.equal(run.code, 0, run.stderr);
+      outputs.push(run.stdout);
+    }
+    assert.match(outputs[1]!, /^two:os$/m);
+  });
+
   it('a program that exits 3 makes `gopid1 boot` exit 3 and say so', { timeout: BUILD_TIMEOUT_MS }, async () => {
     const out = tempDir('exit3');
     assert.equal((await runCli(['build', path.join(fixtures, 'exit3'), '--out', out])).code, 0);
