@@ -107,6 +107,24 @@ export function unsafeEntryReason(header: { name: string; type?: string | null; 
   return undefined;
 }
 
+/**
+ * Pipes a tar stream into an extractor until it finishes. On a failure (e.g. a full disk) it hangs up on the
+ * source too: an engine's archive stream left unread keeps the container busy, and removing it would wait forever.
+ */
+function pipeToExtract(source: NodeJS.ReadableStream, extract: tarStream.Extract | ReturnType<typeof tarFs.extract>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const fail = (error: unknown): void => {
+      (source as Readable).destroy?.();
+      extract.destroy();
+      reject(error);
+    };
+    source.on('error', fail);
+    extract.on('error', fail);
+    extract.on('finish', () => resolve());
+    source.pipe(extract as unknown as NodeJS.WritableStream);
+  });
+}
+
 /** The content of the first regular file in a tar stream (e.g. one file taken out with getArchive). */
 export async function readFirstFile(source: NodeJS.ReadableStream): Promise<Buffer> {
   const extract = tarStream.extract();
@@ -120,19 +138,7 @@ export async function readFirstFile(source: NodeJS.ReadableStream): Promise<Buff
     stream.on('end', next);
     stream.resume();
   });
-  await new Promise<void>((resolve, reject) => {
-    // On a failure (e.g. a full disk) hang up on the source too: an engine's archive stream left unread keeps the
-    // container busy, and removing it would wait forever.
-    const fail = (error: unknown): void => {
-      (source as Readable).destroy?.();
-      extract.destroy();
-      reject(error);
-    };
-    source.on('error', fail);
-    extract.on('error', fail);
-    extract.on('finish', () => resolve());
-    source.pipe(extract as unknown as NodeJS.WritableStream);
-  });
+  await pipeToExtract(source, extract);
   if (!found) throw new Error('the archive holds no file');
   return Buffer.concat(chunks);
 }
@@ -162,19 +168,7 @@ export async function extractArchive(source: NodeJS.ReadableStream, dest: string
     chown: false,
     umask: 0o022,
   } as tarFs.ExtractOptions);
-  await new Promise<void>((resolve, reject) => {
-    // On a failure (e.g. a full disk) hang up on the source too: an engine's archive stream left unread keeps the
-    // container busy, and removing it would wait forever.
-    const fail = (error: unknown): void => {
-      (source as Readable).destroy?.();
-      extract.destroy();
-      reject(error);
-    };
-    source.on('error', fail);
-    extract.on('error', fail);
-    extract.on('finish', () => resolve());
-    source.pipe(extract as unknown as NodeJS.WritableStream);
-  });
+  await pipeToExtract(source, extract);
   if (refused.length > 0) {
     throw new Gopid1Error('UNSAFE_ARCHIVE', `refused to extract ${what}: ${refused.length} entr${refused.length === 1 ? 'y' : 'ies'} would land outside ${dest}`, {
       hint: 'The archive is not what a builder step produces; rebuild the builder images (`gopid1 clean --images`) and report this if it happens again.',

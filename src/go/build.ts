@@ -118,6 +118,11 @@ export function goLdflags(options: { strip: boolean; cgo: boolean }): string {
   return ['-buildid=', ...(options.strip ? ['-s', '-w'] : []), ...(options.cgo ? ['-linkmode=external', '-extldflags=-static'] : [])].join(' ');
 }
 
+/** A Go step's log tail without what go-step prints about itself (command, version, sandbox, cgroup): the tool's own lines. */
+function withoutStepHeader(tail: string[]): string[] {
+  return tail.filter((line) => !/^(\$ |go version |# exit code |gopid1: cgroup |gopid1: sandbox: )/.test(line));
+}
+
 /** Builds the app's main package as a static linux/amd64 binary in the Go builder, and checks the result. */
 export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<GoBuildResult> {
   const started = Date.now();
@@ -173,7 +178,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
           new Gopid1Error('STEP_FAILED', `the modules ${app.module} requires could not be downloaded (go mod download exit code ${exitCode})`, {
             step: 'go: download modules',
             exitCode,
-            logTail: tail.filter((line) => !/^(\$ |go version |# exit code |gopid1: cgroup |gopid1: sandbox: )/.test(line)),
+            logTail: withoutStepHeader(tail),
             logFile,
             hint: 'Make the module proxy reachable from containers (GOPROXY, GOPRIVATE, GONOSUMDB and GOINSECURE are passed through), or vendor the modules with `go mod vendor` so no network is needed.',
           }),
@@ -195,7 +200,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
       onLine: (line) => report({ kind: 'line', stage: 'go', line }),
       ...(signal ? { signal } : {}),
       onFailure: (exitCode, tail) => {
-        const compilerLines = tail.filter((line) => !/^(\$ |go version |# exit code |gopid1: cgroup |gopid1: sandbox: )/.test(line));
+        const compilerLines = withoutStepHeader(tail);
         const cgoHint = app.usesCgo && !options.cgo ? ' This package imports "C": pass --cgo for a static cgo build.' : '';
         const tooNew = compilerLines.map((line) => /requires go >= ?([\d.]+) \(running go ([\d.]+)/.exec(line)).find(Boolean);
         const versionHint = tooNew
