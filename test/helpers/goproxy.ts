@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIPv4, type AddressInfo } from 'node:net';
 
 /**
  * A Go module proxy (the GOPROXY protocol: @v/list, .info, .mod, .zip) serving modules made up by a test, on the
@@ -89,9 +89,58 @@ export function hash1(files: { name: string; data: Buffer }[]): string {
   return `h1:${createHash('sha256').update(summary).digest('base64')}`;
 }
 
-/** The address of the default bridge's gateway: where containers on it reach this host. */
+/** What `docker network inspect bridge` says about the default bridge, as far as the gateway is concerned. */
+export interface BridgeInspect {
+  IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null } | null;
+  Options?: Record<string, string> | null;
+}
+
+/**
+ * The default bridge's gateway: where containers on it reach this host. IPAM's Gateway when the engine records one;
+ * a freshly started docker.io 20.10 daemon leaves it empty (`"Config":[{"Subnet":"172.17.0.0/16"}]`) while the
+ * bridge interface (docker0) holds the address, so then the IPv4 address of the bridge's own interface on this host,
+ * inside the network's subnet. `addressesOf` lists an interface's IPv4 addresses whether or not it has a carrier.
+ */
+export function gatewayOf(inspect: BridgeInspect, addressesOf: (name: string) => string[]): string {
+  const configs = inspect.IPAM?.Config ?? [];
+  const recorded = configs.map((config) => config.Gateway ?? '').find((gateway) => isIPv4(gateway));
+  if (recorded) return recorded;
+  const name = inspect.Options?.['com.docker.network.bridge.name'] ?? 'docker0';
+  const subnets = configs.map((config) => config.Subnet ?? '').filter((subnet) => subnet.includes('.'));
+  const addresses = addressesOf(name);
+  const inSubnet = addresses.find((address) => subnets.length === 0 || subnets.some((subnet) => inIPv4Subnet(address, subnet)));
+  if (inSubnet) return inSubnet;
+  throw new Error(
+    `the default Docker bridge records no gateway and this host has no IPv4 address on its interface ${name} (subnets ${subnets.join(', ') || 'none'}): ` +
+      'the module-download tests need a local engine whose bridge this host is on',
+  );
+}
+
+function inIPv4Subnet(address: string, cidr: string): boolean {
+  const [network = '', bits = '32'] = cidr.split('/');
+  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
+  const toInt = (ip: string) => ip.split('.').reduce((value, octet) => ((value << 8) | Number(octet)) >>> 0, 0);
+  return (toInt(address) & mask) >>> 0 === (toInt(network) & mask) >>> 0;
+}
+
+/**
+ * An interface's IPv4 addresses, read with iproute2: Node's os.networkInterfaces() leaves out an interface without a
+ * carrier, and docker0 has none until a container is attached.
+ */
+export function ipv4AddressesOf(name: string): string[] {
+  let listing: { addr_info?: { family?: string; local?: string }[] }[];
+  try {
+    listing = JSON.parse(execFileSync('ip', ['-j', '-4', 'addr', 'show', 'dev', name], { stdio: ['ignore', 'pipe', 'ignore'] }).toString());
+  } catch {
+    return []; // no such interface (or no iproute2): the caller says what is missing
+  }
+  return listing.flatMap((link) => link.addr_info ?? []).filter((info) => info.family === 'inet' && info.local).map((info) => info.local!);
+}
+
+/** The address of the default bridge's gateway on the engine this host runs. */
 export function bridgeGateway(): string {
-  return execFileSync('docker', ['network', 'inspect', 'bridge', '--format', '{{(index .IPAM.Config 0).Gateway}}']).toString().trim();
+  const [inspect] = JSON.parse(execFileSync('docker', ['network', 'inspect', 'bridge']).toString()) as BridgeInspect[];
+  return gatewayOf(inspect ?? {}, ipv4AddressesOf);
 }
 
 export async function startGoProxy(modules: FakeModule[]): Promise<GoProxy> {
