@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { readManifest, type Manifest } from './artifacts/manifest.js';
 import { Gopid1Error } from './errors.js';
+import { formatsBuilt, outputFormat, provides, type OutputName } from './outputs/table.js';
 import { bootMachine, type BootResult } from './qemu/boot.js';
-import { kernelCmdline, parseForward, type AccelChoice, type BootMedia, type MachineChoice } from './qemu/command.js';
+import { DEFAULT_OUT_DIR, kernelCmdline } from './plan/vocabulary.js';
+import { diskImageFormat, parseForward, type AccelChoice, type BootMedia, type DiskBus, type MachineChoice } from './qemu/command.js';
 
 export interface BootOptions {
   /** An out dir of `build` (default "dist"). */
@@ -10,6 +12,11 @@ export interface BootOptions {
   /** Boot these files instead of the out dir's. */
   kernel?: string;
   initrd?: string;
+  /** Boot the out dir's file of this output format, the way the format table says (media and firmware). */
+  format?: OutputName;
+  /** Boot this disk image instead (raw), attached on `diskBus` (default ide). */
+  disk?: string;
+  diskBus?: DiskBus;
   /** Boot this ISO instead (from the CD-ROM drive, or as a disk the way a USB stick made with dd boots). */
   iso?: string;
   isoAs?: 'cdrom' | 'disk';
@@ -60,6 +67,21 @@ function checkPositive(value: number | undefined, what: string, example: string)
   }
 }
 
+/** A `format` boot as the boot options of the media the format table names for it. */
+async function formatMedia(dir: string, options: BootOptions): Promise<BootOptions> {
+  const format = outputFormat(options.format as OutputName);
+  if (options.iso !== undefined || options.disk !== undefined || options.kernel !== undefined || options.initrd !== undefined) {
+    throw new Gopid1Error('BAD_INPUT', '--format boots a file of the out dir; it cannot be combined with --iso, --disk, --kernel or --initrd', { hint: `e.g. gopid1 boot ${dir} --format ${format.name}` });
+  }
+  const manifest = await readManifest(dir);
+  if (!manifest) throw new Gopid1Error('BAD_INPUT', `${dir} holds no manifest.json of a gopid1 build`, { hint: `Build it first: gopid1 build <app> --out ${dir} --format ${format.name}` });
+  if (format.boot === undefined) throw new Gopid1Error('BAD_INPUT', `the ${format.name} format is for import, not for booting here`, { hint: `Boot the raw disk it holds: build with --format raw and boot with --format raw.` });
+  const file = path.join(dir, format.file(manifest.name));
+  if (!provides(formatsBuilt(manifest), format.name)) throw new Gopid1Error('BAD_INPUT', `${manifest.name} in ${dir} was built without the ${format.name} format`, { hint: `Build it with --format ${format.name}, then boot it.` });
+  const media = format.boot.media === 'cdrom' ? { iso: file } : { disk: file };
+  return { ...options, ...media, ...(format.boot.firmware === 'uefi' ? { uefi: true } : {}) };
+}
+
 /** Boots an out dir (or a kernel and initramfs) in QEMU and reports how the run ended. */
 export async function boot(options: BootOptions = {}): Promise<BootResult> {
   checkPositive(options.timeoutSeconds, '--timeout', '--timeout 90');
@@ -69,21 +91,33 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
   }
   checkPositive(options.expectCount, '--expect-count', '--expect-count 3');
   const expect = options.expect === undefined ? undefined : toRegExp(options.expect);
+  if (options.disk !== undefined && (options.iso !== undefined || options.kernel !== undefined || options.initrd !== undefined)) {
+    throw new Gopid1Error('BAD_INPUT', '--disk cannot be combined with --iso, --kernel or --initrd', { hint: 'Boot one of them.' });
+  }
+  if (options.diskBus !== undefined && options.disk === undefined && options.format === undefined) {
+    throw new Gopid1Error('BAD_INPUT', '--disk-bus needs --disk (or --format raw)', { hint: 'e.g. --disk dist/hello.raw --disk-bus nvme' });
+  }
   if (options.iso !== undefined && (options.kernel !== undefined || options.initrd !== undefined)) {
     throw new Gopid1Error('BAD_INPUT', '--iso cannot be combined with --kernel or --initrd', { hint: 'Boot either an ISO or a kernel and initramfs.' });
   }
   if (options.isoAs !== undefined && options.iso === undefined) {
     throw new Gopid1Error('BAD_INPUT', '--iso-as needs --iso', { hint: 'e.g. --iso dist/hello.iso --iso-as disk' });
   }
-  if (options.iso !== undefined && options.cmdline !== undefined) {
-    throw new Gopid1Error('BAD_INPUT', '--cmdline does not apply to an ISO: its command line is in its grub.cfg', { hint: 'Pass --cmdline to `gopid1 build --iso` instead.' });
+  if ((options.iso !== undefined || options.disk !== undefined) && options.cmdline !== undefined) {
+    throw new Gopid1Error('BAD_INPUT', '--cmdline does not apply to an ISO or a disk: its command line is in its grub.cfg', { hint: 'Pass --cmdline to `gopid1 build` instead.' });
   }
   const forwards = (options.forwards ?? []).map(parseForward);
-  const dir = path.resolve(options.dir ?? 'dist');
+  const dir = path.resolve(options.dir ?? DEFAULT_OUT_DIR);
+  if (options.format !== undefined) return boot({ ...(await formatMedia(dir, options)), format: undefined });
   let media: BootMedia;
   let unpackedBytes: number | undefined;
   let manifest: Manifest | undefined;
-  if (options.iso !== undefined) {
+  if (options.disk !== undefined) {
+    const file = path.resolve(options.disk);
+    media = { kind: 'disk', file, bus: options.diskBus ?? 'ide', format: diskImageFormat(file) };
+    const beside = await readManifest(path.dirname(file)).catch(() => undefined);
+    if (beside && Object.values(beside.artifacts).some((record) => record.file === path.basename(file))) manifest = beside;
+  } else if (options.iso !== undefined) {
     media = { kind: 'iso', iso: path.resolve(options.iso), as: options.isoAs ?? 'cdrom' };
     // The ISO's own build, when it sits in its out dir.
     const beside = await readManifest(path.dirname(media.iso)).catch(() => undefined);
@@ -108,7 +142,7 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
   if (!net && forwards.length > 0) throw new Gopid1Error('BAD_INPUT', '--forward needs a network card, and --no-net removes it', { hint: 'Drop --no-net.' });
   const supervised = (options.init ?? manifest?.init.mode ?? 'direct') === 'supervise';
   // The console goes next to what is booted: the out dir, or the ISO's directory.
-  const consoleDir = options.iso !== undefined ? path.dirname(path.resolve(options.iso)) : options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(options.kernel)) : dir;
+  const consoleDir = media.kind === 'iso' ? path.dirname(media.iso) : media.kind === 'disk' ? path.dirname(media.file) : options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(options.kernel)) : dir;
   return bootMachine({
     media,
     ...(options.uefi ? { uefi: true } : {}),

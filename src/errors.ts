@@ -37,6 +37,8 @@ export interface Gopid1ErrorDetails {
   logTail?: string[];
   /** Where the full log was written. */
   logFile?: string;
+  /** The API option (BuildOptions field) a BAD_INPUT is about; the CLI names its flag instead. */
+  field?: string;
   cause?: unknown;
 }
 
@@ -49,6 +51,7 @@ export class Gopid1Error extends Error {
   readonly exitCode: number | undefined;
   readonly logTail: string[];
   readonly logFile: string | undefined;
+  readonly field: string | undefined;
 
   constructor(code: ErrorCode, message: string, details: Gopid1ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -59,6 +62,7 @@ export class Gopid1Error extends Error {
     this.exitCode = details.exitCode;
     this.logTail = details.logTail ?? [];
     this.logFile = details.logFile;
+    this.field = details.field;
   }
 }
 
@@ -96,6 +100,7 @@ export function withHint(error: Gopid1Error, hint: string): Gopid1Error {
     ...(error.exitCode !== undefined ? { exitCode: error.exitCode } : {}),
     logTail: error.logTail,
     ...(error.logFile !== undefined ? { logFile: error.logFile } : {}),
+    ...(error.field !== undefined ? { field: error.field } : {}),
     ...(error.cause !== undefined ? { cause: error.cause } : {}),
   });
 }

@@ -1,5 +1,9 @@
 /** The gopid1 Node API. The CLI is a thin layer over these functions. */
-export { build, DEFAULT_SOURCE_DATE_EPOCH, type BuildOptions, type BuildResult, type InitMode } from './build.js';
+export { build, executePlan, type BuildOptions, type BuildResult, type RunOptions } from './build.js';
+export { planBuild, type BuildPlan, type HostFacts, type PlannedFragment } from './plan/plan.js';
+export { gatherHostFacts } from './plan/host.js';
+export { OUTPUT_FORMATS, formatNames, type OutputFormat, type OutputName } from './outputs/table.js';
+export { DEFAULT_OUT_DIR, DEFAULT_SOURCE_DATE_EPOCH, type Arch, type InitMode, type InitramfsCompression, type KernelCompression, type KernelConfigBase } from './plan/vocabulary.js';
 export { boot, type BootOptions, type BootResult } from './boot.js';
 export { compare, type CompareOptions, type CompareResult } from './compare/compare.js';
 export type { CompareReport, ContainerFigures, VmFigures, Stats } from './compare/report.js';
@@ -9,5 +13,4 @@ export { verify, type VerifyOptions, type VerifyResult, type ArtifactComparison 
 export { Gopid1Error, isGopid1Error, type ErrorCode } from './errors.js';
 export type { Manifest, ArtifactRecord } from './artifacts/manifest.js';
 export type { ProgressEvent, Reporter, Stage } from './progress.js';
-export type { KernelConfigBase } from './kernel/build.js';
 export type { AccelChoice } from './qemu/command.js';

@@ -2,11 +2,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readManifest, type BuilderRecord, type Manifest } from './artifacts/manifest.js';
-import { build, type BuildOptions } from './build.js';
+import { executePlan, type BuildOptions } from './build.js';
+import { gatherHostFacts } from './plan/host.js';
+import { planBuild } from './plan/plan.js';
 import { Gopid1Error } from './errors.js';
 import type { ProgressEvent } from './progress.js';
 
-export interface VerifyOptions extends Omit<BuildOptions, 'out' | 'cache' | 'onProgress'> {
+export interface VerifyOptions extends Omit<BuildOptions, 'out' | 'cache'> {
+  signal?: AbortSignal;
   /** Check one fresh build against this published manifest.json instead of building twice. */
   against?: string;
   /** Keep the build directories (their paths are in the result). */
@@ -131,7 +134,9 @@ export function packageChanges(label: string, before: BuilderRecord | undefined,
  * with a published manifest.json (and its files, when they sit beside it).
  */
 export async function verify(options: VerifyOptions): Promise<VerifyResult> {
-  const { against, keep, onProgress, ...buildOptions } = options;
+  const { against, keep, onProgress, signal, ...buildOptions } = options;
+  // One plan for both rounds; each round only gets an out dir of its own and no caches.
+  const plan = planBuild({ ...buildOptions, cache: false }, await gatherHostFacts(buildOptions));
   let published: { manifest: Manifest; dir: string } | undefined;
   if (against !== undefined) {
     const dir = path.dirname(path.resolve(against));
@@ -148,7 +153,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     for (let round = 1; round <= rounds; round++) {
       const out = await mkdtemp(path.join(os.tmpdir(), `gopid1-verify-${round}-`));
       dirs.push(out);
-      const result = await build({ ...buildOptions, out, cache: false, ...(onProgress ? { onProgress: (event: ProgressEvent) => onProgress(event, round) } : {}) });
+      const result = await executePlan({ ...plan, out }, { ...(onProgress ? { onProgress: (event: ProgressEvent) => onProgress(event, round) } : {}), ...(signal ? { signal } : {}) });
       manifests.push(result.manifest);
     }
     const [first, second] = manifests as [Manifest, Manifest | undefined];

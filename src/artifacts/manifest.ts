@@ -1,7 +1,15 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Gopid1Error } from '../errors.js';
-import type { InitramfsCompression } from '../initramfs/compress.js';
+import type { BuilderImage } from '../engine/images.js';
+import type { AppFacts, GoBuildResult } from '../go/build.js';
+import { compressorDescription } from '../initramfs/compress.js';
+import type { InitramfsResult } from '../initramfs/layout.js';
+import type { KernelBuildResult } from '../kernel/build.js';
+import type { OutputProduct } from '../outputs/product.js';
+import { planRecord, type BuildPlan } from '../plan/plan.js';
+import type { InitramfsCompression } from '../plan/vocabulary.js';
+import { toolVersion } from '../paths.js';
 import { sha256File } from './files.js';
 
 export interface ArtifactRecord {
@@ -34,6 +42,13 @@ export interface Manifest {
     kernelConfig: ArtifactRecord;
     /** With --iso: the GRUB ISO, USB-hybrid; `uefi` when it also boots under UEFI. */
     iso?: ArtifactRecord & { uefi: boolean; hybrid: true };
+    /** With --format raw: a GPT disk booting under BIOS and UEFI. */
+    raw?: ArtifactRecord & { partitioning: 'gpt'; firmware: ('bios' | 'uefi')[]; diskGuid: string };
+    /** The raw disk converted (--format qcow2, vmdk, vhd, gcp); `diskBytes` is the virtual size. */
+    qcow2?: ArtifactRecord & { diskBytes: number };
+    vmdk?: ArtifactRecord & { diskBytes: number };
+    vhd?: ArtifactRecord & { diskBytes: number };
+    gcp?: ArtifactRecord & { diskBytes: number };
   };
   kernel: {
     source: string;
@@ -67,11 +82,81 @@ export interface Manifest {
   /** `net`: the kernel has networking and the machine gets a NIC when booted. */
   boot: { cmdline: string; net: boolean };
   iso?: { builder: BuilderRecord; menuTimeoutSeconds: number };
+  /** How the disk formats were made. */
+  disk?: { builder: BuilderRecord; menuTimeoutSeconds: number };
+  /** The build plan (planBuild): every setting, defaults resolved, without host paths. Absent in older manifests. */
+  plan?: Record<string, unknown>;
+}
+
+export function builderRecord(image: BuilderImage): BuilderRecord {
+  return { tag: image.tag, id: image.id, packages: image.packages };
 }
 
 export async function artifactRecord(dir: string, file: string): Promise<ArtifactRecord> {
   const full = path.join(dir, file);
   return { file, bytes: (await stat(full)).size, sha256: await sha256File(full) };
+}
+
+/** What the stages of a build made, for its manifest. */
+export interface BuildParts {
+  /** The staging directory the artifacts are in. */
+  staging: string;
+  app: AppFacts;
+  supervisor: AppFacts | undefined;
+  kernel: KernelBuildResult;
+  go: GoBuildResult;
+  supervised?: GoBuildResult | undefined;
+  initramfs: InitramfsResult;
+  products: OutputProduct[];
+}
+
+/** manifest.json of a build: the artifacts with their hashes, how each was made, and the plan. */
+export async function assembleManifest(plan: BuildPlan, parts: BuildParts): Promise<Manifest> {
+  const { kernel, go, supervised, initramfs, staging } = parts;
+  const compression = plan.initramfs.compression;
+  const initramfsFile = path.basename(initramfs.path);
+  return {
+    schema: 1,
+    tool: { name: 'gopid1', version: toolVersion },
+    name: plan.name,
+    sourceDateEpoch: plan.sourceDateEpoch,
+    artifacts: {
+      bzImage: await artifactRecord(staging, 'bzImage'),
+      init: await artifactRecord(staging, 'init'),
+      ...(supervised ? { app: await artifactRecord(staging, 'app') } : {}),
+      initramfs: { ...(await artifactRecord(staging, initramfsFile)), unpackedBytes: initramfs.unpackedBytes, format: `newc+${compression}`, compressor: compressorDescription(compression) },
+      kernelConfig: await artifactRecord(staging, 'kernel.config'),
+      ...Object.assign({}, ...parts.products.map((product) => product.artifacts)),
+    },
+    kernel: {
+      source: kernel.source,
+      ...(kernel.sourceSha256 ? { sourceSha256: kernel.sourceSha256 } : {}),
+      release: kernel.release,
+      config: kernel.base,
+      fragments: kernel.fragments.map((f) => ({ name: path.basename(f.name), sha256: f.sha256 })),
+      configSha256: kernel.configSha256,
+      compression: kernel.compression,
+      sourceDateEpoch: plan.kernel.sourceDateEpoch,
+      builder: builderRecord(kernel.builder),
+      fromCache: kernel.cached,
+    },
+    go: {
+      module: parts.app.module,
+      package: plan.program.package,
+      version: go.goVersion,
+      cgo: plan.program.cgo,
+      ldflags: go.ldflags,
+      flags: ['-trimpath', '-buildvcs=false'],
+      env: { GOOS: 'linux', GOARCH: plan.arch, GOAMD64: 'v1', CGO_ENABLED: plan.program.cgo ? '1' : '0' },
+      network: go.network,
+      ...(go.downloadNetwork ? { downloadNetwork: go.downloadNetwork } : {}),
+      builder: builderRecord(go.builder),
+    },
+    init: supervised ? { mode: 'supervise', module: parts.supervisor?.module ?? '', version: toolVersion } : { mode: 'direct' },
+    boot: { cmdline: plan.runtime.cmdline, net: plan.runtime.net },
+    ...Object.assign({}, ...parts.products.map((product) => product.sections)),
+    plan: planRecord(plan),
+  };
 }
 
 export async function readManifest(dir: string): Promise<Manifest | undefined> {

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { boot, type BootResult } from '../boot.js';
-import type { AccelChoice, MachineChoice } from '../qemu/command.js';
+import { formatNames, type OutputName } from '../outputs/table.js';
+import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
+import { DISK_BUSES, type AccelChoice, type DiskBus, type MachineChoice } from '../qemu/command.js';
 import { collect, globalFlags, positiveInteger, positiveNumber, type CommandContext } from './context.js';
 import { formatSeconds, outputMode } from './output.js';
 
@@ -15,6 +17,9 @@ interface BootFlags {
   cmdline?: string;
   kernel?: string;
   initrd?: string;
+  format?: OutputName;
+  disk?: string;
+  diskBus?: DiskBus;
   iso?: string;
   isoAs?: 'cdrom' | 'disk';
   uefi?: boolean;
@@ -54,7 +59,7 @@ export function registerBoot(program: Command, context: CommandContext): void {
   program
     .command('boot')
     .description('boot an out dir of `gopid1 build` in QEMU, with the serial console on this terminal')
-    .argument('[dir]', 'out dir of gopid1 build', 'dist')
+    .argument('[dir]', `out dir of gopid1 build (default: ${DEFAULT_OUT_DIR})`)
     .option('-e, --expect <regex>', 'exit 0 and stop the machine once a console line matches')
     .option('--expect-count <n>', 'wait for this many matching lines', positiveInteger('--expect-count'))
     .option('-t, --timeout <seconds>', 'stop and fail after this long (default: none; 120 with --expect)', positiveNumber('--timeout'))
@@ -64,21 +69,24 @@ export function registerBoot(program: Command, context: CommandContext): void {
     .option('--cmdline <args>', 'appended to the kernel command line the build recorded')
     .option('--kernel <file>', 'boot this bzImage instead of <dir>/bzImage')
     .option('--initrd <file>', 'boot this initramfs instead of <dir>/initramfs.cpio.gz')
+    .addOption(new Option('-f, --format <name>', 'boot the out dir\'s file of this format, as the format is meant to boot (ISO as a CD-ROM, under BIOS or UEFI)').choices(formatNames()))
+    .option('--disk <file>', 'boot a disk image of `gopid1 build --format raw` instead, through its GRUB (BIOS, or UEFI with --uefi)')
+    .addOption(new Option('--disk-bus <bus>', 'how the disk is attached: ide, virtio (virtio-blk), nvme (as EC2 Nitro), scsi (virtio-scsi, as Compute Engine); default ide').choices([...DISK_BUSES]))
     .option('--iso <file>', 'boot an ISO of `gopid1 build --iso` instead, through its GRUB')
     .addOption(new Option('--iso-as <media>', 'the ISO as a CD-ROM, or as a disk (what dd to a USB stick gives)').choices(['cdrom', 'disk']))
-    .option('--uefi', 'boot the ISO through UEFI firmware (OVMF) instead of BIOS')
+    .option('--uefi', 'boot the ISO or disk through UEFI firmware (OVMF) instead of BIOS')
     .option('-p, --forward <[tcp:|udp:][addr:]host:guest>', 'forward a host port (on 127.0.0.1 unless addr is given) to a guest port; needs a --net build (repeatable)', collect)
     .option('--net', 'attach a NIC on QEMU user networking (default: when the build has --net)')
     .option('--no-net', 'boot without a NIC even if the build has --net')
     .addOption(new Option('--init <mode>', 'who is PID 1, for --kernel/--initrd/--iso without their manifest.json (default: what the build recorded)').choices(['direct', 'supervise']))
     .option('-q, --quiet', 'do not echo the console (it is still written to <dir>/serial.log)')
-    .action(async (dir: string, flags: BootFlags, command: Command) => {
+    .action(async (dir: string | undefined, flags: BootFlags, command: Command) => {
       const global = globalFlags(command);
       const mode = outputMode(global);
       const echo = mode !== 'json' && !flags.quiet;
       const timeoutSeconds = flags.timeout ?? (flags.expect !== undefined ? 120 : undefined);
       const result = await boot({
-        dir,
+        ...(dir !== undefined ? { dir } : {}),
         accel: flags.accel,
         machine: flags.machine,
         ...(flags.expect !== undefined ? { expect: flags.expect } : {}),
@@ -88,6 +96,9 @@ export function registerBoot(program: Command, context: CommandContext): void {
         ...(flags.cmdline !== undefined ? { cmdline: flags.cmdline } : {}),
         ...(flags.kernel !== undefined ? { kernel: flags.kernel } : {}),
         ...(flags.initrd !== undefined ? { initrd: flags.initrd } : {}),
+        ...(flags.format !== undefined ? { format: flags.format } : {}),
+        ...(flags.disk !== undefined ? { disk: flags.disk } : {}),
+        ...(flags.diskBus !== undefined ? { diskBus: flags.diskBus } : {}),
         ...(flags.iso !== undefined ? { iso: flags.iso } : {}),
         ...(flags.isoAs !== undefined ? { isoAs: flags.isoAs } : {}),
         ...(flags.uefi ? { uefi: true } : {}),

@@ -1,58 +1,112 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { BuildOptions, InitMode } from '../build.js';
-import { DEFAULT_INITRAMFS_COMPRESSION, INITRAMFS_COMPRESSIONS, type InitramfsCompression } from '../initramfs/compress.js';
-import { KERNEL_COMPRESSIONS, type KernelCompression, type KernelConfigBase } from '../kernel/build.js';
+import { noSpaceError } from '../artifacts/out.js';
+import type { BuildOptions } from '../build.js';
+import { Gopid1Error, isGopid1Error } from '../errors.js';
+import { formatNames } from '../outputs/table.js';
+import {
+  DEFAULT_INITRAMFS_COMPRESSION,
+  DEFAULT_KERNEL_SOURCE,
+  DEFAULT_OUT_DIR,
+  INIT_MODES,
+  INITRAMFS_COMPRESSIONS,
+  KERNEL_COMPRESSIONS,
+  KERNEL_CONFIG_BASES,
+  type InitMode,
+  type InitramfsCompression,
+  type KernelCompression,
+  type KernelConfigBase,
+} from '../plan/vocabulary.js';
 import { byteSize, collect, nonNegativeInteger, positiveInteger, positiveNumber } from './context.js';
 
-/** The flags that say what to build; `build` and `verify` share them. */
+/** The flags that say what to build; `build`, `verify` and `compare` share them. Unset flags stay unset: the plan defaults them. */
 export interface BuildFlags {
   name?: string;
-  package: string;
-  kernelSource: string;
-  kernelConfig: KernelConfigBase;
+  package?: string;
+  kernelSource?: string;
+  kernelConfig?: KernelConfigBase;
   kernelFragment?: string[];
   kernelSha256?: string;
   kernelCompression?: KernelCompression;
-  compress: InitramfsCompression;
+  compress?: InitramfsCompression;
   cmdline?: string;
-  init: InitMode;
+  init?: InitMode;
   net?: boolean;
+  format?: string[];
   iso?: boolean;
   uefi?: boolean;
-  menuTimeout: number;
+  menuTimeout?: number;
   cgo?: boolean;
-  strip: boolean;
+  strip?: boolean;
   jobs?: number;
   cpus?: number;
   memoryLimit?: number;
   sourceDateEpoch?: number;
 }
 
+/** The flag of each BuildOptions field, for messages: the plan speaks of fields, the CLI of flags. */
+const FLAG_OF: Record<string, string> = {
+  out: '--out',
+  name: '--name',
+  package: '--package',
+  kernelSource: '--kernel-source',
+  kernelConfig: '--kernel-config',
+  kernelFragments: '--kernel-fragment',
+  kernelSha256: '--kernel-sha256',
+  kernelCompression: '--kernel-compression',
+  compress: '--compress',
+  cmdline: '--cmdline',
+  init: '--init',
+  formats: '--format',
+  menuTimeoutSeconds: '--menu-timeout',
+  jobs: '--jobs',
+  cpus: '--cpus',
+  memoryLimitBytes: '--memory-limit',
+  sourceDateEpoch: '--source-date-epoch',
+};
+
+/** A BAD_INPUT about a BuildOptions field, its message reworded with the field's flag (hints are written for both). */
+function inFlagTerms(error: unknown): unknown {
+  if (!isGopid1Error(error) || error.field === undefined || FLAG_OF[error.field] === undefined) return error;
+  const flag = FLAG_OF[error.field] ?? error.field;
+  const reword = (text: string): string => text.replace(new RegExp(`(?<![\\w-])${error.field}(?![\\w-])`, 'g'), flag);
+  return new Gopid1Error(error.code, reword(error.message), {
+    ...(error.hint !== undefined ? { hint: error.hint } : {}),
+    field: error.field,
+    ...(error.cause !== undefined ? { cause: error.cause } : {}),
+  });
+}
+
+/** For a build's .catch: a full disk named as the out dir (when there is one), an option named by its flag. */
+export function buildFailure(outDir?: string): (error: unknown) => Promise<never> {
+  return async (error) => {
+    throw inFlagTerms((await noSpaceError(error, outDir !== undefined ? { outDir } : {})) ?? error);
+  };
+}
+
 export function addBuildOptions(command: Command): Command {
   return command
     .option('--name <name>', 'machine name (default: the app directory name)')
-    .option('--package <path>', 'main package inside the module', '.')
-    .option('--kernel-source <source>', 'debian:<series> | kernel.org:<version> | path to a tarball or source tree', 'debian:trixie')
-    .addOption(new Option('--kernel-config <base>', 'base configuration').choices(['minimal', 'defconfig']).default('minimal'))
+    .option('--package <path>', 'main package inside the module (default: .)')
+    .option('--kernel-source <source>', `debian:<series> | kernel.org:<version> | path to a tarball or source tree (default: ${DEFAULT_KERNEL_SOURCE})`)
+    .addOption(new Option('--kernel-config <base>', 'base configuration (default: minimal)').choices([...KERNEL_CONFIG_BASES]))
     .option('--kernel-fragment <file>', 'extra Kconfig fragment, applied after the base (repeatable)', collect)
     .addOption(new Option('--kernel-compression <method>', 'bzImage compression (default zstd with minimal): xz is smallest but unpacks about 0.5 s slower under software emulation').choices([...KERNEL_COMPRESSIONS]))
     .addOption(
-      new Option('--compress <method>', 'initramfs compression, the kernel gets its decompressor: zstd is smaller than gzip and about as quick to unpack, xz smallest but slowest to unpack')
-        .choices([...INITRAMFS_COMPRESSIONS])
-        .default(DEFAULT_INITRAMFS_COMPRESSION),
+      new Option('--compress <method>', `initramfs compression, the kernel gets its decompressor: zstd is smaller than gzip and about as quick to unpack, xz smallest but slowest to unpack (default: ${DEFAULT_INITRAMFS_COMPRESSION})`).choices([
+        ...INITRAMFS_COMPRESSIONS,
+      ]),
     )
     .option('--kernel-sha256 <hex>', 'expected sha256 of a kernel.org tarball (default: kernel.org sha256sums.asc)')
     .option('--cmdline <args>', 'extra kernel command line, recorded for boot and the ISO')
     .addOption(
-      new Option('--init <mode>', 'direct: the program is /init (PID 1); supervise: gopid1\'s init mounts, reaps, forwards signals and powers off cleanly, the program is /app')
-        .choices(['direct', 'supervise'])
-        .default('direct'),
+      new Option('--init <mode>', 'direct: the program is /init (PID 1); supervise: gopid1\'s init mounts, reaps, forwards signals and powers off cleanly, the program is /app (default: direct)').choices([...INIT_MODES]),
     )
     .option('--net', 'networking: IPv4 + virtio NIC in the kernel, configured by the kernel (ip=dhcp unless --cmdline has ip=)')
-    .option('--iso', 'also master <name>.iso: GRUB, BIOS El Torito, USB-hybrid (genisoimage)')
-    .option('--uefi', 'the ISO also boots under UEFI (adds EFI to the kernel); implies --iso')
-    .option('--menu-timeout <seconds>', 'seconds the ISO\'s GRUB menu waits', nonNegativeInteger('--menu-timeout'), 0)
+    .option('-f, --format <list>', `output formats beyond kernel + initramfs, comma-separated (repeatable): ${formatNames().join(', ')}`, collect)
+    .option('--iso', 'same as --format iso: GRUB ISO, BIOS El Torito, USB-hybrid')
+    .option('--uefi', 'same as --format iso-uefi: the ISO also boots under UEFI (adds EFI to the kernel)')
+    .option('--menu-timeout <seconds>', 'seconds the ISO\'s GRUB menu waits (default: 0)', nonNegativeInteger('--menu-timeout'))
     .option('--cgo', 'allow cgo, linked fully static (-linkmode=external -extldflags=-static)')
     .option('--no-strip', 'keep the symbol table and DWARF in the program (no -s -w)')
     .option('-j, --jobs <n>', 'parallel kernel compile jobs (default: CPU count, or --cpus rounded up)', positiveInteger('--jobs'))
@@ -61,28 +115,35 @@ export function addBuildOptions(command: Command): Command {
     .option('--source-date-epoch <seconds>', 'timestamp for reproducible output (default: $SOURCE_DATE_EPOCH, the app dir\'s last commit, or 2024-01-01)', nonNegativeInteger('--source-date-epoch'));
 }
 
+/** The out dir option of commands that build or read a build. */
+export function addOutOption(command: Command, description: string): Command {
+  return command.option('-o, --out <dir>', `${description} (default: ${DEFAULT_OUT_DIR})`);
+}
+
+/** BuildOptions from the flags: only what was given; planBuild resolves the rest. */
 export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
-  return {
-    app,
+  const given = {
+    name: flags.name,
     package: flags.package,
     kernelSource: flags.kernelSource,
     kernelConfig: flags.kernelConfig,
-    kernelFragments: flags.kernelFragment ?? [],
-    init: flags.init,
+    kernelFragments: flags.kernelFragment,
+    kernelSha256: flags.kernelSha256,
+    kernelCompression: flags.kernelCompression,
     compress: flags.compress,
-    net: flags.net ?? false,
-    cgo: flags.cgo ?? false,
-    strip: flags.strip,
-    iso: flags.iso ?? false,
-    uefi: flags.uefi ?? false,
+    cmdline: flags.cmdline,
+    init: flags.init,
+    net: flags.net,
+    formats: flags.format,
+    iso: flags.iso,
+    uefi: flags.uefi,
     menuTimeoutSeconds: flags.menuTimeout,
-    ...(flags.name !== undefined ? { name: flags.name } : {}),
-    ...(flags.kernelSha256 !== undefined ? { kernelSha256: flags.kernelSha256 } : {}),
-    ...(flags.kernelCompression !== undefined ? { kernelCompression: flags.kernelCompression } : {}),
-    ...(flags.cmdline !== undefined ? { cmdline: flags.cmdline } : {}),
-    ...(flags.jobs !== undefined ? { jobs: flags.jobs } : {}),
-    ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
-    ...(flags.memoryLimit !== undefined ? { memoryLimitBytes: flags.memoryLimit } : {}),
-    ...(flags.sourceDateEpoch !== undefined ? { sourceDateEpoch: flags.sourceDateEpoch } : {}),
+    cgo: flags.cgo,
+    strip: flags.strip,
+    jobs: flags.jobs,
+    cpus: flags.cpus,
+    memoryLimitBytes: flags.memoryLimit,
+    sourceDateEpoch: flags.sourceDateEpoch,
   };
+  return { app, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) };
 }

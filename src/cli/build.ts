@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { build, type BuildResult } from '../build.js';
-import { addBuildOptions, buildOptionsFrom, type BuildFlags } from './build-options.js';
+import { addBuildOptions, addOutOption, buildFailure, buildOptionsFrom, type BuildFlags } from './build-options.js';
 import type { CommandContext } from './context.js';
-import { explainNoSpace, formatBytes, formatMiB, formatSeconds, table } from './output.js';
+import { formatBytes, formatMiB, formatSeconds, table } from './output.js';
+import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
 import { withProgress } from './progress.js';
 
 interface BuildCommandFlags extends BuildFlags {
-  out: string;
+  out?: string;
   cache: boolean;
 }
 
@@ -19,6 +20,7 @@ export function sizeTable(result: BuildResult): string {
     [artifacts.initramfs.file, formatBytes(artifacts.initramfs.bytes), formatMiB(artifacts.initramfs.bytes)],
     ['total', formatBytes(total), formatMiB(total)],
     ...(artifacts.iso ? [[`${artifacts.iso.file} (${artifacts.iso.uefi ? 'BIOS + UEFI' : 'BIOS'}, USB-hybrid)`, formatBytes(artifacts.iso.bytes), formatMiB(artifacts.iso.bytes)]] : []),
+    ...(artifacts.raw ? [[`${artifacts.raw.file} (GPT disk, BIOS + UEFI)`, formatBytes(artifacts.raw.bytes), formatMiB(artifacts.raw.bytes)]] : []),
   ];
   const programs =
     init.mode === 'supervise'
@@ -32,17 +34,19 @@ export function sizeTable(result: BuildResult): string {
 }
 
 export function registerBuild(program: Command, context: CommandContext): void {
-  addBuildOptions(
-    program
-      .command('build')
-      .description('build a Go module into bzImage + initramfs (the program is /init, or /app under --init supervise), in Docker builder containers')
-      .argument('<app>', 'directory of the Go module (holds go.mod)'),
+  addOutOption(
+    addBuildOptions(
+      program
+        .command('build')
+        .description('build a Go module into bzImage + initramfs (the program is /init, or /app under --init supervise) and the chosen formats, in Docker builder containers')
+        .argument('<app>', 'directory of the Go module (holds go.mod)'),
+    ),
+    'out dir for bzImage, init (+ app), initramfs.cpio.zst (or .xz, .gz), kernel.config, each format\'s file, manifest.json, logs/',
   )
-    .option('-o, --out <dir>', 'out dir for bzImage, init (+ app), initramfs.cpio.zst (or .xz, .gz), kernel.config, manifest.json, logs/', 'dist')
     .option('--no-cache', 'rebuild everything: no kernel from the cache, no Go build cache')
     .action(async (app: string, flags: BuildCommandFlags, command: Command) => {
       const { result, mode } = await withProgress(command, (onProgress) =>
-        build({ ...buildOptionsFrom(app, flags), out: flags.out, cache: flags.cache, onProgress, signal: context.signal }).catch(explainNoSpace(flags.out)),
+        build({ ...buildOptionsFrom(app, flags), ...(flags.out !== undefined ? { out: flags.out } : {}), cache: flags.cache, onProgress, signal: context.signal }).catch(buildFailure(flags.out ?? DEFAULT_OUT_DIR)),
       );
       if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: true, outDir: result.outDir, durations: result.durations, manifest: result.manifest }, null, 2)}\n`);
       else process.stdout.write(`${sizeTable(result)}\n`);

@@ -3,13 +3,14 @@ import { InvalidArgumentError, Option } from 'commander';
 import { compare, type CompareResult } from '../compare/compare.js';
 import { VARIANT_NAMES, type VariantName } from '../compare/variants.js';
 import type { AccelChoice } from '../qemu/command.js';
-import { addBuildOptions, buildOptionsFrom, type BuildFlags } from './build-options.js';
+import { addBuildOptions, addOutOption, buildFailure, buildOptionsFrom, type BuildFlags } from './build-options.js';
 import { nonNegativeInteger, positiveInteger, type CommandContext } from './context.js';
-import { explainNoSpace, formatBytes, formatMiB, table } from './output.js';
+import { formatBytes, formatMiB, table } from './output.js';
+import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
 import { withProgress } from './progress.js';
 
 interface CompareFlags extends BuildFlags {
-  out: string;
+  out?: string;
   cache: boolean;
   variants: VariantName[];
   runs: number;
@@ -57,13 +58,15 @@ export function compareTable(result: CompareResult): string {
 }
 
 export function registerCompare(program: Command, context: CommandContext): void {
-  addBuildOptions(
-    program
-      .command('compare')
-      .description('measure the machine against the same program as container images: size, start to first output, memory')
-      .argument('<app>', 'directory of the Go module (holds go.mod)'),
+  addOutOption(
+    addBuildOptions(
+      program
+        .command('compare')
+        .description('measure the machine against the same program as container images: size, start to first output, memory')
+        .argument('<app>', 'directory of the Go module (holds go.mod)'),
+    ),
+    'out dir of the build; compare.json, compare.md and compare.svg go there too',
   )
-    .option('-o, --out <dir>', 'out dir of the build; compare.json, compare.md and compare.svg go there too', 'dist')
     .option('--no-cache', 'rebuild everything: no kernel from the cache, no Go build cache')
     .option('--variants <list>', `container images to measure, comma-separated (${VARIANT_NAMES.join(', ')})`, variantList, [...VARIANT_NAMES])
     .option('--runs <n>', 'measured runs of each figure (medians, with min and max)', positiveInteger('--runs'), 5)
@@ -74,7 +77,7 @@ export function registerCompare(program: Command, context: CommandContext): void
       const { result, mode } = await withProgress(command, (onProgress) =>
         compare({
           ...buildOptionsFrom(app, flags),
-          out: flags.out,
+          ...(flags.out !== undefined ? { out: flags.out } : {}),
           cache: flags.cache,
           variants: flags.variants,
           runs: flags.runs,
@@ -83,7 +86,7 @@ export function registerCompare(program: Command, context: CommandContext): void
           keep: flags.keep ?? false,
           onProgress,
           signal: context.signal,
-        }).catch(explainNoSpace(flags.out)),
+        }).catch(buildFailure(flags.out ?? DEFAULT_OUT_DIR)),
       );
       if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: true, ...result.report, files: result.files, images: result.images }, null, 2)}\n`);
       else process.stdout.write(`${compareTable(result)}\n`);

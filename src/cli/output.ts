@@ -1,5 +1,4 @@
 import { constants } from 'node:os';
-import { noSpaceError } from '../artifacts/out.js';
 import { isGopid1Error } from '../errors.js';
 
 /** How a command talks: a spinner on a terminal, plain lines when piped, one JSON document with --json. */
@@ -42,13 +41,6 @@ export function table(rows: string[][], rightAligned: number[] = []): string {
         .trimEnd(),
     )
     .join('\n');
-}
-
-/** For `.catch()`: a full disk becomes NO_SPACE naming the out dir (see noSpaceError); other errors pass as they are. */
-export function explainNoSpace(outDir?: string): (error: unknown) => Promise<never> {
-  return async (error) => {
-    throw (await noSpaceError(error, outDir !== undefined ? { outDir } : {})) ?? error;
-  };
 }
 
 /** 128 + the signal's number, as a shell reports a job a signal ended: SIGINT 130, SIGTERM 143, SIGHUP 129. */

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import type { ProgressEvent } from '../progress.js';
 import { verify, type VerifyResult } from '../verify.js';
-import { addBuildOptions, buildOptionsFrom, type BuildFlags } from './build-options.js';
+import { addBuildOptions, buildFailure, buildOptionsFrom, type BuildFlags } from './build-options.js';
 import type { CommandContext } from './context.js';
-import { explainNoSpace, table } from './output.js';
+import { table } from './output.js';
 import { withProgress } from './progress.js';
 
 interface VerifyFlags extends BuildFlags {
@@ -47,7 +47,7 @@ export function registerVerify(program: Command, context: CommandContext): void 
           keep: flags.keep ?? false,
           onProgress: (event: ProgressEvent, round: number) => onEvent(event.kind === 'line' ? event : { ...event, text: `[build ${round}] ${event.text}` }),
           signal: context.signal,
-        }).catch(explainNoSpace()),
+        }).catch(buildFailure()),
       );
       if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: result.identical, ...result }, null, 2)}\n`);
       else process.stdout.write(`${report(result, flags.against)}\n`);

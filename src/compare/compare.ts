@@ -12,7 +12,7 @@ import { runToFirstOutput } from '../engine/containers.js';
 import { buildImage, ensureBaseImage, imageSizes, removeImage, type ImageSizes } from '../engine/images.js';
 import { runStep } from '../engine/run.js';
 import { Gopid1Error, describeError, throwIfAborted } from '../errors.js';
-import { DEFAULT_SERIES } from '../kernel/source.js';
+import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import { dockerfilesDir } from '../paths.js';
 import { silent, type Reporter } from '../progress.js';
 import { findQemu, type AccelChoice } from '../qemu/command.js';

@@ -1,13 +1,12 @@
 import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Engine } from '../engine/connect.js';
 import { packDirectory } from '../engine/archive.js';
 import type { BuilderImage } from '../engine/images.js';
 import { stageBuilder } from '../builders.js';
-import { createVolume, ensureVolume, runStep, type StepInput, type StepLimits } from '../engine/run.js';
+import { createVolume, ensureVolume, runStep, type StepInput } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
-import type { Reporter } from '../progress.js';
-import { DEFAULT_SERIES } from '../kernel/source.js';
+import { DEFAULT_SERIES } from '../plan/vocabulary.js';
+import type { StageContext } from '../stage.js';
 import { checkStaticInit } from './elf.js';
 
 /** The Docker volume that keeps Go's module and build caches between runs, owned by the builder's unprivileged user. */
@@ -23,22 +22,15 @@ export interface GoBuildOptions {
   cgo: boolean;
   /** -ldflags=-s -w */
   strip: boolean;
-  limits?: StepLimits;
   /** Use Go's build and module cache volume; without it the build starts from nothing. */
   useCache: boolean;
   /** Paths under appDir (relative, forward slashes) not to copy into the builder, e.g. the out dir. */
   exclude: string[];
-  /** Where the binary is written, as `outName`. */
-  outDir: string;
-  /** File name of the binary in outDir: "init" (it is PID 1) or "app" (under the supervising init). */
+  /** File name of the binary in the out dir's staging directory: "init" (it is PID 1) or "app" (under the supervising init). */
   outName: 'init' | 'app';
   /** This is gopid1's own supervising init, not the user's program (its own log and messages). */
   supervisor?: boolean;
-  logDir: string;
-  dockerfilesDir: string;
   sourceDateEpoch: number;
-  report: Reporter;
-  signal?: AbortSignal;
 }
 
 export interface GoBuildResult {
@@ -124,10 +116,11 @@ function withoutStepHeader(tail: string[]): string[] {
 }
 
 /** Builds the app's main package as a static linux/amd64 binary in the Go builder, and checks the result. */
-export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<GoBuildResult> {
+export async function buildGo(context: StageContext, options: GoBuildOptions): Promise<GoBuildResult> {
   const started = Date.now();
-  const { app, report, signal } = options;
-  const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: options.dockerfilesDir, logDir: options.logDir, report, signal });
+  const { app } = options;
+  const { engine, report, signal, out } = context;
+  const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
   const cacheVolume = options.useCache ? await ensureVolume(engine, GO_CACHE_VOLUME, 'go', { replaces: LEGACY_GO_CACHE_VOLUMES }) : undefined;
   // Modules that are not vendored are fetched first by a step of their own, the only one with network; the
   // compile never has any (GOPROXY=off). Without the cache volume the modules go through a volume of this run.
@@ -156,8 +149,8 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
   const exclude = new Set(['.git', ...options.exclude]);
   const source = (): StepInput => ({ path: '/src', archive: () => packDirectory(app.dir, { skip: (relative) => exclude.has(relative) }) });
   const what = options.supervisor ? 'supervising init' : options.outName;
-  const logFile = path.join(options.logDir, options.supervisor ? 'go-supervisor.log' : 'go.log');
-  const scratch = await mkdtemp(path.join(options.outDir, 'go-'));
+  const logFile = path.join(out.logs, options.supervisor ? 'go-supervisor.log' : 'go.log');
+  const scratch = await mkdtemp(path.join(out.staging, 'go-'));
   try {
     if (fetch) {
       report({ kind: 'step', stage: 'go', text: `downloading the modules ${app.module} requires` });
@@ -168,7 +161,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
         cmd: ['go-step', 'download'],
         env: { ...env, ...fetchEnv },
         network: 'bridge',
-        ...(options.limits ? { limits: options.limits } : {}),
+        limits: context.limits,
         volumes,
         inputs: [source()],
         logFile,
@@ -192,7 +185,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
       cmd: ['go-step', 'build'],
       env: { ...env, GOPROXY: 'off' },
       network: 'none',
-      ...(options.limits ? { limits: options.limits } : {}),
+      limits: context.limits,
       volumes,
       inputs: [source()],
       outputs: [{ path: '/out', dest: scratch }],
@@ -225,7 +218,7 @@ export async function buildGo(engine: Engine, options: GoBuildOptions): Promise<
     const built = path.join(scratch, 'out', 'init');
     checkStaticInit(await readFile(built), { cgo: options.cgo });
     const goVersion = (await readFile(path.join(scratch, 'out', 'go-version'), 'utf8')).trim().replace(/^go version /, '');
-    const binary = path.join(options.outDir, options.outName);
+    const binary = out.staged(options.outName);
     await rename(built, binary);
     const bytes = (await stat(binary)).size;
     report({ kind: 'done', stage: 'go', text: `${what} built with ${goVersion.split(' ')[0]} (${bytes} bytes, static)` });

@@ -2,20 +2,21 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
 import { packFiles } from '../engine/archive.js';
-import type { Engine } from '../engine/connect.js';
 import type { BuilderImage } from '../engine/images.js';
 import { stageBuilder } from '../builders.js';
-import { runStep, type StepLimits } from '../engine/run.js';
+import { runStep } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
-import { DEFAULT_SERIES } from '../kernel/source.js';
-import type { Reporter } from '../progress.js';
+import { DEFAULT_SERIES } from '../plan/vocabulary.js';
+import type { StageContext } from '../stage.js';
 import { BIOS_MODULES, EFI_MODULES, earlyConfig, grubConfig } from './grub.js';
 import { fixIsoDates } from './dates.js';
 import { makeHybrid, padToChunk, type HybridLayout } from './hybrid.js';
 
 export interface IsoBuildOptions {
-  /** Machine name: the ISO file is <name>.iso, the GRUB entry and the application id carry it. */
+  /** Machine name: the GRUB entry and the application id carry it. */
   name: string;
+  /** File name in the out dir's staging directory. */
+  file: string;
   bzImage: string;
   initramfs: string;
   /** The kernel command line, the same `gopid1 boot` uses. */
@@ -25,12 +26,6 @@ export interface IsoBuildOptions {
   menuTimeoutSeconds: number;
   /** Every date in the ISO and in efi.img. */
   sourceDateEpoch: number;
-  outDir: string;
-  logDir: string;
-  dockerfilesDir: string;
-  limits?: StepLimits;
-  report: Reporter;
-  signal?: AbortSignal;
 }
 
 export interface IsoBuildResult {
@@ -50,25 +45,19 @@ export function volumeId(name: string): string {
   return id === '' ? 'GOPID1' : id;
 }
 
-/** A file name for the ISO: the machine name with anything unusual replaced. */
-export function isoFileName(name: string): string {
-  const base = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '');
-  return `${base === '' ? 'gopid1' : base}.iso`;
-}
-
 /**
  * Masters a GRUB-bootable ISO in the ISO builder: GRUB's BIOS El Torito image (and with `uefi` an efi.img
  * holding BOOTX64.EFI as a second entry), genisoimage; then, here, every date set to SOURCE_DATE_EPOCH and
  * the USB-hybrid MBR written.
  */
-export async function buildIso(engine: Engine, options: IsoBuildOptions): Promise<IsoBuildResult> {
+export async function buildIso(context: StageContext, options: IsoBuildOptions): Promise<IsoBuildResult> {
   const started = Date.now();
-  const { report, signal } = options;
-  const builder = await stageBuilder(engine, { stage: 'iso', series: DEFAULT_SERIES, dockerfilesDir: options.dockerfilesDir, logDir: options.logDir, report, signal });
+  const { engine, report, signal, out } = context;
+  const builder = await stageBuilder(engine, { stage: 'iso', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
   const [kernel, initramfs] = await Promise.all([readFile(options.bzImage), readFile(options.initramfs)]);
   const initramfsFile = path.basename(options.initramfs);
   const marker = `gopid1-${sha256(`${sha256(kernel)}${sha256(initramfs)}${options.name}`).slice(0, 16)}.id`;
-  const scratch = await mkdtemp(path.join(options.outDir, 'iso-'));
+  const scratch = await mkdtemp(path.join(out.staging, 'iso-'));
   try {
     report({ kind: 'step', stage: 'iso', text: `mastering the ISO (BIOS${options.uefi ? ' + UEFI' : ''})` });
     await runStep(engine, {
@@ -85,7 +74,7 @@ export async function buildIso(engine: Engine, options: IsoBuildOptions): Promis
         GOPID1_EFI_MODULES: EFI_MODULES.join(' '),
         SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
       },
-      ...(options.limits ? { limits: options.limits } : {}),
+      limits: context.limits,
       inputs: [
         {
           path: '/iso',
@@ -99,7 +88,7 @@ export async function buildIso(engine: Engine, options: IsoBuildOptions): Promis
         },
       ],
       outputs: [{ path: '/iso/out', dest: scratch }],
-      logFile: path.join(options.logDir, 'iso.log'),
+      logFile: path.join(out.logs, 'iso.log'),
       onLine: (line) => report({ kind: 'line', stage: 'iso', line }),
       ...(signal ? { signal } : {}),
     });
@@ -115,8 +104,8 @@ export async function buildIso(engine: Engine, options: IsoBuildOptions): Promis
         cause: error,
       });
     }
-    const file = isoFileName(options.name);
-    const target = path.join(options.outDir, file);
+    const file = options.file;
+    const target = out.staged(file);
     await writeFile(target, iso, { mode: 0o644 });
     report({ kind: 'done', stage: 'iso', text: `${file} mastered (${iso.length} bytes, BIOS${options.uefi ? ' + UEFI' : ''}, USB-hybrid)` });
     return { path: target, file, bytes: iso.length, uefi: options.uefi, hybrid, builder, durationMs: Date.now() - started };

@@ -1,55 +1,31 @@
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { ContentCache, hashKey } from '../artifacts/cache.js';
+import { hashKey } from '../artifacts/cache.js';
 import { sha256, sha256File } from '../artifacts/files.js';
 import { packDirectory, packFiles, packLocalFile } from '../engine/archive.js';
-import type { Engine } from '../engine/connect.js';
 import type { BuilderImage } from '../engine/images.js';
 import { stageBuilder } from '../builders.js';
-import { createVolume, runStep, type StepLimits } from '../engine/run.js';
+import { createVolume, runStep } from '../engine/run.js';
 import { Gopid1Error, describeError } from '../errors.js';
-import { INITRAMFS_COMPRESSIONS, rdOption, type InitramfsCompression } from '../initramfs/compress.js';
-import type { Reporter } from '../progress.js';
-import { configProblemsError, parseConfig, parseFragment, parseKconfigFacts, verifyConfig, type RequestedOption } from './config.js';
-import { DEFAULT_SERIES, describeSource, downloadKernelOrg, type KernelSource } from './source.js';
-
-export type KernelConfigBase = 'minimal' | 'defconfig';
-
-/** How bzImage is compressed: the kernel's size against the time to unpack it at every boot. */
-export type KernelCompression = 'zstd' | 'xz' | 'gzip';
-export const KERNEL_COMPRESSIONS: readonly KernelCompression[] = ['zstd', 'xz', 'gzip'];
+import type { PlannedFragment } from '../plan/plan.js';
+import { DEFAULT_SERIES, type KernelConfigBase } from '../plan/vocabulary.js';
+import type { StageContext } from '../stage.js';
+import { configProblemsError, kernelCompressionOf, parseConfig, parseFragment, parseKconfigFacts, verifyConfig, type RequestedOption } from './config.js';
+import { describeSource, downloadKernelOrg, type KernelSource } from './source.js';
 
 export interface KernelBuildOptions {
+  /** The plan's source, resolved (a local path is a tarball or a tree). */
   source: KernelSource;
-  config: KernelConfigBase;
-  /** User fragment files, applied after the base (and after minimal.config), in order. */
-  fragments: string[];
-  /** Add efi.config: EFI and the EFI stub, for ISOs that boot under UEFI. */
-  uefi: boolean;
-  /** Add net.config: IPv4, virtio-net over PCI, kernel-level IP configuration (ip=). */
-  net: boolean;
-  /** Compress bzImage this way (a generated fragment after the base); default: the base's (minimal: zstd). */
-  compression?: KernelCompression;
-  /**
-   * The initramfs's compression: its decompressor is turned on (a generated fragment); the minimal base gets
-   * that one only, so no unused decompressor is in the kernel.
-   */
-  initramfsCompression: InitramfsCompression;
+  base: KernelConfigBase;
+  /** In order: the base's, generated ones, the outputs' needs, the user's. */
+  fragments: readonly PlannedFragment[];
   /** Expected sha256 of a kernel.org tarball; default: kernel.org's sha256sums.asc. */
-  kernelSha256?: string;
+  sha256?: string;
   jobs: number;
-  limits?: StepLimits;
   useCache: boolean;
   /** KBUILD_BUILD_TIMESTAMP comes from this. */
   sourceDateEpoch: number;
-  /** Where bzImage and kernel.config are written. */
-  outDir: string;
-  logDir: string;
-  dockerfilesDir: string;
-  cache: ContentCache;
-  report: Reporter;
-  signal?: AbortSignal;
 }
 
 export interface KernelBuildResult {
@@ -63,6 +39,8 @@ export interface KernelBuildResult {
   base: KernelConfigBase;
   fragments: { name: string; sha256: string }[];
   configSha256: string;
+  /** How bzImage is compressed, read from the final .config. */
+  compression: string;
   builder: BuilderImage;
   cached: boolean;
   durationMs: number;
@@ -81,35 +59,26 @@ interface CachedKernelMeta {
   configSha256: string;
 }
 
-/** The initramfs decompressor a kernel needs: the chosen one, and for the minimal base none of the others. */
-export function decompressorFragment(compression: InitramfsCompression, base: KernelConfigBase): string {
-  const lines = INITRAMFS_COMPRESSIONS.flatMap((method) => {
-    if (method === compression) return [`CONFIG_${rdOption(method)}=y`];
-    return base === 'minimal' ? [`# CONFIG_${rdOption(method)} is not set`] : [];
-  });
-  return `${lines.join('\n')}\n`;
+function fragmentSource(fragment: PlannedFragment, dockerfilesDir: string): { label: string; file: string; text?: string } {
+  switch (fragment.origin) {
+    case 'shipped':
+      return { label: fragment.name, file: path.join(dockerfilesDir, 'kernel', 'fragments', fragment.name) };
+    case 'generated':
+      return { label: fragment.label, file: fragment.name, text: fragment.text };
+    case 'user':
+      return { label: fragment.path, file: fragment.path };
+  }
 }
 
-async function loadFragments(options: KernelBuildOptions): Promise<Fragment[]> {
-  const files: { label: string; file: string; text?: string }[] = [];
-  const shipped = (name: string): { label: string; file: string } => ({ label: name, file: path.join(options.dockerfilesDir, 'kernel', 'fragments', name) });
-  if (options.config === 'minimal') files.push(shipped('minimal.config'));
-  if (options.compression) {
-    // A Kconfig choice: the chosen one on, the others (which the base may have asked for) explicitly off.
-    const text = KERNEL_COMPRESSIONS.map((method) => (method === options.compression ? `CONFIG_KERNEL_${method.toUpperCase()}=y` : `# CONFIG_KERNEL_${method.toUpperCase()} is not set`)).join('\n');
-    files.push({ label: `--kernel-compression ${options.compression}`, file: 'compression.config', text: `${text}\n` });
-  }
-  files.push({ label: `--compress ${options.initramfsCompression}`, file: 'initramfs-compression.config', text: decompressorFragment(options.initramfsCompression, options.config) });
-  if (options.uefi) files.push(shipped('efi.config'));
-  if (options.net) files.push(shipped('net.config'));
-  for (const file of options.fragments) files.push({ label: file, file });
+async function loadFragments(planned: readonly PlannedFragment[], dockerfilesDir: string): Promise<Fragment[]> {
   const fragments: Fragment[] = [];
-  for (const [index, { label, file, text: inline }] of files.entries()) {
+  for (const [index, fragment] of planned.entries()) {
+    const { label, file, text: inline } = fragmentSource(fragment, dockerfilesDir);
     let text: string;
     try {
       text = inline ?? (await readFile(file, 'utf8'));
     } catch (error) {
-      throw new Gopid1Error('BAD_INPUT', `cannot read kernel config fragment ${file}`, { hint: 'Check the path given to --kernel-fragment.', cause: error });
+      throw new Gopid1Error('BAD_INPUT', `cannot read kernel config fragment ${file}`, { hint: 'Check the path given to --kernel-fragment.', cause: error, field: 'kernelFragments' });
     }
     const base = path.basename(file).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/\.config$/, '');
     fragments.push({ name: `${String(index).padStart(2, '0')}-${base}.config`, label, text, options: parseFragment(text, label) });
@@ -123,21 +92,21 @@ const COMPILED = /^\s+(CC|AS|LD|AR|HOSTCC|HOSTLD|OBJCOPY|LDS)\s/;
  * Builds bzImage in the kernel builder: configure (base + fragments, olddefconfig), verify that every option
  * the fragments ask for survived, compile. Unchanged inputs are served from the cache.
  */
-export async function buildKernel(engine: Engine, options: KernelBuildOptions): Promise<KernelBuildResult> {
+export async function buildKernel(context: StageContext, options: KernelBuildOptions): Promise<KernelBuildResult> {
   const started = Date.now();
-  const { report, signal } = options;
-  const fragments = await loadFragments(options);
+  const { engine, report, signal, out } = context;
+  const fragments = await loadFragments(options.fragments, context.dockerfilesDir);
   const series = options.source.kind === 'debian' ? options.source.series : DEFAULT_SERIES;
-  const logFile = path.join(options.logDir, 'kernel.log');
+  const logFile = path.join(out.logs, 'kernel.log');
 
-  const builder = await stageBuilder(engine, { stage: 'kernel', series, dockerfilesDir: options.dockerfilesDir, logDir: options.logDir, report, signal });
+  const builder = await stageBuilder(engine, { stage: 'kernel', series, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
 
   // The source: the builder's own linux-source, a kernel.org download, or a local tarball or tree.
   let tarball: string | undefined;
   let sourceSha256: string | undefined;
   if (options.source.kind === 'kernel.org') {
     report({ kind: 'step', stage: 'kernel', text: `downloading linux-${options.source.version}.tar.xz` });
-    const download = await downloadKernelOrg(options.source.version, path.join(options.cache.root, 'downloads'), options.kernelSha256, signal);
+    const download = await downloadKernelOrg(options.source.version, path.join(context.cache.root, 'downloads'), options.sha256, signal);
     tarball = download.path;
     sourceSha256 = download.sha256;
   } else if (options.source.kind === 'tarball') {
@@ -152,21 +121,22 @@ export async function buildKernel(engine: Engine, options: KernelBuildOptions): 
       : hashKey({
           v: 1,
           source: options.source.kind === 'debian' ? describeSource(options.source) : sourceSha256,
-          base: options.config,
+          base: options.base,
           fragments: fragmentIds.map((f) => f.sha256),
           builder: builder.tag,
           packages: sha256(builder.packages.join('\n')),
           epoch: options.sourceDateEpoch,
         });
-  const bzImage = path.join(options.outDir, 'bzImage');
-  const config = path.join(options.outDir, 'kernel.config');
-  const result = (meta: CachedKernelMeta, cached: boolean): KernelBuildResult => ({
+  const bzImage = out.staged('bzImage');
+  const config = out.staged('kernel.config');
+  const result = async (meta: CachedKernelMeta, cached: boolean): Promise<KernelBuildResult> => ({
     bzImage,
     config,
     ...meta,
+    compression: kernelCompressionOf(await readFile(config, 'utf8')),
     source: describeSource(options.source),
     ...(sourceSha256 ? { sourceSha256 } : {}),
-    base: options.config,
+    base: options.base,
     fragments: fragmentIds,
     builder,
     cached,
@@ -174,17 +144,17 @@ export async function buildKernel(engine: Engine, options: KernelBuildOptions): 
   });
 
   if (key && options.useCache) {
-    const hit = await options.cache.get<CachedKernelMeta>('kernel', key);
+    const hit = await context.cache.get<CachedKernelMeta>('kernel', key);
     if (hit?.files.bzImage && hit.files['kernel.config']) {
       await copyFile(hit.files.bzImage, bzImage);
       await copyFile(hit.files['kernel.config'], config);
       report({ kind: 'done', stage: 'kernel', text: `kernel ${hit.meta.release} from the cache` });
-      return result(hit.meta, true);
+      return await result(hit.meta, true);
     }
   }
 
   const volume = await createVolume(engine, 'kernel');
-  const scratch = await mkdtemp(path.join(options.outDir, 'kernel-'));
+  const scratch = await mkdtemp(path.join(out.staging, 'kernel-'));
   try {
     const inputs: { path: string; archive: () => Readable }[] = [
       { path: '/work', archive: () => packFiles(fragments.map((f) => ({ name: `in/${f.name}`, data: f.text }))) },
@@ -199,15 +169,16 @@ export async function buildKernel(engine: Engine, options: KernelBuildOptions): 
       inputs.push({ path: '/work', archive: () => packDirectory(tree, { prefix: 'src', skip: (p) => p === '.git' }) });
     }
 
-    report({ kind: 'step', stage: 'kernel', text: `configuring (${options.config}${options.fragments.length ? ` + ${options.fragments.length} fragment(s)` : ''})` });
+    const userFragments = options.fragments.filter((f) => f.origin === 'user').length;
+    report({ kind: 'step', stage: 'kernel', text: `configuring (${options.base}${userFragments ? ` + ${userFragments} fragment(s)` : ''})` });
     await runStep(engine, {
       role: 'kernel-configure',
       title: 'kernel: configure',
       image: builder.id,
-      cmd: ['kernel-step', 'configure', options.config === 'minimal' ? 'tinyconfig' : 'defconfig'],
+      cmd: ['kernel-step', 'configure', options.base === 'minimal' ? 'tinyconfig' : 'defconfig'],
       env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
       volumes: { [volume.name]: '/work' },
-      ...(options.limits ? { limits: options.limits } : {}),
+      limits: context.limits,
       inputs,
       outputs: ['.config', 'gopid1-kconfig-deps', 'gopid1-kernelrelease'].map((name) => ({ path: `/work/build/${name}`, dest: scratch })),
       logFile,
@@ -234,7 +205,7 @@ export async function buildKernel(engine: Engine, options: KernelBuildOptions): 
       cmd: ['kernel-step', 'compile', String(options.jobs)],
       env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
       volumes: { [volume.name]: '/work' },
-      ...(options.limits ? { limits: options.limits } : {}),
+      limits: context.limits,
       outputs: [{ path: '/work/build/arch/x86/boot/bzImage', dest: scratch }],
       logFile,
       onLine: (line) => {
@@ -255,12 +226,12 @@ export async function buildKernel(engine: Engine, options: KernelBuildOptions): 
     const configSha256 = sha256(finalConfig);
     if (key) {
       // The kernel is built; a cache that cannot take it (read-only home, full disk) only costs the next build.
-      await options.cache.put<CachedKernelMeta>('kernel', key, { bzImage, 'kernel.config': config }, { release, configSha256 }).catch((error: unknown) => {
-        report({ kind: 'warning', stage: 'kernel', text: `could not store the kernel in the cache ${options.cache.root}: ${describeError(error)}` });
+      await context.cache.put<CachedKernelMeta>('kernel', key, { bzImage, 'kernel.config': config }, { release, configSha256 }).catch((error: unknown) => {
+        report({ kind: 'warning', stage: 'kernel', text: `could not store the kernel in the cache ${context.cache.root}: ${describeError(error)}` });
       });
     }
     report({ kind: 'done', stage: 'kernel', text: `kernel ${release} compiled (${compiled} objects)` });
-    return result({ release, configSha256 }, false);
+    return await result({ release, configSha256 }, false);
   } finally {
     await rm(scratch, { recursive: true, force: true });
     await volume.dispose();

@@ -62,6 +62,13 @@ export function parseConfig(text: string): Map<string, string> {
   return values;
 }
 
+/** How a final .config compresses bzImage ("zstd", "xz", "gzip", …), or "unknown". */
+export function kernelCompressionOf(configText: string): string {
+  const config = parseConfig(configText);
+  const method = ['GZIP', 'XZ', 'ZSTD', 'LZ4', 'LZO', 'LZMA', 'BZIP2'].find((name) => config.get(`CONFIG_KERNEL_${name}`) === 'y');
+  return method?.toLowerCase() ?? 'unknown';
+}
+
 /** Parses the builder's "SYMBOL<TAB>defined|depends<TAB>text" report. */
 export function parseKconfigFacts(text: string): KconfigFacts {
   const facts: KconfigFacts = { defined: new Map(), depends: new Map() };

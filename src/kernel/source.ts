@@ -17,20 +17,20 @@ export type KernelSource =
   /** A local, clean source tree. */
   | { kind: 'tree'; path: string };
 
-export const DEFAULT_KERNEL_SOURCE = 'debian:trixie';
-/** The Debian release whose toolchain builds sources that do not name one. */
-export const DEFAULT_SERIES = 'trixie';
-
 const TARBALL = /\.tar(\.(gz|xz|bz2|zst))?$|\.tgz$/;
 
-/** Parses --kernel-source: "debian:<series>", "kernel.org:<version>", or a path to a tarball or a tree. */
-export async function parseKernelSource(spec: string): Promise<KernelSource> {
+/**
+ * Checks the form of a kernel source, without touching the disk: "debian:<series>" and "kernel.org:<version>"
+ * are complete; anything else is a local path, which parseKernelSource looks at.
+ */
+export function parseSourceSpec(spec: string): KernelSource | { kind: 'local'; path: string } {
   const debian = /^debian:(.*)$/.exec(spec);
   if (debian) {
     const series = debian[1] ?? '';
     if (!/^[a-z]+$/.test(series)) {
-      throw new Gopid1Error('BAD_INPUT', `unknown Debian release "${series}" in --kernel-source ${spec}`, {
+      throw new Gopid1Error('BAD_INPUT', `unknown Debian release "${series}" in kernelSource ${spec}`, {
         hint: 'Name a Debian release by its code name, e.g. debian:trixie (Linux 6.12) or debian:bookworm (Linux 6.1).',
+        field: 'kernelSource',
       });
     }
     return { kind: 'debian', series };
@@ -41,10 +41,18 @@ export async function parseKernelSource(spec: string): Promise<KernelSource> {
     if (!/^\d+\.\d+(\.\d+)?$/.test(version)) {
       throw new Gopid1Error('BAD_INPUT', `"${version}" is not a kernel.org release version`, {
         hint: 'Use a release number such as kernel.org:6.12.8 (no "v", no -rc).',
+        field: 'kernelSource',
       });
     }
     return { kind: 'kernel.org', version };
   }
+  return { kind: 'local', path: spec };
+}
+
+/** Resolves a kernel source: "debian:<series>", "kernel.org:<version>", or a path to a tarball or a tree. */
+export async function parseKernelSource(spec: string): Promise<KernelSource> {
+  const parsed = parseSourceSpec(spec);
+  if (parsed.kind !== 'local') return parsed;
   let info;
   try {
     info = await stat(spec);

@@ -101,7 +101,7 @@ async function mustExist(file: string, what: string): Promise<number> {
     return info.size;
   } catch {
     throw new Gopid1Error('BAD_INPUT', `${what} ${file} does not exist`, {
-      hint: what === 'ISO' ? 'Build one with `gopid1 build <app> --iso` (add --uefi for UEFI), then boot <out>/<name>.iso.' : 'Run `gopid1 build <app> --out <dir>` first, then boot that directory.',
+      hint: what === 'ISO' ? 'Build one with `gopid1 build <app> --iso` (add --uefi for UEFI), then boot <out>/<name>.iso.' : what === 'disk' ? 'Build one with `gopid1 build <app> --format raw`, then boot <out>/<name>.raw.' : 'Run `gopid1 build <app> --out <dir>` first, then boot that directory.',
     });
   }
 }
@@ -122,11 +122,16 @@ async function bytesAt(file: string, offset: number, length: number): Promise<Bu
  * Refuses a file that is not what it is booted as, before QEMU says something obscure about it: a kernel must
  * carry the x86 boot protocol's "HdrS" header, an ISO the ISO 9660 "CD001" volume descriptor.
  */
-async function mustBe(file: string, what: 'kernel' | 'ISO'): Promise<void> {
-  const [offset, magic, description, hint] =
-    what === 'kernel'
-      ? [0x202, 'HdrS', 'a Linux bzImage (no "HdrS" boot header at 0x202)', 'Pass the bzImage of `gopid1 build` (or of any x86 kernel build) with --kernel.']
-      : [0x8001, 'CD001', 'an ISO 9660 image (no "CD001" volume descriptor at 0x8001)', 'Pass the .iso of `gopid1 build --iso` with --iso.'];
+const SIGNATURES = {
+  kernel: [0x202, 'HdrS', 'a Linux bzImage (no "HdrS" boot header at 0x202)', 'Pass the bzImage of `gopid1 build` (or of any x86 kernel build) with --kernel.'],
+  ISO: [0x8001, 'CD001', 'an ISO 9660 image (no "CD001" volume descriptor at 0x8001)', 'Pass the .iso of `gopid1 build --iso` with --iso.'],
+  disk: [0x1fe, '\x55\xaa', 'a bootable disk image (no boot signature 55 AA at 0x1fe)', 'Pass the .raw disk of `gopid1 build --format raw` with --disk.'],
+  qcow2: [0, 'QFI\xfb', 'a qcow2 image (no "QFI" magic at 0)', 'Pass the .qcow2 of `gopid1 build --format qcow2` with --disk.'],
+  vmdk: [0, 'KDMV', 'a VMDK (no "KDMV" magic at 0)', 'Pass the .vmdk of `gopid1 build --format vmdk` with --disk.'],
+} as const;
+
+async function mustBe(file: string, what: keyof typeof SIGNATURES): Promise<void> {
+  const [offset, magic, description, hint] = SIGNATURES[what];
   if ((await bytesAt(file, offset, magic.length)).toString('latin1') !== magic) {
     throw new Gopid1Error('BAD_INPUT', `${file} is not ${description}`, { hint });
   }
@@ -159,12 +164,15 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     imageBytes = await mustExist(media.initrd, 'initramfs');
     await mustExist(media.kernel, 'kernel');
     await mustBe(media.kernel, 'kernel');
-  } else {
+  } else if (media.kind === 'iso') {
     imageBytes = await mustExist(media.iso, 'ISO');
     await mustBe(media.iso, 'ISO');
+  } else {
+    imageBytes = await mustExist(media.file, 'disk');
+    await mustBe(media.file, media.format === 'raw' || media.format === 'vpc' ? 'disk' : media.format);
   }
   if (options.uefi && media.kind === 'direct') {
-    throw new Gopid1Error('BAD_INPUT', '--uefi boots an ISO through UEFI firmware; a direct kernel boot has no firmware step', { hint: 'Build with --uefi and boot with --iso <dir>/<name>.iso --uefi.' });
+    throw new Gopid1Error('BAD_INPUT', '--uefi boots an ISO or a disk through UEFI firmware; a direct kernel boot has no firmware step', { hint: 'Build with --uefi and boot with --iso <dir>/<name>.iso --uefi.' });
   }
   const machine = resolveMachine(options.machine ?? 'auto', media.kind);
   const qemu = await findQemu();
@@ -183,7 +191,7 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   const cmdline = media.kind === 'direct' ? media.cmdline : undefined;
 
   const log = await openLog(options.serialLog, { tailSize: 25 });
-  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1, bootloader: media.kind === 'iso', supervised });
+  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1, bootloader: media.kind !== 'direct', supervised });
   let verdict: ConsoleVerdict | { kind: 'sampled' } | undefined;
   let timedOut = false;
   let aborted = false;

@@ -17,15 +17,10 @@ export type MachineChoice = MachineType | 'auto';
 /** `auto` is pc: BIOS or UEFI firmware boots an ISO on it, and a kernel booted directly starts reliably. */
 export function resolveMachine(choice: MachineChoice, media: BootMedia['kind']): MachineType {
   if (choice === 'auto') return 'pc';
-  if (choice === 'microvm' && media === 'iso') {
-    throw new Gopid1Error('BAD_INPUT', '--machine microvm cannot boot an ISO: it has no firmware that reads CDs or disks', { hint: 'Use --machine pc or q35 for ISOs (auto picks pc).' });
+  if (choice === 'microvm' && media !== 'direct') {
+    throw new Gopid1Error('BAD_INPUT', '--machine microvm cannot boot an ISO or a disk: it has no firmware that reads CDs or disks', { hint: 'Use --machine pc or q35 for ISOs and disks (auto picks pc).' });
   }
   return choice;
-}
-
-/** The kernel command line every gopid1 boot uses; `extra` is appended (later parameters win). */
-export function kernelCmdline(extra?: string): string {
-  return ['console=ttyS0', 'panic=-1', 'printk.time=1', 'quiet', ...(extra?.trim() ? [extra.trim()] : [])].join(' ');
 }
 
 /** KVM is worth using only when /dev/kvm opens read-write AND the CPU advertises vmx or svm. */
@@ -65,10 +60,52 @@ export function defaultMemoryMiB(initrdBytes: number, unpackedBytes: number): nu
   return Math.ceil(need / 16) * 16;
 }
 
-/** What the machine boots: a kernel and initramfs directly, or an ISO as a CD-ROM or as a disk (a USB stick). */
+/** How a disk is attached: IDE (any PC), virtio-blk, NVMe (as EC2 Nitro presents disks), virtio-scsi (as Compute Engine does). */
+export type DiskBus = 'ide' | 'virtio' | 'nvme' | 'scsi';
+export const DISK_BUSES: readonly DiskBus[] = ['ide', 'virtio', 'nvme', 'scsi'];
+
+/** What the machine boots: a kernel and initramfs directly, an ISO as a CD-ROM or as a disk (a USB stick), or a disk image. */
 export type BootMedia =
   | { kind: 'direct'; kernel: string; initrd: string; cmdline: string }
-  | { kind: 'iso'; iso: string; as: 'cdrom' | 'disk' };
+  | { kind: 'iso'; iso: string; as: 'cdrom' | 'disk' }
+  | { kind: 'disk'; file: string; bus: DiskBus; format: DiskImageFormat };
+
+/** QEMU's names of the disk image formats gopid1 writes: raw, qcow2, vmdk, vpc (VHD). */
+export type DiskImageFormat = 'raw' | 'qcow2' | 'vmdk' | 'vpc';
+
+/** A disk image's format from its file name: .qcow2, .vmdk, .vhd, anything else raw. */
+export function diskImageFormat(file: string): DiskImageFormat {
+  const extension = path.extname(file).toLowerCase();
+  return extension === '.qcow2' ? 'qcow2' : extension === '.vmdk' ? 'vmdk' : extension === '.vhd' ? 'vpc' : 'raw';
+}
+
+/** QEMU's arguments for a disk image on a bus, never written to (snapshot=on), booted first. */
+export function diskArgs(file: string, bus: DiskBus, format: DiskImageFormat = 'raw'): string[] {
+  const drive = `file=${qemuOptionValue(file)},format=${format},snapshot=on`;
+  switch (bus) {
+    case 'ide':
+    case 'virtio':
+      return ['-drive', `${drive},if=${bus}`, '-boot', 'c'];
+    case 'nvme':
+      return ['-drive', `${drive},if=none,id=disk0`, '-device', 'nvme,serial=gopid1disk0,drive=disk0,bootindex=0'];
+    case 'scsi':
+      return ['-device', 'virtio-scsi-pci,id=scsi0', '-drive', `${drive},if=none,id=disk0`, '-device', 'scsi-hd,drive=disk0,bus=scsi0.0,bootindex=0'];
+  }
+}
+
+/** QEMU's arguments for the boot media. */
+function mediaArgs(media: BootMedia): string[] {
+  switch (media.kind) {
+    case 'direct':
+      return ['-kernel', media.kernel, '-initrd', media.initrd, '-append', media.cmdline];
+    case 'iso':
+      return media.as === 'cdrom'
+        ? ['-drive', `file=${qemuOptionValue(media.iso)},media=cdrom,if=ide,readonly=on`, '-boot', 'd']
+        : ['-drive', `file=${qemuOptionValue(media.iso)},format=raw,if=ide,snapshot=on`, '-boot', 'c'];
+    case 'disk':
+      return diskArgs(media.file, media.bus, media.format);
+  }
+}
 
 /** A port of the host forwarded to the guest through QEMU's user networking. */
 export interface Forward {
@@ -134,13 +171,7 @@ function qemuOptionValue(value: string): string {
 
 /** QEMU's arguments: the serial console on stdio, nothing else attached, no reboot (a panic ends QEMU). */
 export function qemuArgs(options: QemuArgsOptions): string[] {
-  const { media } = options;
-  const boot =
-    media.kind === 'direct'
-      ? ['-kernel', media.kernel, '-initrd', media.initrd, '-append', media.cmdline]
-      : media.as === 'cdrom'
-        ? ['-drive', `file=${qemuOptionValue(media.iso)},media=cdrom,if=ide,readonly=on`, '-boot', 'd']
-        : ['-drive', `file=${qemuOptionValue(media.iso)},format=raw,if=ide,snapshot=on`, '-boot', 'c'];
+  const boot = mediaArgs(options.media);
   const machine = options.machine ?? 'pc';
   return [
     '-M',

@@ -40,6 +40,21 @@ describe('bootable GRUB ISO, mastered in the ISO builder', { skip }, () => {
 
   it('boots from the CD-ROM drive under BIOS', BOOT_TIMEOUT, () => bootIso(path.join(bios, 'hello.iso'), []));
 
+  it('`--format iso` is the same build as `--iso`: a byte-identical ISO, and boot --format starts it from the CD-ROM under BIOS', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const out = tempDir('iso-format');
+    const run = await runCli(['build', hello, '--out', out, '--format', 'iso']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(readFileSync(path.join(out, 'hello.iso')).equals(readFileSync(path.join(bios, 'hello.iso'))), 'hello.iso differs between --format iso and --iso');
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+    assert.deepEqual((manifest.plan as { outputs: string[] }).outputs, ['iso']);
+    const booted = await runCli(['boot', out, '--format', 'iso', '--expect', 'Hello from Golang', '--timeout', '180']);
+    assert.equal(booted.code, 0, booted.stderr);
+    assert.doesNotMatch(booted.stderr, /UEFI, /);
+    const refused = await runCli(['boot', out, '--format', 'iso-uefi']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /hello in .* was built without the iso-uefi format \[BAD_INPUT\]/);
+  });
+
   it('boots as a disk under BIOS, the way `dd` to a USB stick does', BOOT_TIMEOUT, () => bootIso(path.join(bios, 'hello.iso'), ['--iso-as', 'disk']));
 
   it('`build --uefi` adds EFI to the kernel and an EFI El Torito entry', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
@@ -57,6 +72,15 @@ describe('bootable GRUB ISO, mastered in the ISO builder', { skip }, () => {
   });
 
   it('boots from the CD-ROM drive under UEFI (OVMF)', BOOT_TIMEOUT, () => bootIso(path.join(uefi, 'hello.iso'), ['--uefi']));
+
+  it('boot --format iso-uefi starts it under UEFI, and --format iso under BIOS, as the format table says', BOOT_TIMEOUT, async () => {
+    const underUefi = await runCli(['boot', uefi, '--format', 'iso-uefi', '--expect', 'Hello from Golang', '--timeout', '180']);
+    assert.equal(underUefi.code, 0, underUefi.stderr);
+    assert.match(underUefi.stderr, /UEFI, /);
+    const underBios = await runCli(['boot', uefi, '--format', 'iso', '--expect', 'Hello from Golang', '--timeout', '180']);
+    assert.equal(underBios.code, 0, underBios.stderr);
+    assert.doesNotMatch(underBios.stderr, /UEFI, /);
+  });
 
   it('boots as a disk under UEFI, from its EFI system partition', BOOT_TIMEOUT, () => bootIso(path.join(uefi, 'hello.iso'), ['--uefi', '--iso-as', 'disk']));
 

@@ -56,6 +56,18 @@ describe('gopid1 CLI (no Docker needed)', () => {
     noStack(run.stderr);
   });
 
+  it('speaks of flags, not API fields, when the plan refuses an input, before anything starts', async () => {
+    let run = await runCli(['build', 'examples/hello', '--format', 'iso,vmdk9'], { env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--format has an unknown output format "vmdk9" \[BAD_INPUT\]/);
+    assert.match(run.stderr, /Known formats: iso, iso-uefi, raw, qcow2, vmdk, vhd, gcp/);
+    run = await runCli(['build', 'examples/hello', '--kernel-source', 'debian:Sid1'], { env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
+    assert.match(run.stderr, /unknown Debian release "Sid1" in --kernel-source debian:Sid1 \[BAD_INPUT\]/);
+    run = await runCli(['build', 'examples/hello', '--iso', '--cmdline', 'msg="a b"'], { env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
+    assert.match(run.stderr, /--cmdline with double quotes cannot go on an ISO/);
+    noStack(run.stderr);
+  });
+
   it('validates boot flags before starting anything', async () => {
     let run = await runCli(['boot', 'dist', '--memory', 'lots']);
     assert.equal(run.code, 1);

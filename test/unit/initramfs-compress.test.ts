@@ -6,8 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
-import { compressorCommand, compressorDescription, gzip9, INITRAMFS_COMPRESSIONS, initramfsFileName } from '../../src/initramfs/compress.js';
-import { decompressorFragment } from '../../src/kernel/build.js';
+import { compressorCommand, compressorDescription, gzip9, initramfsFileName } from '../../src/initramfs/compress.js';
+import { decompressorFragment } from '../../src/kernel/fragments.js';
+import { INITRAMFS_COMPRESSIONS } from '../../src/plan/vocabulary.js';
 
 // Something shaped like an initramfs: a compressible part and a random one.
 const sample = Buffer.concat([Buffer.from('070701'.repeat(40_000)), randomBytes(64 * 1024)]);

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { earlyConfig, grubConfig, grubKernelArguments } from '../../src/iso/grub.js';
 import { GRUB_CHUNK, makeHybrid, padToChunk, readElTorito } from '../../src/iso/hybrid.js';
-import { isoFileName, volumeId } from '../../src/iso/build.js';
-import { kernelCmdline } from '../../src/qemu/command.js';
+import { volumeId } from '../../src/iso/build.js';
+import { isoFileName } from '../../src/outputs/table.js';
+import { kernelCmdline } from '../../src/plan/vocabulary.js';
 
 const S = 2048;
 

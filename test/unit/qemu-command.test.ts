@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultMemoryMiB, kernelCmdline, parseForward, qemuArgs, resolveMachine } from '../../src/qemu/command.js';
+import { kernelCmdline } from '../../src/plan/vocabulary.js';
+import { defaultMemoryMiB, parseForward, qemuArgs, resolveMachine } from '../../src/qemu/command.js';
 
 describe('QEMU command line', () => {
   it('boots the kernel directly with the serial console on stdio and no reboot', () => {

@@ -1,0 +1,140 @@
+import { mkdtemp, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { sha256 } from '../artifacts/files.js';
+import { stageBuilder } from '../builders.js';
+import { packFiles } from '../engine/archive.js';
+import type { BuilderImage } from '../engine/images.js';
+import { runStep } from '../engine/run.js';
+import { Gopid1Error } from '../errors.js';
+import { earlyConfig, grubConfig } from '../iso/grub.js';
+import { DEFAULT_SERIES } from '../plan/vocabulary.js';
+import type { StageContext } from '../stage.js';
+
+/** Modules in the BIOS core image, which reads the ESP of a GPT disk through the BIOS. */
+export const DISK_BIOS_MODULES = ['biosdisk', 'part_gpt', 'fat', 'search', 'search_fs_file', 'configfile', 'normal', 'linux', 'serial', 'terminal'];
+/** Modules in BOOTX64.EFI on the ESP; efi_gop gives a kernel with an EFI framebuffer a screen on real hardware. */
+export const DISK_EFI_MODULES = ['part_gpt', 'fat', 'search', 'search_fs_file', 'configfile', 'normal', 'linux', 'serial', 'terminal', 'efi_gop'];
+
+/** The BIOS boot partition starts here (LBA 2048, 1 MiB), where the core image goes. */
+const CORE_LBA = 2048;
+
+export interface DiskBuildOptions {
+  /** Machine name: the GRUB entry carries it; the disk's GUIDs are derived from it and the contents. */
+  name: string;
+  /** File name in the out dir's staging directory. */
+  file: string;
+  bzImage: string;
+  initramfs: string;
+  cmdline: string;
+  menuTimeoutSeconds: number;
+  /** Dates inside the FAT. */
+  sourceDateEpoch: number;
+}
+
+export interface DiskBuildResult {
+  file: string;
+  bytes: number;
+  /** The GPT disk GUID. */
+  diskGuid: string;
+  builder: BuilderImage;
+  durationMs: number;
+}
+
+/** A GUID (RFC 4122 layout, version 4 bits set) derived from a seed: the same seed, the same GUID. */
+export function derivedGuid(seed: string): string {
+  const hex = sha256(seed).slice(0, 32).split('');
+  hex[12] = '4';
+  hex[16] = ((Number.parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
+  const h = hex.join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`.toUpperCase();
+}
+
+/**
+ * The BIOS boot code of a GPT disk without grub-install (which wants a block device): GRUB's core image in the BIOS
+ * boot partition, its first blocklist pointing at the sector after its first, and boot.img's first 440 bytes over
+ * the MBR (the partition table after them stays) with the core's LBA at 0x5c.
+ */
+export async function writeBiosBootCode(disk: string, core: Buffer, bootImg: Buffer): Promise<void> {
+  if (core.length > 1024 * 1024) throw new RangeError(`GRUB's core image (${core.length} bytes) does not fit the 1 MiB BIOS boot partition`);
+  if (bootImg.length !== 512) throw new RangeError(`boot.img is ${bootImg.length} bytes, not 512`);
+  const patchedCore = Buffer.from(core);
+  patchedCore.writeBigUInt64LE(BigInt(CORE_LBA + 1), 500);
+  const mbr = Buffer.from(bootImg.subarray(0, 440));
+  mbr.writeBigUInt64LE(BigInt(CORE_LBA), 0x5c);
+  const handle = await open(disk, 'r+');
+  try {
+    await handle.write(mbr, 0, mbr.length, 0);
+    await handle.write(patchedCore, 0, patchedCore.length, CORE_LBA * 512);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Makes a GPT disk that boots under BIOS and UEFI in the ISO builder: a 1 MiB BIOS boot partition for GRUB's core
+ * image, and an ESP (FAT) holding EFI/BOOT/BOOTX64.EFI, the kernel, the initramfs and grub.cfg. Smallest size that
+ * fits, in whole MiB; fixed GUIDs and FAT id derived from the contents, FAT dates from SOURCE_DATE_EPOCH.
+ */
+export async function buildDisk(context: StageContext, options: DiskBuildOptions): Promise<DiskBuildResult> {
+  const started = Date.now();
+  const { engine, report, signal, out } = context;
+  const builder = await stageBuilder(engine, { stage: 'iso', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
+  const [kernel, initramfs] = await Promise.all([readFile(options.bzImage), readFile(options.initramfs)]);
+  const initramfsFile = path.basename(options.initramfs);
+  const seed = `${sha256(kernel)}${sha256(initramfs)}${options.name}${options.cmdline}`;
+  const marker = `gopid1-${sha256(`disk${seed}`).slice(0, 16)}.id`;
+  const diskGuid = derivedGuid(`disk ${seed}`);
+  const scratch = await mkdtemp(path.join(out.staging, 'disk-'));
+  try {
+    report({ kind: 'step', stage: 'disk', text: 'making the GPT disk (BIOS + UEFI)' });
+    await runStep(engine, {
+      role: 'disk-make',
+      title: 'disk: make',
+      image: builder.id,
+      cmd: ['disk-step'],
+      env: {
+        GOPID1_MARKER: marker,
+        GOPID1_BIOS_MODULES: DISK_BIOS_MODULES.join(' '),
+        GOPID1_EFI_MODULES: DISK_EFI_MODULES.join(' '),
+        GOPID1_DISK_GUID: diskGuid,
+        GOPID1_BIOS_GUID: derivedGuid(`bios ${seed}`),
+        GOPID1_ESP_GUID: derivedGuid(`esp ${seed}`),
+        GOPID1_FAT_ID: sha256(`fat ${seed}`).slice(0, 8),
+        SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
+      },
+      limits: context.limits,
+      inputs: [
+        {
+          path: '/iso',
+          archive: () =>
+            packFiles([
+              { name: 'in/bzImage', data: kernel },
+              { name: `in/${initramfsFile}`, data: initramfs },
+              { name: 'in/grub.cfg', data: grubConfig({ name: options.name, cmdline: options.cmdline, menuTimeoutSeconds: options.menuTimeoutSeconds, initramfsFile }) },
+              { name: 'in/early.cfg', data: earlyConfig(marker) },
+            ]),
+        },
+      ],
+      outputs: [{ path: '/iso/out', dest: scratch }],
+      logFile: path.join(out.logs, 'disk.log'),
+      onLine: (line) => report({ kind: 'line', stage: 'disk', line }),
+      ...(signal ? { signal } : {}),
+    });
+    const made = path.join(scratch, 'out', 'disk.raw');
+    try {
+      await writeBiosBootCode(made, await readFile(path.join(scratch, 'out', 'core.img')), await readFile(path.join(scratch, 'out', 'boot.img')));
+    } catch (error) {
+      throw new Gopid1Error('STEP_FAILED', `cannot write the disk's BIOS boot code: ${error instanceof Error ? error.message : String(error)}`, {
+        step: 'disk: BIOS boot code',
+        hint: 'The disk builder produced an unexpected GRUB image; rebuild the builder images (`gopid1 clean --images`) and try again.',
+        cause: error,
+      });
+    }
+    await rename(made, out.staged(options.file));
+    const bytes = (await stat(out.staged(options.file))).size;
+    report({ kind: 'done', stage: 'disk', text: `${options.file} made (${bytes} bytes, GPT, BIOS + UEFI)` });
+    return { file: options.file, bytes, diskGuid, builder, durationMs: Date.now() - started };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,112 @@
+import { mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { sha256 } from '../artifacts/files.js';
+import { stageBuilder } from '../builders.js';
+import { packLocalFile } from '../engine/archive.js';
+import type { BuilderImage } from '../engine/images.js';
+import { runStep } from '../engine/run.js';
+import { Gopid1Error } from '../errors.js';
+import { DEFAULT_SERIES } from '../plan/vocabulary.js';
+import type { StageContext } from '../stage.js';
+
+/** Image formats made from the raw disk by qemu-img (or GNU tar for Compute Engine). */
+export type ConversionTarget = 'qcow2' | 'vmdk' | 'vhd' | 'gcp';
+
+export interface ConvertOptions {
+  target: ConversionTarget;
+  /** The raw disk. */
+  disk: string;
+  /** File name in the out dir's staging directory. */
+  file: string;
+  /** Seeds the identifiers qemu-img would pick at random (the VMDK's CID, the VHD's UUID). */
+  seed: string;
+  sourceDateEpoch: number;
+}
+
+export interface ConvertResult {
+  file: string;
+  bytes: number;
+  builder: BuilderImage;
+  durationMs: number;
+}
+
+const VHD_EPOCH = Date.UTC(2000, 0, 1) / 1000;
+
+/**
+ * A fixed VHD's footer (its last 512 bytes) with the time and UUID qemu-img set from the clock and at random replaced
+ * by SOURCE_DATE_EPOCH and a UUID from `seed`, and its checksum made again.
+ */
+export function fixVhdFooter(footer: Buffer, seed: string, sourceDateEpoch: number): void {
+  if (footer.length !== 512 || footer.toString('latin1', 0, 8) !== 'conectix') throw new RangeError('no VHD footer ("conectix") in the last 512 bytes');
+  footer.writeUInt32BE(Math.max(0, Math.min(0xffffffff, sourceDateEpoch - VHD_EPOCH)), 24);
+  Buffer.from(sha256(`vhd ${seed}`).slice(0, 32), 'hex').copy(footer, 68);
+  footer.writeUInt32BE(0, 64);
+  let sum = 0;
+  for (const byte of footer) sum += byte;
+  footer.writeUInt32BE(~sum >>> 0, 64);
+}
+
+/** A VMDK's descriptor with the random content id (CID) qemu-img wrote replaced by one from `seed`, same length. */
+export function fixVmdkCid(head: Buffer, seed: string): boolean {
+  const text = head.toString('latin1');
+  const match = /\nCID=([0-9a-f]{8})\n/.exec(text);
+  if (!match) return false;
+  head.write(sha256(`vmdk ${seed}`).slice(0, 8), match.index + 5, 'latin1');
+  return true;
+}
+
+async function patchFile(file: string, target: ConversionTarget, options: ConvertOptions): Promise<void> {
+  if (target !== 'vhd' && target !== 'vmdk') return;
+  const handle = await open(file, 'r+');
+  try {
+    const size = (await handle.stat()).size;
+    const at = target === 'vhd' ? size - 512 : 0;
+    const buffer = Buffer.alloc(target === 'vhd' ? 512 : Math.min(size, 64 * 1024));
+    await handle.read(buffer, 0, buffer.length, at);
+    if (target === 'vhd') fixVhdFooter(buffer, options.seed, options.sourceDateEpoch);
+    else if (!fixVmdkCid(buffer, options.seed)) throw new RangeError('no CID line in the VMDK descriptor');
+    await handle.write(buffer, 0, buffer.length, at);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Converts the raw disk in the ISO builder, then makes what qemu-img left to chance fixed. */
+export async function convertDisk(context: StageContext, options: ConvertOptions): Promise<ConvertResult> {
+  const started = Date.now();
+  const { engine, report, signal, out } = context;
+  const builder = await stageBuilder(engine, { stage: 'iso', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
+  const scratch = await mkdtemp(path.join(out.staging, `${options.target}-`));
+  try {
+    report({ kind: 'step', stage: 'disk', text: `converting the disk to ${options.target}` });
+    await runStep(engine, {
+      role: `disk-${options.target}`,
+      title: `disk: ${options.target}`,
+      image: builder.id,
+      cmd: ['convert-step'],
+      env: { GOPID1_TARGET: options.target, GOPID1_FILE: options.file, SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
+      limits: context.limits,
+      inputs: [{ path: '/iso', archive: () => packLocalFile(options.disk, 'in/disk.raw') }],
+      outputs: [{ path: `/iso/out/${options.file}`, dest: scratch }],
+      logFile: path.join(out.logs, 'disk.log'),
+      onLine: (line) => report({ kind: 'line', stage: 'disk', line }),
+      ...(signal ? { signal } : {}),
+    });
+    const made = path.join(scratch, options.file);
+    try {
+      await patchFile(made, options.target, options);
+    } catch (error) {
+      throw new Gopid1Error('STEP_FAILED', `cannot make the ${options.target} image reproducible: ${error instanceof Error ? error.message : String(error)}`, {
+        step: `disk: ${options.target}`,
+        hint: 'qemu-img in the disk builder wrote an unexpected image; rebuild the builder images (`gopid1 clean --images`) and try again.',
+        cause: error,
+      });
+    }
+    await rename(made, out.staged(options.file));
+    const bytes = (await stat(out.staged(options.file))).size;
+    report({ kind: 'done', stage: 'disk', text: `${options.file} made (${bytes} bytes)` });
+    return { file: options.file, bytes, builder, durationMs: Date.now() - started };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

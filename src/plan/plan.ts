@@ -1,0 +1,247 @@
+import path from 'node:path';
+import { Gopid1Error } from '../errors.js';
+import { compressionFragment, decompressorFragment } from '../kernel/fragments.js';
+import { parseSourceSpec } from '../kernel/source.js';
+import { kernelNeedsOf, parseFormats, type OutputName } from '../outputs/table.js';
+import {
+  ARCHES,
+  DEFAULT_INITRAMFS_COMPRESSION,
+  DEFAULT_KERNEL_SOURCE,
+  DEFAULT_OUT_DIR,
+  DEFAULT_SOURCE_DATE_EPOCH,
+  INIT_MODES,
+  INITRAMFS_COMPRESSIONS,
+  KERNEL_COMPRESSIONS,
+  KERNEL_CONFIG_BASES,
+  kernelCmdline,
+  MAX_SOURCE_DATE_EPOCH,
+  type Arch,
+  type InitMode,
+  type InitramfsCompression,
+  type KernelCompression,
+  type KernelConfigBase,
+} from './vocabulary.js';
+
+/** What to build: the options of the Node API (`build`, `verify`, `compare`). Every field but `app` has a default. */
+export interface BuildOptions {
+  /** Directory of the Go module to boot. */
+  app: string;
+  /** Out dir (default "dist"). */
+  out?: string;
+  /** Name of the machine (default: the app directory's name). */
+  name?: string;
+  arch?: Arch;
+  /** Main package inside the module (default "."). */
+  package?: string;
+  /** debian:<series> (default debian:trixie), kernel.org:<version>, or a path to a tarball or tree. */
+  kernelSource?: string;
+  kernelConfig?: KernelConfigBase;
+  kernelFragments?: string[];
+  kernelSha256?: string;
+  /** bzImage compression: zstd (the minimal default: unpacks fast), xz (smallest, slowest to unpack), gzip. */
+  kernelCompression?: KernelCompression;
+  /** initramfs compression: zstd (default), xz (smallest, slowest to unpack), gzip. The kernel gets that decompressor. */
+  compress?: InitramfsCompression;
+  /** Extra kernel command line, recorded in the manifest and used by `boot` and the ISO's GRUB entry. */
+  cmdline?: string;
+  /** Who is PID 1 (default `direct`). */
+  init?: InitMode;
+  /** Networking: IPv4 and a virtio NIC in the kernel, configured by the kernel from `ip=` (default ip=dhcp). */
+  net?: boolean;
+  /** Output formats beyond kernel + initramfs (always written): see OUTPUT_FORMATS. */
+  formats?: string[];
+  /** Alias of formats: ["iso"]. */
+  iso?: boolean;
+  /** Alias of formats: ["iso-uefi"] (the ISO also boots under UEFI). */
+  uefi?: boolean;
+  /** Seconds GRUB shows its menu (default 0). */
+  menuTimeoutSeconds?: number;
+  cgo?: boolean;
+  /** Strip symbol tables from the program (-s -w); default true. */
+  strip?: boolean;
+  /** Parallel kernel compile jobs (default: CPU count, or cpus rounded up). */
+  jobs?: number;
+  /** CPUs each builder container may use (docker --cpus); default: no limit. */
+  cpus?: number;
+  /** Memory each builder container may use, in bytes (docker --memory, no swap beyond); default: no limit. */
+  memoryLimitBytes?: number;
+  /** Reuse the kernel cache and Go's build cache (default true); false builds everything from nothing. */
+  cache?: boolean;
+  sourceDateEpoch?: number;
+}
+
+/** What the plan needs to know of the host: read by gatherHostFacts, given by hand in tests. */
+export interface HostFacts {
+  /** CPUs this process may use. */
+  cpus: number;
+  /** $SOURCE_DATE_EPOCH as set (unchecked). */
+  environmentEpoch?: string;
+  /** Time of the last git commit that touched the app's directory, when it is in a git work tree. */
+  appCommitEpoch?: number;
+}
+
+/** A kernel config fragment, in the order it is applied. */
+export type PlannedFragment =
+  /** Shipped with gopid1, in dockerfiles/kernel/fragments/. */
+  | { origin: 'shipped'; name: string }
+  /** Written by the plan from an option. */
+  | { origin: 'generated'; name: string; label: string; text: string }
+  /** A file the user gave (a host path: not recorded in the manifest). */
+  | { origin: 'user'; path: string };
+
+/** Everything a build does, every default resolved and every input checked. Immutable. */
+export interface BuildPlan {
+  readonly arch: Arch;
+  readonly name: string;
+  readonly app: { readonly dir: string; readonly package: string };
+  readonly out: string;
+  readonly kernel: {
+    readonly source: string;
+    readonly base: KernelConfigBase;
+    readonly fragments: readonly PlannedFragment[];
+    /** How bzImage is compressed: asked for, or the base's own (minimal: zstd; defconfig: gzip). */
+    readonly compression: KernelCompression;
+    readonly sha256?: string;
+    readonly jobs: number;
+    /** The kernel does not follow the app: fixed unless a time is asked for, so one kernel serves every app. */
+    readonly sourceDateEpoch: number;
+  };
+  readonly program: { readonly package: string; readonly cgo: boolean; readonly strip: boolean };
+  readonly initramfs: { readonly compression: InitramfsCompression };
+  /** Formats beyond kernel + initramfs, in table order. */
+  readonly outputs: readonly OutputName[];
+  readonly runtime: { readonly init: InitMode; readonly cmdline: string; readonly net: boolean; readonly menuTimeoutSeconds: number };
+  readonly limits: { readonly cpus?: number; readonly memoryBytes?: number };
+  readonly cache: boolean;
+  readonly sourceDateEpoch: number;
+}
+
+function badInput(field: string, message: string, hint: string): Gopid1Error {
+  return new Gopid1Error('BAD_INPUT', `${field} ${message}`, { hint, field });
+}
+
+function oneOf<T extends string>(field: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
+  const chosen = value ?? fallback;
+  if (!allowed.includes(chosen)) throw badInput(field, `must be one of ${allowed.join(', ')}, not "${String(chosen)}"`, `Use one of: ${allowed.join(', ')}.`);
+  return chosen;
+}
+
+function checkEpoch(field: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_SOURCE_DATE_EPOCH) {
+    throw badInput(field, `must be a whole number of seconds since 1970 up to ${MAX_SOURCE_DATE_EPOCH}, not ${value}`, 'e.g. 1704067200 (2024-01-01)');
+  }
+  return value;
+}
+
+/** $SOURCE_DATE_EPOCH, checked, when it is set. */
+function environmentEpoch(facts: HostFacts): number | undefined {
+  const value = facts.environmentEpoch?.trim();
+  if (!value) return undefined;
+  if (!/^\d+$/.test(value)) throw badInput('SOURCE_DATE_EPOCH', `must be a whole number of seconds since 1970, not "${value}"`, 'e.g. SOURCE_DATE_EPOCH=1704067200');
+  return checkEpoch('SOURCE_DATE_EPOCH', Number(value));
+}
+
+function planLimits(options: BuildOptions): BuildPlan['limits'] {
+  const { cpus, memoryLimitBytes: memory } = options;
+  if (cpus !== undefined && (!Number.isFinite(cpus) || cpus < 0.1)) throw badInput('cpus', `must be a number of CPUs, at least 0.1, not ${cpus}`, 'e.g. 1.5');
+  if (memory !== undefined && (!Number.isInteger(memory) || memory < 256 * 2 ** 20)) {
+    throw badInput('memoryLimitBytes', `must be at least 256 MiB, not ${memory} bytes`, 'e.g. 2 GiB (the kernel build needs about 1 GiB)');
+  }
+  return { ...(cpus !== undefined ? { cpus } : {}), ...(memory !== undefined ? { memoryBytes: memory } : {}) };
+}
+
+function planCmdline(options: BuildOptions, net: boolean, outputs: readonly OutputName[]): string {
+  const extra = options.cmdline ?? '';
+  // The kernel configures eth0 itself; DHCP unless the user's command line says how (ip=…).
+  const cmdline = kernelCmdline([net && !/(^|\s)ip=/.test(extra) ? 'ip=dhcp' : '', extra].filter(Boolean).join(' '));
+  if (/[\n\r]/.test(cmdline)) throw badInput('cmdline', 'must be one line', 'Separate kernel parameters with spaces.');
+  if (kernelNeedsOf(outputs).grub && cmdline.includes('"')) {
+    throw badInput('cmdline', 'with double quotes cannot go on an ISO: GRUB re-escapes them before Linux sees them', 'Use parameters without quoted values (no spaces in values), or build without an ISO and boot directly.');
+  }
+  return cmdline;
+}
+
+/** The fragments of a kernel, in order: the base's, generated ones from options, the outputs' needs, the user's. */
+function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs: InitramfsCompression, outputs: readonly OutputName[], net: boolean): PlannedFragment[] {
+  const fragments: PlannedFragment[] = [];
+  if (base === 'minimal') fragments.push({ origin: 'shipped', name: 'minimal.config' });
+  if (options.kernelCompression !== undefined) {
+    fragments.push({ origin: 'generated', name: 'compression.config', label: `--kernel-compression ${options.kernelCompression}`, text: compressionFragment(options.kernelCompression) });
+  }
+  fragments.push({ origin: 'generated', name: 'initramfs-compression.config', label: `--compress ${initramfs}`, text: decompressorFragment(initramfs, base) });
+  if (kernelNeedsOf(outputs).efi) fragments.push({ origin: 'shipped', name: 'efi.config' });
+  if (net) fragments.push({ origin: 'shipped', name: 'net.config' });
+  for (const file of options.kernelFragments ?? []) fragments.push({ origin: 'user', path: file });
+  return fragments;
+}
+
+function wholeNumber(field: string, value: number, least: number, example: string): number {
+  if (!Number.isInteger(value) || value < least) throw badInput(field, `must be a whole number${least > 0 ? ` of at least ${least}` : ''}, not ${value}`, `e.g. ${example}`);
+  return value;
+}
+
+/**
+ * Resolves every default and checks every input of a build, once: a pure function of the options and the host
+ * facts. Errors name the API's fields (`field` says which); the CLI speaks of its flags instead.
+ */
+export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
+  if (typeof options.app !== 'string' || options.app === '') throw badInput('app', 'must be the directory of a Go module', 'e.g. examples/hello');
+  const arch = oneOf('arch', options.arch, ARCHES, 'amd64');
+  const base = oneOf('kernelConfig', options.kernelConfig, KERNEL_CONFIG_BASES, 'minimal');
+  if (options.kernelCompression !== undefined) oneOf('kernelCompression', options.kernelCompression, KERNEL_COMPRESSIONS, 'zstd');
+  const compression = oneOf('compress', options.compress, INITRAMFS_COMPRESSIONS, DEFAULT_INITRAMFS_COMPRESSION);
+  const init = oneOf('init', options.init, INIT_MODES, 'direct');
+  const limits = planLimits(options);
+  const jobs = wholeNumber('jobs', options.jobs ?? (limits.cpus !== undefined ? Math.max(1, Math.ceil(limits.cpus)) : facts.cpus), 1, '2');
+  const menuTimeoutSeconds = wholeNumber('menuTimeoutSeconds', options.menuTimeoutSeconds ?? 0, 0, '5');
+  const outputs = parseFormats([...(options.formats ?? []), ...(options.iso ? ['iso'] : []), ...(options.uefi ? ['iso-uefi'] : [])]);
+  const net = options.net ?? false;
+  const explicitEpoch = options.sourceDateEpoch !== undefined ? checkEpoch('sourceDateEpoch', options.sourceDateEpoch) : environmentEpoch(facts);
+  const dir = path.resolve(options.app);
+  const source = options.kernelSource ?? DEFAULT_KERNEL_SOURCE;
+  parseSourceSpec(source);
+  return deepFreeze({
+    arch,
+    name: options.name ?? path.basename(dir),
+    app: { dir, package: options.package ?? '.' },
+    out: path.resolve(options.out ?? DEFAULT_OUT_DIR),
+    kernel: {
+      source,
+      base,
+      fragments: planFragments(options, base, compression, outputs, net),
+      compression: options.kernelCompression ?? (base === 'minimal' ? 'zstd' : 'gzip'),
+      ...(options.kernelSha256 !== undefined ? { sha256: options.kernelSha256 } : {}),
+      jobs,
+      sourceDateEpoch: explicitEpoch ?? DEFAULT_SOURCE_DATE_EPOCH,
+    },
+    program: { package: options.package ?? '.', cgo: options.cgo ?? false, strip: options.strip ?? true },
+    initramfs: { compression },
+    outputs,
+    runtime: { init, cmdline: planCmdline(options, net, outputs), net, menuTimeoutSeconds },
+    limits,
+    cache: options.cache ?? true,
+    sourceDateEpoch: explicitEpoch ?? (facts.appCommitEpoch !== undefined ? checkEpoch('the app\'s last commit time', facts.appCommitEpoch) : DEFAULT_SOURCE_DATE_EPOCH),
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The plan as manifest.json records it: no host paths (fragments by name, the app by its package, no out dir). */
+export function planRecord(plan: BuildPlan): Record<string, unknown> {
+  const { app, out: _out, kernel, ...rest } = plan;
+  return {
+    ...rest,
+    app: { package: app.package },
+    kernel: {
+      ...kernel,
+      source: /^(debian|kernel\.org):/.test(kernel.source) ? kernel.source : `local:${path.basename(kernel.source)}`,
+      fragments: kernel.fragments.map((f) => (f.origin === 'user' ? { origin: 'user', name: path.basename(f.path) } : f.origin === 'shipped' ? f : { origin: f.origin, name: f.name, label: f.label })),
+    },
+  };
+}

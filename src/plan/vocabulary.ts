@@ -1,0 +1,44 @@
+/** The words every stage shares: architectures, kernel bases and compressions, init modes, the Debian series, defaults. */
+
+/** The machine's architecture (arm64 is planned; see docs). */
+export type Arch = 'amd64';
+export const ARCHES: readonly Arch[] = ['amd64'];
+
+export type KernelConfigBase = 'minimal' | 'defconfig';
+export const KERNEL_CONFIG_BASES: readonly KernelConfigBase[] = ['minimal', 'defconfig'];
+
+/** How bzImage is compressed: the kernel's size against the time to unpack it at every boot. */
+export type KernelCompression = 'zstd' | 'xz' | 'gzip';
+export const KERNEL_COMPRESSIONS: readonly KernelCompression[] = ['zstd', 'xz', 'gzip'];
+
+/**
+ * How the initramfs is compressed. zstd (default) is about 12% smaller than gzip and about as quick to unpack
+ * under QEMU's software emulation; xz is the smallest and the slowest to unpack. Measured in docs/PERFORMANCE.md.
+ */
+export type InitramfsCompression = 'zstd' | 'xz' | 'gzip';
+export const INITRAMFS_COMPRESSIONS: readonly InitramfsCompression[] = ['zstd', 'xz', 'gzip'];
+export const DEFAULT_INITRAMFS_COMPRESSION: InitramfsCompression = 'zstd';
+
+/**
+ * Who is PID 1: `direct` makes the program /init; `supervise` puts gopid1's supervising init there (mounts,
+ * reaping, signal forwarding, clean power-off) and the program at /app.
+ */
+export type InitMode = 'direct' | 'supervise';
+export const INIT_MODES: readonly InitMode[] = ['direct', 'supervise'];
+
+/** The Debian release whose toolchain builds everything that does not name one. */
+export const DEFAULT_SERIES = 'trixie';
+export const DEFAULT_KERNEL_SOURCE = `debian:${DEFAULT_SERIES}`;
+
+/** Where `build` writes and `boot`, `compare` and `push` read, unless told otherwise. */
+export const DEFAULT_OUT_DIR = 'dist';
+
+/** Used when neither the option, SOURCE_DATE_EPOCH nor a git commit of the app gives a time: 2024-01-01T00:00:00Z. */
+export const DEFAULT_SOURCE_DATE_EPOCH = 1704067200;
+/** cpio and ISO 9660 store 32-bit times. */
+export const MAX_SOURCE_DATE_EPOCH = 0xffffffff;
+
+/** The kernel command line every gopid1 boot uses; `extra` is appended (later parameters win). */
+export function kernelCmdline(extra?: string): string {
+  return ['console=ttyS0', 'panic=-1', 'printk.time=1', 'quiet', ...(extra?.trim() ? [extra.trim()] : [])].join(' ');
+}

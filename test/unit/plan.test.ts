@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { Gopid1Error } from '../../src/errors.js';
+import { formatsBuilt, OUTPUT_FORMATS, parseFormats, provides } from '../../src/outputs/table.js';
+import { planBuild, planRecord, type BuildOptions, type HostFacts } from '../../src/plan/plan.js';
+import { DEFAULT_SOURCE_DATE_EPOCH } from '../../src/plan/vocabulary.js';
+
+const host: HostFacts = { cpus: 4 };
+const plan = (options: Partial<BuildOptions> = {}, facts: HostFacts = host) => planBuild({ app: 'examples/hello', ...options }, facts);
+
+/** Asserts a BAD_INPUT naming `field`, whose message matches `message`. */
+function rejects(options: Partial<BuildOptions>, field: string, message: RegExp, facts: HostFacts = host): void {
+  assert.throws(
+    () => plan(options, facts),
+    (error: unknown) => error instanceof Gopid1Error && error.code === 'BAD_INPUT' && error.field === field && message.test(error.message) && Boolean(error.hint),
+  );
+}
+
+describe('planBuild: every default, resolved once', () => {
+  it('resolves a plan from the app alone', () => {
+    const p = plan();
+    assert.equal(p.arch, 'amd64');
+    assert.equal(p.name, 'hello');
+    assert.deepEqual(p.app, { dir: path.resolve('examples/hello'), package: '.' });
+    assert.equal(p.out, path.resolve('dist'));
+    assert.equal(p.kernel.source, 'debian:trixie');
+    assert.equal(p.kernel.base, 'minimal');
+    assert.equal(p.kernel.compression, 'zstd');
+    assert.equal(p.kernel.jobs, 4);
+    assert.equal(p.kernel.sha256, undefined);
+    assert.equal(p.kernel.sourceDateEpoch, DEFAULT_SOURCE_DATE_EPOCH);
+    assert.deepEqual(p.program, { package: '.', cgo: false, strip: true });
+    assert.deepEqual(p.initramfs, { compression: 'zstd' });
+    assert.deepEqual(p.outputs, []);
+    assert.deepEqual(p.runtime, { init: 'direct', cmdline: 'console=ttyS0 panic=-1 printk.time=1 quiet', net: false, menuTimeoutSeconds: 0 });
+    assert.deepEqual(p.limits, {});
+    assert.equal(p.cache, true);
+    assert.equal(p.sourceDateEpoch, DEFAULT_SOURCE_DATE_EPOCH);
+  });
+
+  it('orders the kernel fragments: base, generated, the formats\' needs, networking, the user\'s', () => {
+    const p = plan({ kernelCompression: 'xz', formats: ['iso-uefi'], net: true, kernelFragments: ['/home/me/extra.config'] });
+    assert.deepEqual(
+      p.kernel.fragments.map((f) => (f.origin === 'user' ? f.path : f.name)),
+      ['minimal.config', 'compression.config', 'initramfs-compression.config', 'efi.config', 'net.config', '/home/me/extra.config'],
+    );
+    const generated = p.kernel.fragments.find((f) => f.origin === 'generated' && f.name === 'compression.config');
+    assert.match(generated?.origin === 'generated' ? generated.text : '', /^# CONFIG_KERNEL_ZSTD is not set\nCONFIG_KERNEL_XZ=y\n# CONFIG_KERNEL_GZIP is not set\n$/);
+  });
+
+  it('a defconfig base has no minimal fragment and compresses with gzip unless told', () => {
+    const p = plan({ kernelConfig: 'defconfig' });
+    assert.equal(p.kernel.compression, 'gzip');
+    assert.deepEqual(p.kernel.fragments.map((f) => f.origin), ['generated']);
+  });
+
+  it('jobs follow cpus rounded up when a CPU limit is given', () => {
+    assert.equal(plan({ cpus: 1.5 }).kernel.jobs, 2);
+    assert.deepEqual(plan({ cpus: 1.5, memoryLimitBytes: 2 ** 30 }).limits, { cpus: 1.5, memoryBytes: 2 ** 30 });
+    assert.equal(plan({ cpus: 0.5, jobs: 3 }).kernel.jobs, 3);
+  });
+
+  it('networking adds ip=dhcp unless the command line configures the address itself', () => {
+    assert.match(plan({ net: true }).runtime.cmdline, / ip=dhcp$/);
+    assert.match(plan({ net: true, cmdline: 'ip=10.0.2.15::10.0.2.2:255.255.255.0' }).runtime.cmdline, /quiet ip=10\.0\.2\.15::10\.0\.2\.2:255\.255\.255\.0$/);
+    assert.doesNotMatch(plan({ cmdline: 'foo=1' }).runtime.cmdline, /ip=/);
+  });
+
+  it('the app\'s time: the option, else $SOURCE_DATE_EPOCH, else its last commit, else the constant; the kernel ignores the commit', () => {
+    assert.equal(plan({ sourceDateEpoch: 5 }, { cpus: 1, environmentEpoch: '7', appCommitEpoch: 9 }).sourceDateEpoch, 5);
+    assert.equal(plan({}, { cpus: 1, environmentEpoch: '7', appCommitEpoch: 9 }).sourceDateEpoch, 7);
+    const fromCommit = plan({}, { cpus: 1, appCommitEpoch: 9 });
+    assert.equal(fromCommit.sourceDateEpoch, 9);
+    assert.equal(fromCommit.kernel.sourceDateEpoch, DEFAULT_SOURCE_DATE_EPOCH);
+    assert.equal(plan({}, { cpus: 1, environmentEpoch: '7' }).kernel.sourceDateEpoch, 7);
+    assert.equal(plan({}, { cpus: 1, environmentEpoch: ' ' }).sourceDateEpoch, DEFAULT_SOURCE_DATE_EPOCH);
+  });
+
+  it('--iso and --uefi are aliases of formats; the UEFI ISO includes the BIOS one', () => {
+    assert.deepEqual(plan({ iso: true }).outputs, ['iso']);
+    assert.deepEqual(plan({ uefi: true }).outputs, ['iso-uefi']);
+    assert.deepEqual(plan({ iso: true, uefi: true }).outputs, ['iso-uefi']);
+    assert.deepEqual(plan({ formats: ['iso-uefi,iso', ' iso '] }).outputs, ['iso-uefi']);
+    assert.deepEqual(plan({ formats: ['iso'] }), plan({ iso: true }));
+  });
+
+  it('is immutable, and two plans of the same input are equal', () => {
+    const p = plan({ net: true, formats: ['iso'] });
+    assert.deepEqual(p, plan({ net: true, formats: ['iso'] }));
+    assert.throws(() => ((p.runtime as { net: boolean }).net = false), TypeError);
+    assert.throws(() => (p.kernel.fragments as unknown[]).push('x'), TypeError);
+  });
+});
+
+describe('planBuild: every input checked, errors naming API fields', () => {
+  it('refuses values outside each choice', () => {
+    rejects({ arch: 'riscv64' as never }, 'arch', /^arch must be one of amd64, not "riscv64"$/);
+    rejects({ kernelConfig: 'allyes' as never }, 'kernelConfig', /^kernelConfig must be one of minimal, defconfig/);
+    rejects({ kernelCompression: 'lz4' as never }, 'kernelCompression', /^kernelCompression must be one of zstd, xz, gzip/);
+    rejects({ compress: 'bzip2' as never }, 'compress', /^compress must be one of zstd, xz, gzip/);
+    rejects({ init: 'systemd' as never }, 'init', /^init must be one of direct, supervise/);
+  });
+
+  it('refuses unusable numbers', () => {
+    rejects({ cpus: 0.05 }, 'cpus', /^cpus must be a number of CPUs, at least 0\.1/);
+    rejects({ cpus: Number.NaN }, 'cpus', /^cpus must be/);
+    rejects({ memoryLimitBytes: 100 * 2 ** 20 }, 'memoryLimitBytes', /^memoryLimitBytes must be at least 256 MiB/);
+    rejects({ jobs: 0 }, 'jobs', /^jobs must be a whole number of at least 1/);
+    rejects({ jobs: 1.5 }, 'jobs', /^jobs must be a whole number/);
+    rejects({ menuTimeoutSeconds: -1 }, 'menuTimeoutSeconds', /^menuTimeoutSeconds must be a whole number, not -1/);
+    rejects({ sourceDateEpoch: 2 ** 32 }, 'sourceDateEpoch', /^sourceDateEpoch must be a whole number of seconds since 1970 up to 4294967295/);
+    rejects({ sourceDateEpoch: -1 }, 'sourceDateEpoch', /^sourceDateEpoch must be/);
+  });
+
+  it('refuses a $SOURCE_DATE_EPOCH that is not a number of seconds', () => {
+    rejects({}, 'SOURCE_DATE_EPOCH', /^SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not "yesterday"$/, { cpus: 1, environmentEpoch: 'yesterday' });
+  });
+
+  it('refuses a command line GRUB would change or that spans lines', () => {
+    rejects({ cmdline: 'a=1\nb=2' }, 'cmdline', /^cmdline must be one line$/);
+    rejects({ cmdline: 'msg="a b"', formats: ['iso'] }, 'cmdline', /^cmdline with double quotes cannot go on an ISO/);
+    assert.match(plan({ cmdline: 'msg="a b"' }).runtime.cmdline, /msg="a b"$/, 'a direct boot passes quotes as written');
+  });
+
+  it('refuses an unknown format, listing the known ones', () => {
+    assert.throws(() => plan({ formats: ['iso,vmdk9'] }), (error: unknown) => error instanceof Gopid1Error && error.field === 'formats' && /unknown output format "vmdk9"/.test(error.message) && /Known formats: iso, iso-uefi, raw, qcow2, vmdk, vhd, gcp/.test(error.hint ?? ''));
+  });
+
+  it('refuses a malformed kernel source without touching the disk', () => {
+    rejects({ kernelSource: 'debian:Trixie!' }, 'kernelSource', /unknown Debian release "Trixie!" in kernelSource debian:Trixie!/);
+    rejects({ kernelSource: 'kernel.org:v6.12' }, 'kernelSource', /"v6\.12" is not a kernel\.org release version/);
+    assert.equal(plan({ kernelSource: './linux.tar.xz' }).kernel.source, './linux.tar.xz', 'a path is looked at when the build runs');
+  });
+
+  it('refuses a build without an app', () => {
+    rejects({ app: '' }, 'app', /^app must be the directory of a Go module$/);
+  });
+});
+
+describe('the plan as manifest.json records it', () => {
+  it('holds no host paths', () => {
+    const p = plan({ kernelSource: '/home/me/linux-6.12.tar.xz', kernelFragments: ['/home/me/extra.config'], out: '/home/me/out', formats: ['iso'] });
+    const text = JSON.stringify(planRecord(p));
+    assert.doesNotMatch(text, /\/home\/me|examples\/hello/);
+    assert.match(text, /"source":"local:linux-6\.12\.tar\.xz"/);
+    assert.match(text, /\{"origin":"user","name":"extra\.config"\}/);
+    assert.deepEqual((planRecord(p) as { outputs: string[] }).outputs, ['iso']);
+  });
+});
+
+describe('the output table', () => {
+  it('names each format once, each with a summary, a file and a way to boot', () => {
+    assert.equal(new Set(OUTPUT_FORMATS.map((f) => f.name)).size, OUTPUT_FORMATS.length);
+    for (const format of OUTPUT_FORMATS) {
+      assert.ok(format.summary.length > 10);
+      assert.match(format.file('my app'), /^my_app\.(iso|raw|qcow2|vmdk|vhd|gcp\.tar\.gz)$/);
+      assert.equal(format.file('..'), format.file('x').replace(/^x/, 'gopid1'));
+      assert.ok(format.boot === undefined ? format.name === 'gcp' : ['bios', 'uefi'].includes(format.boot.firmware));
+    }
+    assert.deepEqual(parseFormats([]), []);
+  });
+
+  it('tells which formats a build made, also from a manifest older than plans', () => {
+    const record = { file: 'hello.iso', bytes: 1, sha256: '' };
+    assert.deepEqual(formatsBuilt({ artifacts: { iso: { ...record, uefi: true, hybrid: true } } as never }), ['iso-uefi']);
+    assert.deepEqual(formatsBuilt({ artifacts: { iso: { ...record, uefi: false, hybrid: true } } as never }), ['iso']);
+    assert.deepEqual(formatsBuilt({ artifacts: {} as never, plan: { outputs: ['iso'] } }), ['iso']);
+    assert.ok(provides(['iso-uefi'], 'iso'));
+    assert.ok(!provides(['iso'], 'iso-uefi'));
+  });
+});
