@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { derivedGuid, writeBiosBootCode } from '../../src/disk/build.js';
+import { fixVhdFooter, fixVmdkCid } from '../../src/disk/convert.js';
 import { diskArgs } from '../../src/qemu/command.js';
 
 describe('GPT disk: fixed GUIDs and the BIOS boot code', () => {
@@ -43,5 +44,45 @@ describe('GPT disk: fixed GUIDs and the BIOS boot code', () => {
     assert.deepEqual(diskArgs('/d/x.raw', 'virtio'), ['-drive', 'file=/d/x.raw,format=raw,snapshot=on,if=virtio', '-boot', 'c']);
     assert.ok(diskArgs('/d/x.raw', 'nvme').includes('nvme,serial=gopid1disk0,drive=disk0,bootindex=0'));
     assert.ok(diskArgs('/d/x.raw', 'scsi').includes('virtio-scsi-pci,id=scsi0'));
+  });
+});
+
+describe('what qemu-img leaves to chance, made fixed', () => {
+  function footer(): Buffer {
+    const bytes = Buffer.alloc(512, 0x5a);
+    bytes.write('conectix', 0, 'latin1');
+    return bytes;
+  }
+
+  it('sets the VHD footer\'s time from SOURCE_DATE_EPOCH, its UUID from the seed, and a valid checksum', () => {
+    const a = footer();
+    fixVhdFooter(a, 'seed', 1704067200);
+    assert.equal(a.readUInt32BE(24), 1704067200 - 946684800, 'seconds since 2000-01-01');
+    let sum = 0;
+    a.forEach((byte, at) => (sum += at >= 64 && at < 68 ? 0 : byte));
+    assert.equal(a.readUInt32BE(64), ~sum >>> 0);
+    const b = footer();
+    b.fill(0x33, 68, 84); // another random UUID from qemu-img
+    fixVhdFooter(b, 'seed', 1704067200);
+    assert.ok(a.equals(b), 'the same seed and time give the same footer whatever qemu-img chose');
+    const c = footer();
+    fixVhdFooter(c, 'other', 1704067200);
+    assert.ok(!c.subarray(68, 84).equals(a.subarray(68, 84)));
+    assert.equal((() => { const d = footer(); fixVhdFooter(d, 's', 0); return d.readUInt32BE(24); })(), 0, 'times before 2000 are clamped');
+    assert.throws(() => fixVhdFooter(Buffer.alloc(512), 'seed', 0), /no VHD footer/);
+  });
+
+  it('replaces the VMDK descriptor\'s CID in place, keeping every offset, and not the parent CID', () => {
+    const text = '# Disk DescriptorFile\nversion=1\nCID=1a2b3c4d\nparentCID=ffffffff\ncreateType="streamOptimized"\n';
+    const head = Buffer.from(text, 'latin1');
+    assert.ok(fixVmdkCid(head, 'seed'));
+    const fixed = head.toString('latin1');
+    assert.equal(fixed.length, text.length);
+    assert.match(fixed, /\nCID=[0-9a-f]{8}\nparentCID=ffffffff\n/);
+    assert.doesNotMatch(fixed, /CID=1a2b3c4d/);
+    const again = Buffer.from(text.replace('1a2b3c4d', '99999999'), 'latin1');
+    fixVmdkCid(again, 'seed');
+    assert.equal(again.toString('latin1'), fixed);
+    assert.equal(fixVmdkCid(Buffer.from('no descriptor'), 'seed'), false);
   });
 });
