@@ -2,11 +2,10 @@ import { mkdtemp, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
 import { stageBuilder } from '../builders.js';
-import { packFiles } from '../engine/archive.js';
 import type { BuilderImage } from '../engine/images.js';
 import { runStep } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
-import { earlyConfig, grubConfig } from '../iso/grub.js';
+import { grubBootInput } from '../iso/grub.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
 
@@ -103,18 +102,7 @@ export async function buildDisk(context: StageContext, options: DiskBuildOptions
         SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
       },
       limits: context.limits,
-      inputs: [
-        {
-          path: '/iso',
-          archive: () =>
-            packFiles([
-              { name: 'in/bzImage', data: kernel },
-              { name: `in/${initramfsFile}`, data: initramfs },
-              { name: 'in/grub.cfg', data: grubConfig({ name: options.name, cmdline: options.cmdline, menuTimeoutSeconds: options.menuTimeoutSeconds, initramfsFile }) },
-              { name: 'in/early.cfg', data: earlyConfig(marker) },
-            ]),
-        },
-      ],
+      inputs: [grubBootInput({ kernel, initramfs, initramfsFile }, options, marker)],
       outputs: [{ path: '/iso/out', dest: scratch }],
       logFile: path.join(out.logs, 'disk.log'),
       onLine: (line) => report({ kind: 'line', stage: 'disk', line }),

@@ -1,14 +1,13 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
-import { packFiles } from '../engine/archive.js';
 import type { BuilderImage } from '../engine/images.js';
 import { stageBuilder } from '../builders.js';
 import { runStep } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
-import { BIOS_MODULES, EFI_MODULES, earlyConfig, grubConfig } from './grub.js';
+import { BIOS_MODULES, EFI_MODULES, grubBootInput } from './grub.js';
 import { fixIsoDates } from './dates.js';
 import { makeHybrid, padToChunk, type HybridLayout } from './hybrid.js';
 
@@ -75,18 +74,7 @@ export async function buildIso(context: StageContext, options: IsoBuildOptions):
         SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
       },
       limits: context.limits,
-      inputs: [
-        {
-          path: '/iso',
-          archive: () =>
-            packFiles([
-              { name: 'in/bzImage', data: kernel },
-              { name: `in/${initramfsFile}`, data: initramfs },
-              { name: 'in/grub.cfg', data: grubConfig({ name: options.name, cmdline: options.cmdline, menuTimeoutSeconds: options.menuTimeoutSeconds, initramfsFile }) },
-              { name: 'in/early.cfg', data: earlyConfig(marker) },
-            ]),
-        },
-      ],
+      inputs: [grubBootInput({ kernel, initramfs, initramfsFile }, options, marker)],
       outputs: [{ path: '/iso/out', dest: scratch }],
       logFile: path.join(out.logs, 'iso.log'),
       onLine: (line) => report({ kind: 'line', stage: 'iso', line }),

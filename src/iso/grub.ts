@@ -1,3 +1,6 @@
+import type { StepInput } from '../engine/run.js';
+import { packFiles } from '../engine/archive.js';
+
 /**
  * GRUB configuration of a gopid1 ISO. The early config is built into the GRUB images and finds this medium
  * by a marker file, so a machine with other disks still boots the right /boot/grub/grub.cfg.
@@ -46,4 +49,26 @@ export function grubConfig(options: { name: string; cmdline: string; menuTimeout
     '}',
     '',
   ].join('\n');
+}
+
+/**
+ * What a GRUB-booted medium's builder step reads in /iso/in: the kernel, the initramfs, grub.cfg with one entry,
+ * and the early config that finds the medium by `marker`.
+ */
+export function grubBootInput(
+  files: { kernel: Buffer; initramfs: Buffer; initramfsFile: string },
+  entry: { name: string; cmdline: string; menuTimeoutSeconds: number },
+  marker: string,
+): StepInput {
+  const { kernel, initramfs, initramfsFile } = files;
+  return {
+    path: '/iso',
+    archive: () =>
+      packFiles([
+        { name: 'in/bzImage', data: kernel },
+        { name: `in/${initramfsFile}`, data: initramfs },
+        { name: 'in/grub.cfg', data: grubConfig({ ...entry, initramfsFile }) },
+        { name: 'in/early.cfg', data: earlyConfig(marker) },
+      ]),
+  };
 }
