@@ -78,8 +78,14 @@ async function formatMedia(dir: string, options: BootOptions): Promise<BootOptio
   if (format.boot === undefined) throw new Gopid1Error('BAD_INPUT', `the ${format.name} format is for import, not for booting here`, { hint: `Boot the raw disk it holds: build with --format raw and boot with --format raw.` });
   const file = path.join(dir, format.file(manifest.name));
   if (!provides(formatsBuilt(manifest), format.name)) throw new Gopid1Error('BAD_INPUT', `${manifest.name} in ${dir} was built without the ${format.name} format`, { hint: `Build it with --format ${format.name}, then boot it.` });
-  const media = format.boot.media === 'cdrom' ? { iso: file } : { disk: file };
-  return { ...options, ...media, ...(format.boot.firmware === 'uefi' ? { uefi: true } : {}) };
+  const { media, firmware, bus, machine } = format.boot;
+  return {
+    ...options,
+    ...(media === 'cdrom' ? { iso: file } : { disk: file }),
+    ...(firmware === 'uefi' ? { uefi: true } : {}),
+    ...(bus !== undefined && options.diskBus === undefined ? { diskBus: bus } : {}),
+    ...(machine !== undefined && (options.machine ?? 'auto') === 'auto' ? { machine } : {}),
+  };
 }
 
 /** Boots an out dir (or a kernel and initramfs) in QEMU and reports how the run ended. */

@@ -49,6 +49,8 @@ export interface Manifest {
     vmdk?: ArtifactRecord & { diskBytes: number };
     vhd?: ArtifactRecord & { diskBytes: number };
     gcp?: ArtifactRecord & { diskBytes: number };
+    /** With --format aws: the raw disk for EC2 (the kernel has the aws drivers and ip=dhcp). */
+    aws?: ArtifactRecord & { partitioning: 'gpt'; firmware: ('bios' | 'uefi')[]; diskGuid: string };
   };
   kernel: {
     source: string;
@@ -83,7 +85,7 @@ export interface Manifest {
   boot: { cmdline: string; net: boolean };
   iso?: { builder: BuilderRecord; menuTimeoutSeconds: number };
   /** How the disk formats were made. */
-  disk?: { builder: BuilderRecord; menuTimeoutSeconds: number };
+  disk?: { builder: BuilderRecord; menuTimeoutSeconds: number; /** The disk's size (--disk-size), and the smallest that fits. */ bytes?: number; minimumBytes?: number };
   /** The build plan (planBuild): every setting, defaults resolved, without host paths. Absent in older manifests. */
   plan?: Record<string, unknown>;
 }

@@ -5,6 +5,7 @@ import type { BuildOptions } from '../build.js';
 import { Gopid1Error, isGopid1Error } from '../errors.js';
 import { formatNames } from '../outputs/table.js';
 import {
+  CLOUDS,
   DEFAULT_INITRAMFS_COMPRESSION,
   DEFAULT_KERNEL_SOURCE,
   DEFAULT_OUT_DIR,
@@ -12,6 +13,7 @@ import {
   INITRAMFS_COMPRESSIONS,
   KERNEL_COMPRESSIONS,
   KERNEL_CONFIG_BASES,
+  type Cloud,
   type InitMode,
   type InitramfsCompression,
   type KernelCompression,
@@ -32,10 +34,12 @@ export interface BuildFlags {
   cmdline?: string;
   init?: InitMode;
   net?: boolean;
+  cloud?: Cloud;
   format?: string[];
   iso?: boolean;
   uefi?: boolean;
   menuTimeout?: number;
+  diskSize?: number;
   cgo?: boolean;
   strip?: boolean;
   jobs?: number;
@@ -57,8 +61,11 @@ const FLAG_OF: Record<string, string> = {
   compress: '--compress',
   cmdline: '--cmdline',
   init: '--init',
+  net: '--net',
+  cloud: '--cloud',
   formats: '--format',
   menuTimeoutSeconds: '--menu-timeout',
+  diskSizeBytes: '--disk-size',
   jobs: '--jobs',
   cpus: '--cpus',
   memoryLimitBytes: '--memory-limit',
@@ -103,10 +110,16 @@ export function addBuildOptions(command: Command): Command {
       new Option('--init <mode>', 'direct: the program is /init (PID 1); supervise: gopid1\'s init mounts, reaps, forwards signals and powers off cleanly, the program is /app (default: direct)').choices([...INIT_MODES]),
     )
     .option('--net', 'networking: IPv4 + virtio NIC in the kernel, configured by the kernel (ip=dhcp unless --cmdline has ip=)')
+    .addOption(
+      new Option('--cloud <name>', 'drivers of a cloud in the kernel, and ip=dhcp: aws (NVMe, ENA), gcp (virtio-scsi, NVMe, virtio-net, gVNIC), azure (Hyper-V VMBus, storvsc, netvsc); the aws and gcp formats imply theirs (default: none)').choices([
+        ...CLOUDS,
+      ]),
+    )
     .option('-f, --format <list>', `output formats beyond kernel + initramfs, comma-separated (repeatable): ${formatNames().join(', ')}`, collect)
     .option('--iso', 'same as --format iso: GRUB ISO, BIOS El Torito, USB-hybrid')
     .option('--uefi', 'same as --format iso-uefi: the ISO also boots under UEFI (adds EFI to the kernel)')
     .option('--menu-timeout <seconds>', 'seconds the ISO\'s GRUB menu waits (default: 0)', nonNegativeInteger('--menu-timeout'))
+    .option('--disk-size <size>', 'size of the disk formats, e.g. 1g, rounded up to whole MiB; the space after the ESP is sparse zeros (default: the smallest that fits)', byteSize('--disk-size'))
     .option('--cgo', 'allow cgo, linked fully static (-linkmode=external -extldflags=-static)')
     .option('--no-strip', 'keep the symbol table and DWARF in the program (no -s -w)')
     .option('-j, --jobs <n>', 'parallel kernel compile jobs (default: CPU count, or --cpus rounded up)', positiveInteger('--jobs'))
@@ -134,10 +147,12 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     cmdline: flags.cmdline,
     init: flags.init,
     net: flags.net,
+    cloud: flags.cloud,
     formats: flags.format,
     iso: flags.iso,
     uefi: flags.uefi,
     menuTimeoutSeconds: flags.menuTimeout,
+    diskSizeBytes: flags.diskSize,
     cgo: flags.cgo,
     strip: flags.strip,
     jobs: flags.jobs,

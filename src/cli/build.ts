@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Manifest } from '../artifacts/manifest.js';
 import { build, type BuildResult } from '../build.js';
 import { addBuildOptions, addOutOption, buildFailure, buildOptionsFrom, type BuildFlags } from './build-options.js';
 import type { CommandContext } from './context.js';
@@ -11,6 +12,23 @@ interface BuildCommandFlags extends BuildFlags {
   cache: boolean;
 }
 
+/** What each disk format's row says beside its file name. */
+const DISK_LABELS: Partial<Record<keyof Manifest['artifacts'], string>> = {
+  raw: 'GPT disk, BIOS + UEFI',
+  aws: 'EC2 disk, BIOS + UEFI',
+  qcow2: 'qcow2',
+  vmdk: 'VMDK, streamOptimized',
+  vhd: 'VHD, fixed',
+  gcp: 'Compute Engine tarball',
+};
+
+function diskRows(artifacts: Manifest['artifacts']): string[][] {
+  return Object.entries(DISK_LABELS).flatMap(([key, label]) => {
+    const record = artifacts[key as keyof Manifest['artifacts']];
+    return record ? [[`${record.file} (${label})`, formatBytes(record.bytes), formatMiB(record.bytes)]] : [];
+  });
+}
+
 export function sizeTable(result: BuildResult): string {
   const { artifacts, kernel, init, boot } = result.manifest;
   const total = artifacts.bzImage.bytes + artifacts.initramfs.bytes;
@@ -20,7 +38,7 @@ export function sizeTable(result: BuildResult): string {
     [artifacts.initramfs.file, formatBytes(artifacts.initramfs.bytes), formatMiB(artifacts.initramfs.bytes)],
     ['total', formatBytes(total), formatMiB(total)],
     ...(artifacts.iso ? [[`${artifacts.iso.file} (${artifacts.iso.uefi ? 'BIOS + UEFI' : 'BIOS'}, USB-hybrid)`, formatBytes(artifacts.iso.bytes), formatMiB(artifacts.iso.bytes)]] : []),
-    ...(artifacts.raw ? [[`${artifacts.raw.file} (GPT disk, BIOS + UEFI)`, formatBytes(artifacts.raw.bytes), formatMiB(artifacts.raw.bytes)]] : []),
+    ...diskRows(artifacts),
   ];
   const programs =
     init.mode === 'supervise'
@@ -28,7 +46,7 @@ export function sizeTable(result: BuildResult): string {
       : `init ${formatBytes(artifacts.init.bytes)} bytes`;
   return [
     table(rows, [1, 2]),
-    `${programs} (unpacked initramfs ${formatBytes(artifacts.initramfs.unpackedBytes)}); ${boot.net ? 'networking (virtio-net, IPv4); ' : ''}` +
+    `${programs} (unpacked initramfs ${formatBytes(artifacts.initramfs.unpackedBytes)}); ${boot.net ? 'networking (virtio-net, IPv4); ' : ''}${result.plan.kernel.clouds.length > 0 ? `${result.plan.kernel.clouds.join(' + ')} drivers; ` : ''}` +
       `Linux ${kernel.release}${kernel.fromCache ? ' from the cache' : ''}; built in ${formatSeconds(result.durations.totalMs)} → ${result.outDir}`,
   ].join('\n');
 }

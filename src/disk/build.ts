@@ -16,6 +16,37 @@ export const DISK_EFI_MODULES = ['part_gpt', 'fat', 'search', 'search_fs_file', 
 
 /** The BIOS boot partition starts here (LBA 2048, 1 MiB), where the core image goes. */
 const CORE_LBA = 2048;
+const MIB = 1024 * 1024;
+
+/**
+ * Writes a disk of `bytes` as a sparse file: `head` from its start, `tail` (the backup GPT) at its end, and a hole
+ * between them, so a disk of any size costs what its data does.
+ */
+export async function assembleDisk(file: string, head: Buffer, tail: Buffer, bytes: number): Promise<void> {
+  if (head.length + tail.length > bytes) throw new RangeError(`${head.length + tail.length} bytes of head and tail do not fit a disk of ${bytes} bytes`);
+  const handle = await open(file, 'w');
+  try {
+    await handle.truncate(bytes);
+    await handle.write(head, 0, head.length, 0);
+    await handle.write(tail, 0, tail.length, bytes - tail.length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The disk step's layout file: "<smallest MiB> <disk MiB>". */
+export function parseLayout(text: string): { minimumMiB: number; diskMiB: number } {
+  const match = /^(\d+) (\d+)\s*$/.exec(text);
+  if (!match) throw new RangeError(`unexpected disk layout "${text.trim()}"`);
+  return { minimumMiB: Number(match[1]), diskMiB: Number(match[2]) };
+}
+
+function tooSmall(sizeMiB: number, minimumMiB: number): Gopid1Error {
+  return new Gopid1Error('BAD_INPUT', `diskSizeBytes of ${sizeMiB} MiB is smaller than the ${minimumMiB} MiB this disk needs`, {
+    hint: `Ask for ${minimumMiB} MiB or more (e.g. --disk-size ${minimumMiB}m), or leave the size out for the smallest disk.`,
+    field: 'diskSizeBytes',
+  });
+}
 
 export interface DiskBuildOptions {
   /** Machine name: the GRUB entry carries it; the disk's GUIDs are derived from it and the contents. */
@@ -28,6 +59,8 @@ export interface DiskBuildOptions {
   menuTimeoutSeconds: number;
   /** Dates inside the FAT. */
   sourceDateEpoch: number;
+  /** The disk's size; absent, the smallest that fits. */
+  sizeMiB?: number;
 }
 
 export interface DiskBuildResult {
@@ -35,6 +68,10 @@ export interface DiskBuildResult {
   bytes: number;
   /** The GPT disk GUID. */
   diskGuid: string;
+  /** The smallest disk that holds these files. */
+  minimumBytes: number;
+  /** Bytes from the start that may hold data; after them only zeros up to the backup GPT in the last MiB. */
+  headBytes: number;
   builder: BuilderImage;
   durationMs: number;
 }
@@ -100,6 +137,7 @@ export async function buildDisk(context: StageContext, options: DiskBuildOptions
         GOPID1_ESP_GUID: derivedGuid(`esp ${seed}`),
         GOPID1_FAT_ID: sha256(`fat ${seed}`).slice(0, 8),
         SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
+        ...(options.sizeMiB !== undefined ? { GOPID1_DISK_MIB: String(options.sizeMiB) } : {}),
       },
       limits: context.limits,
       inputs: [grubBootInput({ kernel, initramfs, initramfsFile }, options, marker)],
@@ -108,9 +146,14 @@ export async function buildDisk(context: StageContext, options: DiskBuildOptions
       onLine: (line) => report({ kind: 'line', stage: 'disk', line }),
       ...(signal ? { signal } : {}),
     });
-    const made = path.join(scratch, 'out', 'disk.raw');
+    const made = path.join(scratch, 'disk.raw');
+    const parts = path.join(scratch, 'out');
+    const layout = parseLayout(await readFile(path.join(parts, 'layout'), 'utf8'));
+    if (options.sizeMiB !== undefined && options.sizeMiB < layout.minimumMiB) throw tooSmall(options.sizeMiB, layout.minimumMiB);
+    const head = await readFile(path.join(parts, 'disk.head'));
+    await assembleDisk(made, head, await readFile(path.join(parts, 'disk.tail')), layout.diskMiB * MIB);
     try {
-      await writeBiosBootCode(made, await readFile(path.join(scratch, 'out', 'core.img')), await readFile(path.join(scratch, 'out', 'boot.img')));
+      await writeBiosBootCode(made, await readFile(path.join(parts, 'core.img')), await readFile(path.join(parts, 'boot.img')));
     } catch (error) {
       throw new Gopid1Error('STEP_FAILED', `cannot write the disk's BIOS boot code: ${error instanceof Error ? error.message : String(error)}`, {
         step: 'disk: BIOS boot code',
@@ -121,7 +164,7 @@ export async function buildDisk(context: StageContext, options: DiskBuildOptions
     await rename(made, out.staged(options.file));
     const bytes = (await stat(out.staged(options.file))).size;
     report({ kind: 'done', stage: 'disk', text: `${options.file} made (${bytes} bytes, GPT, BIOS + UEFI)` });
-    return { file: options.file, bytes, diskGuid, builder, durationMs: Date.now() - started };
+    return { file: options.file, bytes, diskGuid, minimumBytes: layout.minimumMiB * MIB, headBytes: head.length, builder, durationMs: Date.now() - started };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

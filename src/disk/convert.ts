@@ -2,7 +2,7 @@ import { mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
 import { stageBuilder } from '../builders.js';
-import { packLocalFile } from '../engine/archive.js';
+import { packFiles } from '../engine/archive.js';
 import type { BuilderImage } from '../engine/images.js';
 import { runStep } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
@@ -16,6 +16,8 @@ export interface ConvertOptions {
   target: ConversionTarget;
   /** The raw disk. */
   disk: string;
+  /** Where its data ends: after it only zeros up to the backup GPT in its last MiB (DiskBuildResult.headBytes). */
+  headBytes: number;
   /** File name in the out dir's staging directory. */
   file: string;
   /** Seeds the identifiers qemu-img would pick at random (the VMDK's CID, the VHD's UUID). */
@@ -30,6 +32,8 @@ export interface ConvertResult {
   durationMs: number;
 }
 
+/** The backup GPT lives in a disk's last MiB. */
+const TAIL_BYTES = 1024 * 1024;
 const VHD_EPOCH = Date.UTC(2000, 0, 1) / 1000;
 
 /**
@@ -71,11 +75,27 @@ async function patchFile(file: string, target: ConversionTarget, options: Conver
   }
 }
 
+/** A disk's data and its last MiB: all of it a conversion needs to send, however large the disk. */
+async function diskParts(disk: string, headBytes: number): Promise<{ head: Buffer; tail: Buffer; bytes: number }> {
+  const handle = await open(disk, 'r');
+  try {
+    const bytes = (await handle.stat()).size;
+    const head = Buffer.alloc(Math.min(headBytes, bytes));
+    const tail = Buffer.alloc(Math.min(TAIL_BYTES, bytes - head.length));
+    await handle.read(head, 0, head.length, 0);
+    await handle.read(tail, 0, tail.length, bytes - tail.length);
+    return { head, tail, bytes };
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Converts the raw disk in the ISO builder, then makes what qemu-img left to chance fixed. */
 export async function convertDisk(context: StageContext, options: ConvertOptions): Promise<ConvertResult> {
   const started = Date.now();
   const { engine, report, signal, out } = context;
   const builder = await stageBuilder(engine, { stage: 'iso', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
+  const parts = await diskParts(options.disk, options.headBytes);
   const scratch = await mkdtemp(path.join(out.staging, `${options.target}-`));
   try {
     report({ kind: 'step', stage: 'disk', text: `converting the disk to ${options.target}` });
@@ -84,9 +104,9 @@ export async function convertDisk(context: StageContext, options: ConvertOptions
       title: `disk: ${options.target}`,
       image: builder.id,
       cmd: ['convert-step'],
-      env: { GOPID1_TARGET: options.target, GOPID1_FILE: options.file, SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
+      env: { GOPID1_TARGET: options.target, GOPID1_FILE: options.file, GOPID1_DISK_BYTES: String(parts.bytes), SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
       limits: context.limits,
-      inputs: [{ path: '/iso', archive: () => packLocalFile(options.disk, 'in/disk.raw') }],
+      inputs: [{ path: '/iso', archive: () => packFiles([{ name: 'in/disk.head', data: parts.head }, { name: 'in/disk.tail', data: parts.tail }]) }],
       outputs: [{ path: `/iso/out/${options.file}`, dest: scratch }],
       logFile: path.join(out.logs, 'disk.log'),
       onLine: (line) => report({ kind: 'line', stage: 'disk', line }),

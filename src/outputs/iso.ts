@@ -3,7 +3,7 @@ import { buildIso } from '../iso/build.js';
 import type { BuildPlan } from '../plan/plan.js';
 import type { StageContext } from '../stage.js';
 import type { MachineFiles, OutputProduct } from './product.js';
-import { isoFileName } from './table.js';
+import { isoFileName } from './names.js';
 
 /** The `iso` and `iso-uefi` formats: GRUB, El Torito, USB-hybrid; dated from the app's SOURCE_DATE_EPOCH. */
 export async function produceIso(context: StageContext, plan: BuildPlan, machine: MachineFiles, options: { uefi: boolean }): Promise<OutputProduct> {

@@ -1,17 +1,22 @@
 import type { Manifest } from '../artifacts/manifest.js';
 import { Gopid1Error } from '../errors.js';
 import type { BuildPlan } from '../plan/plan.js';
+import type { CloudName } from '../plan/vocabulary.js';
+import type { DiskBus, MachineChoice } from '../qemu/command.js';
 import type { StageContext } from '../stage.js';
-import { produceConverted, produceRawDisk } from './disk.js';
+import { produceAwsDisk, produceConverted, produceRawDisk } from './disk.js';
 import { produceIso } from './iso.js';
+import { awsFileName, isoFileName, machineFileName, rawFileName } from './names.js';
 import type { MachineFiles, OutputProduct } from './product.js';
+
+export { awsFileName, isoFileName, rawFileName };
 
 /**
  * The output formats: what `--format` selects beyond the kernel and initramfs, which are always written. One entry
  * per format — its name, what it needs from the kernel, which builder makes it, its files, how `boot` starts it,
  * and its producer — so that adding a format is one entry and its producer (the shape of LinuxKit's output table).
  */
-export type OutputName = 'iso' | 'iso-uefi' | 'raw' | 'qcow2' | 'vmdk' | 'vhd' | 'gcp';
+export type OutputName = 'iso' | 'iso-uefi' | 'raw' | 'qcow2' | 'vmdk' | 'vhd' | 'gcp' | 'aws';
 
 /** What a format needs from the kernel (generated fragments, command-line rules). */
 export interface KernelNeeds {
@@ -19,14 +24,20 @@ export interface KernelNeeds {
   efi: boolean;
   /** Booted through GRUB, which re-escapes quotes on the command line. */
   grub: boolean;
+  /** Networking configured by the kernel (net.config, ip=dhcp): the target gives the machine its address. */
+  net: boolean;
+  /** The drivers of these clouds (cloud-<name>.config). */
+  clouds: readonly CloudName[];
 }
 
 /** How `gopid1 boot --format <name>` presents the file to QEMU. */
 export interface BootMethod {
   media: 'cdrom' | 'disk';
   firmware: 'bios' | 'uefi';
+  /** How the disk is attached, as the target does (default ide). */
+  bus?: DiskBus;
+  machine?: MachineChoice;
 }
-
 
 export interface OutputFormat {
   name: OutputName;
@@ -36,6 +47,8 @@ export interface OutputFormat {
   builder: 'iso';
   /** The file it writes to the out dir, for a machine of this name. */
   file: (name: string) => string;
+  /** Made from the raw GPT disk (sized by --disk-size). */
+  disk: boolean;
   /** Absent for a format that is only imported elsewhere (the gcp tarball). */
   boot?: BootMethod;
   /** Formats this one makes redundant: asking for both gives this one. */
@@ -43,29 +56,19 @@ export interface OutputFormat {
   produce: (context: StageContext, plan: BuildPlan, machine: MachineFiles) => Promise<OutputProduct>;
 }
 
-/** A file name for the machine: its name with anything unusual replaced, then the extension. */
-function machineFileName(name: string, extension: string): string {
-  const base = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '');
-  return `${base === '' ? 'gopid1' : base}${extension}`;
-}
-
-export function isoFileName(name: string): string {
-  return machineFileName(name, '.iso');
-}
-
-/** The raw disk's file name, also where the converted formats read it in staging. */
-export function rawFileName(name: string): string {
-  return machineFileName(name, '.raw');
-}
+/** What a GRUB disk or ISO needs from the kernel when its target asks for nothing more. */
+const GRUB_EFI: KernelNeeds = { efi: true, grub: true, net: false, clouds: [] };
 
 /** A format made by converting the raw disk: GPT, BIOS + UEFI, booted from disk. */
 function converted(name: 'qcow2' | 'vmdk' | 'vhd' | 'gcp', extension: string, summary: string): OutputFormat {
   return {
     name,
     summary,
-    needs: { efi: true, grub: true },
+    // Compute Engine gives its address by DHCP and presents virtio-scsi or NVMe disks and virtio-net or gVNIC.
+    needs: name === 'gcp' ? { ...GRUB_EFI, net: true, clouds: ['gcp'] } : GRUB_EFI,
     builder: 'iso',
     file: (machine) => machineFileName(machine, extension),
+    disk: true,
     ...(name === 'gcp' ? {} : { boot: { media: 'disk', firmware: 'bios' } as const }),
     includes: [],
     produce: (context, plan, machine) => produceConverted(context, plan, machine, name, machineFileName(plan.name, extension)),
@@ -76,9 +79,10 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
   {
     name: 'iso',
     summary: 'GRUB ISO that boots under BIOS, from a CD or as a USB stick (El Torito + hybrid MBR)',
-    needs: { efi: false, grub: true },
+    needs: { ...GRUB_EFI, efi: false },
     builder: 'iso',
     file: isoFileName,
+    disk: false,
     boot: { media: 'cdrom', firmware: 'bios' },
     includes: [],
     produce: (context, plan, machine) => produceIso(context, plan, machine, { uefi: false }),
@@ -86,9 +90,10 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
   {
     name: 'iso-uefi',
     summary: 'the same ISO, also bootable under UEFI (EFI/BOOT/BOOTX64.EFI in an El Torito EFI image); the kernel gets the EFI stub',
-    needs: { efi: true, grub: true },
+    needs: GRUB_EFI,
     builder: 'iso',
     file: isoFileName,
+    disk: false,
     boot: { media: 'cdrom', firmware: 'uefi' },
     includes: ['iso'],
     produce: (context, plan, machine) => produceIso(context, plan, machine, { uefi: true }),
@@ -96,9 +101,10 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
   {
     name: 'raw',
     summary: 'GPT disk that boots under BIOS (GRUB core in a BIOS boot partition) and UEFI (ESP with EFI/BOOT/BOOTX64.EFI); smallest size that fits, in whole MiB',
-    needs: { efi: true, grub: true },
+    needs: GRUB_EFI,
     builder: 'iso',
     file: rawFileName,
+    disk: true,
     boot: { media: 'disk', firmware: 'bios' },
     includes: [],
     produce: produceRawDisk,
@@ -106,7 +112,19 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
   converted('qcow2', '.qcow2', 'the raw disk as qcow2 (QEMU, libvirt, GNOME Boxes, OpenStack)'),
   converted('vmdk', '.vmdk', 'the raw disk as a streamOptimized VMDK, as VMware and VirtualBox import it'),
   converted('vhd', '.vhd', 'the raw disk as a fixed VHD, its size a whole number of MiB, as Azure requires'),
-  converted('gcp', '.gcp.tar.gz', 'disk.raw alone in a GNU tar (oldgnu, sparse), gzip: Compute Engine\'s image import format'),
+  converted('gcp', '.gcp.tar.gz', 'disk.raw alone in a GNU tar (oldgnu, sparse), gzip: Compute Engine\'s image import format; the kernel gets the gcp drivers and ip=dhcp'),
+  {
+    name: 'aws',
+    summary: 'the raw disk set up for EC2 (<name>.aws.raw): BIOS + UEFI, NVMe and ENA drivers, console on ttyS0, ip=dhcp; what `gopid1 push aws` uploads',
+    needs: { ...GRUB_EFI, net: true, clouds: ['aws'] },
+    builder: 'iso',
+    file: awsFileName,
+    disk: true,
+    // As a Nitro instance presents it: UEFI firmware, the root volume on NVMe.
+    boot: { media: 'disk', firmware: 'uefi', bus: 'nvme', machine: 'q35' },
+    includes: [],
+    produce: produceAwsDisk,
+  },
 ];
 
 export function formatNames(): string[] {
@@ -151,5 +169,10 @@ export function provides(formats: readonly OutputName[], name: OutputName): bool
 /** What the chosen formats need from the kernel, together. */
 export function kernelNeedsOf(formats: readonly OutputName[]): KernelNeeds {
   const needs = formats.map((name) => outputFormat(name).needs);
-  return { efi: needs.some((need) => need.efi), grub: needs.some((need) => need.grub) };
+  return {
+    efi: needs.some((need) => need.efi),
+    grub: needs.some((need) => need.grub),
+    net: needs.some((need) => need.net),
+    clouds: [...new Set(needs.flatMap((need) => need.clouds))],
+  };
 }

@@ -2,9 +2,10 @@ import path from 'node:path';
 import { Gopid1Error } from '../errors.js';
 import { compressionFragment, decompressorFragment } from '../kernel/fragments.js';
 import { parseSourceSpec } from '../kernel/source.js';
-import { kernelNeedsOf, parseFormats, type OutputName } from '../outputs/table.js';
+import { kernelNeedsOf, OUTPUT_FORMATS, outputFormat, parseFormats, type OutputName } from '../outputs/table.js';
 import {
   ARCHES,
+  CLOUDS,
   DEFAULT_INITRAMFS_COMPRESSION,
   DEFAULT_KERNEL_SOURCE,
   DEFAULT_OUT_DIR,
@@ -16,6 +17,8 @@ import {
   kernelCmdline,
   MAX_SOURCE_DATE_EPOCH,
   type Arch,
+  type Cloud,
+  type CloudName,
   type InitMode,
   type InitramfsCompression,
   type KernelCompression,
@@ -46,14 +49,18 @@ export interface BuildOptions {
   cmdline?: string;
   /** Who is PID 1 (default `direct`). */
   init?: InitMode;
-  /** Networking: IPv4 and a virtio NIC in the kernel, configured by the kernel from `ip=` (default ip=dhcp). */
+  /** Networking: IPv4 and a virtio NIC in the kernel, configured by the kernel from `ip=` (default ip=dhcp). Implied by the aws and gcp formats. */
   net?: boolean;
+  /** The drivers of a cloud in the kernel, and networking unless net is false (default none; the aws and gcp formats imply theirs). */
+  cloud?: Cloud;
   /** Output formats beyond kernel + initramfs (always written): see OUTPUT_FORMATS. */
   formats?: string[];
   /** Alias of formats: ["iso"]. */
   iso?: boolean;
   /** Alias of formats: ["iso-uefi"] (the ISO also boots under UEFI). */
   uefi?: boolean;
+  /** Size of the disk formats in bytes, rounded up to whole MiB (default: the smallest that fits); the space after the ESP stays zeros (sparse). */
+  diskSizeBytes?: number;
   /** Seconds GRUB shows its menu (default 0). */
   menuTimeoutSeconds?: number;
   cgo?: boolean;
@@ -102,6 +109,8 @@ export interface BuildPlan {
     /** How bzImage is compressed: asked for, or the base's own (minimal: zstd; defconfig: gzip). */
     readonly compression: KernelCompression;
     readonly sha256?: string;
+    /** Clouds whose drivers are built in: asked for with `cloud`, or implied by a format. */
+    readonly clouds: readonly CloudName[];
     readonly jobs: number;
     /** The kernel does not follow the app: fixed unless a time is asked for, so one kernel serves every app. */
     readonly sourceDateEpoch: number;
@@ -110,6 +119,8 @@ export interface BuildPlan {
   readonly initramfs: { readonly compression: InitramfsCompression };
   /** Formats beyond kernel + initramfs, in table order. */
   readonly outputs: readonly OutputName[];
+  /** The disk formats' size: absent, the smallest that fits. */
+  readonly disk: { readonly sizeMiB?: number };
   readonly runtime: { readonly init: InitMode; readonly cmdline: string; readonly net: boolean; readonly menuTimeoutSeconds: number };
   readonly limits: { readonly cpus?: number; readonly memoryBytes?: number };
   readonly cache: boolean;
@@ -162,7 +173,7 @@ function planCmdline(options: BuildOptions, net: boolean, outputs: readonly Outp
 }
 
 /** The fragments of a kernel, in order: the base's, generated ones from options, the outputs' needs, the user's. */
-function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs: InitramfsCompression, outputs: readonly OutputName[], net: boolean): PlannedFragment[] {
+function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs: InitramfsCompression, outputs: readonly OutputName[], net: boolean, clouds: readonly CloudName[]): PlannedFragment[] {
   const fragments: PlannedFragment[] = [];
   if (base === 'minimal') fragments.push({ origin: 'shipped', name: 'minimal.config' });
   if (options.kernelCompression !== undefined) {
@@ -171,8 +182,40 @@ function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs:
   fragments.push({ origin: 'generated', name: 'initramfs-compression.config', label: `--compress ${initramfs}`, text: decompressorFragment(initramfs, base) });
   if (kernelNeedsOf(outputs).efi) fragments.push({ origin: 'shipped', name: 'efi.config' });
   if (net) fragments.push({ origin: 'shipped', name: 'net.config' });
+  for (const cloud of clouds) fragments.push({ origin: 'shipped', name: `cloud-${cloud}.config` });
   for (const file of options.kernelFragments ?? []) fragments.push({ origin: 'user', path: file });
   return fragments;
+}
+
+/** Networking and cloud drivers: as asked, plus what the formats imply (aws and gcp: their drivers and ip=dhcp). */
+function planPlatform(options: BuildOptions, outputs: readonly OutputName[]): { net: boolean; clouds: CloudName[] } {
+  const cloud = options.cloud === undefined ? undefined : oneOf('cloud', options.cloud, CLOUDS, 'none');
+  const needs = kernelNeedsOf(outputs);
+  const implied = outputs.filter((name) => outputFormat(name).needs.clouds.length > 0);
+  if (cloud === 'none' && implied.length > 0) {
+    throw badInput('cloud', `none leaves out the drivers the ${implied.join(' and ')} format needs`, `Drop --cloud none (the ${implied.join(' and ')} format brings its own drivers).`);
+  }
+  if (options.net === false && needs.net) {
+    throw badInput('net', `false leaves out the networking the ${outputs.filter((name) => outputFormat(name).needs.net).join(' and ')} format needs (ip=dhcp)`, 'Leave networking on for a cloud disk.');
+  }
+  // In one order whatever asked for them, so the same drivers make the same kernel (and hit its cache).
+  const asked = new Set([...(cloud !== undefined && cloud !== 'none' ? [cloud] : []), ...needs.clouds]);
+  const clouds = CLOUDS.filter((name): name is CloudName => name !== 'none' && asked.has(name));
+  // Every cloud gives its machines an address by DHCP.
+  return { net: options.net ?? (needs.net || clouds.length > 0), clouds };
+}
+
+const MIB = 1024 * 1024;
+
+function planDisk(options: BuildOptions, outputs: readonly OutputName[]): BuildPlan['disk'] {
+  const bytes = options.diskSizeBytes;
+  if (bytes === undefined) return {};
+  if (!Number.isInteger(bytes) || bytes <= 0) throw badInput('diskSizeBytes', `must be a positive number of bytes, not ${bytes}`, 'e.g. 1g');
+  const disks = OUTPUT_FORMATS.filter((format) => format.disk).map((format) => format.name);
+  if (!outputs.some((name) => disks.includes(name))) {
+    throw badInput('diskSizeBytes', 'sizes the disk formats, and none is asked for', `Add one: --format ${disks.join('|')}.`);
+  }
+  return { sizeMiB: Math.ceil(bytes / MIB) };
 }
 
 function wholeNumber(field: string, value: number, least: number, example: string): number {
@@ -195,7 +238,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   const jobs = wholeNumber('jobs', options.jobs ?? (limits.cpus !== undefined ? Math.max(1, Math.ceil(limits.cpus)) : facts.cpus), 1, '2');
   const menuTimeoutSeconds = wholeNumber('menuTimeoutSeconds', options.menuTimeoutSeconds ?? 0, 0, '5');
   const outputs = parseFormats([...(options.formats ?? []), ...(options.iso ? ['iso'] : []), ...(options.uefi ? ['iso-uefi'] : [])]);
-  const net = options.net ?? false;
+  const { net, clouds } = planPlatform(options, outputs);
   const explicitEpoch = options.sourceDateEpoch !== undefined ? checkEpoch('sourceDateEpoch', options.sourceDateEpoch) : environmentEpoch(facts);
   const dir = path.resolve(options.app);
   const source = options.kernelSource ?? DEFAULT_KERNEL_SOURCE;
@@ -208,15 +251,17 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     kernel: {
       source,
       base,
-      fragments: planFragments(options, base, compression, outputs, net),
+      fragments: planFragments(options, base, compression, outputs, net, clouds),
       compression: options.kernelCompression ?? (base === 'minimal' ? 'zstd' : 'gzip'),
       ...(options.kernelSha256 !== undefined ? { sha256: options.kernelSha256 } : {}),
+      clouds,
       jobs,
       sourceDateEpoch: explicitEpoch ?? DEFAULT_SOURCE_DATE_EPOCH,
     },
     program: { package: options.package ?? '.', cgo: options.cgo ?? false, strip: options.strip ?? true },
     initramfs: { compression },
     outputs,
+    disk: planDisk(options, outputs),
     runtime: { init, cmdline: planCmdline(options, net, outputs), net, menuTimeoutSeconds },
     limits,
     cache: options.cache ?? true,

@@ -26,6 +26,14 @@ export const DEFAULT_INITRAMFS_COMPRESSION: InitramfsCompression = 'zstd';
 export type InitMode = 'direct' | 'supervise';
 export const INIT_MODES: readonly InitMode[] = ['direct', 'supervise'];
 
+/**
+ * The cloud whose devices the kernel drives (`--cloud`): aws (NVMe, ENA), gcp (virtio-scsi, NVMe, virtio-net,
+ * gVNIC), azure (Hyper-V VMBus, storvsc, netvsc); each is a shipped fragment, cloud-<name>.config.
+ */
+export type CloudName = 'aws' | 'gcp' | 'azure';
+export type Cloud = CloudName | 'none';
+export const CLOUDS: readonly Cloud[] = ['aws', 'gcp', 'azure', 'none'];
+
 /** The Debian release whose toolchain builds everything that does not name one. */
 export const DEFAULT_SERIES = 'trixie';
 export const DEFAULT_KERNEL_SOURCE = `debian:${DEFAULT_SERIES}`;

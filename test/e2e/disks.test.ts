@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Manifest } from '../../src/index.js';
@@ -86,13 +86,49 @@ describe('raw GPT disk that boots under BIOS and UEFI', { skip }, () => {
   });
 });
 
-describe('the raw disk converted for hypervisors and clouds: qcow2, vmdk, vhd, gcp', { skip }, () => {
+describe('--disk-size: a larger disk, sparse, its backup GPT at its end', { skip }, () => {
+  const out = tempDir('disk-size');
+  const disk = path.join(out, 'hello.raw');
+
+  it('`build --format raw,qcow2 --disk-size 1g` writes a 1 GiB raw disk that takes what its data takes, and a 1 GiB qcow2', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const run = await runCli(['build', hello, '--out', out, '--format', 'raw,qcow2', '--disk-size', '1g', ...SHARED_KERNEL]);
+    assert.equal(run.code, 0, run.stderr);
+    const stat = statSync(disk);
+    assert.equal(stat.size, 1024 * MIB);
+    assert.ok(stat.blocks * 512 <= 8 * MIB, `${stat.blocks * 512} bytes allocated`);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+    assert.equal(manifest.disk?.bytes, 1024 * MIB);
+    assert.ok((manifest.disk?.minimumBytes ?? 0) < 16 * MIB);
+    const handle = openSync(disk, 'r');
+    const backup = Buffer.alloc(8);
+    readSync(handle, backup, 0, 8, 1024 * MIB - 512);
+    closeSync(handle);
+    assert.equal(backup.toString('latin1'), 'EFI PART', 'the backup GPT header is in the last sector');
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '-f', 'qcow2', '--output=json', path.join(out, 'hello.qcow2')]).toString()) as { 'virtual-size': number };
+    assert.equal(info['virtual-size'], 1024 * MIB);
+  });
+
+  it('boots under OVMF as NVMe and under SeaBIOS as IDE', BOOT_TIMEOUT, async () => {
+    await bootDisk(['--disk', disk, '--disk-bus', 'nvme', '--uefi', '--machine', 'q35']);
+    await bootDisk(['--disk', disk]);
+  });
+
+  it('says the smallest size when asked for less', async () => {
+    const run = await runCli(['build', hello, '--out', tempDir('disk-size-small'), '--format', 'raw', '--disk-size', '2m', ...SHARED_KERNEL]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--disk-size of 2 MiB is smaller than the \d+ MiB this disk needs \[BAD_INPUT\]/);
+    assert.match(run.stderr, /e\.g\. --disk-size \d+m/);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+});
+
+describe('the raw disk converted for hypervisors and clouds: qcow2, vmdk, vhd, gcp; and the EC2 disk', { skip }, () => {
   const out = tempDir('disk-converted');
   const file = (extension: string) => path.join(out, `hello${extension}`);
   const info = (name: string, format: string) => JSON.parse(execFileSync('qemu-img', ['info', '-f', format, '--output=json', name]).toString()) as { 'virtual-size': number; format: string; 'format-specific'?: { data?: { 'create-type'?: string } } };
 
-  it('`build --format qcow2,vmdk,vhd,gcp` writes each, reproducibly, qemu-img accepting each with its format', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
-    const run = await runCli(['build', hello, '--out', out, '--format', 'qcow2,vmdk,vhd,gcp', ...SHARED_KERNEL]);
+  it('`build --format qcow2,vmdk,vhd,gcp,aws` writes each, reproducibly, qemu-img accepting each with its format', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const run = await runCli(['build', hello, '--out', out, '--format', 'qcow2,vmdk,vhd,gcp,aws', ...SHARED_KERNEL]);
     assert.equal(run.code, 0, run.stderr);
     const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
     assert.equal(manifest.artifacts.raw, undefined, 'the raw disk they are made from is not kept unless asked for');
@@ -117,12 +153,38 @@ describe('the raw disk converted for hypervisors and clouds: qcow2, vmdk, vhd, g
     assert.match(listing[0] ?? '', new RegExp(`^-rw-r--r-- 0/0\\s+${diskBytes} .* disk\\.raw$`));
 
     const again = tempDir('disk-converted-again');
-    const second = await runCli(['build', hello, '--out', again, '--format', 'qcow2,vmdk,vhd,gcp', ...SHARED_KERNEL]);
+    const second = await runCli(['build', hello, '--out', again, '--format', 'qcow2,vmdk,vhd,gcp,aws', ...SHARED_KERNEL]);
     assert.equal(second.code, 0, second.stderr);
-    for (const extension of ['.qcow2', '.vmdk', '.vhd', '.gcp.tar.gz']) {
+    for (const extension of ['.qcow2', '.vmdk', '.vhd', '.gcp.tar.gz', '.aws.raw']) {
       assert.ok(readFileSync(path.join(again, `hello${extension}`)).equals(readFileSync(file(extension))), `hello${extension} differs between two builds`);
     }
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+
+  it('the gcp and aws formats bring their clouds\' drivers and ip=dhcp; the EC2 disk is a GPT disk for BIOS and UEFI', async () => {
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+    const config = readFileSync(path.join(out, 'kernel.config'), 'utf8');
+    for (const option of ['BLK_DEV_NVME', 'ENA_ETHERNET', 'GVE', 'SCSI_VIRTIO', 'VIRTIO_NET', 'EFI_STUB']) assert.match(config, new RegExp(`^CONFIG_${option}=y$`, 'm'));
+    assert.deepEqual(manifest.kernel.fragments.map((f) => f.name).filter((name) => name.startsWith('cloud-')), ['cloud-aws.config', 'cloud-gcp.config']);
+    assert.match(manifest.boot.cmdline, /^console=ttyS0 .* ip=dhcp$/);
+    assert.equal(manifest.boot.net, true);
+    assert.equal(manifest.artifacts.aws?.file, 'hello.aws.raw');
+    const disk = readFileSync(file('.aws.raw'));
+    assert.equal(disk.length, manifest.artifacts.qcow2?.diskBytes);
+    assert.equal(disk.subarray(512, 520).toString('latin1'), 'EFI PART');
+    assert.ok(allocatedBytes(disk) <= 4 * MIB, `${allocatedBytes(disk)} bytes of the EC2 disk are not zero`);
+    const run = await runCli(['build', hello, '--out', tempDir('disk-no-cloud'), '--format', 'aws', '--cloud', 'none']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--cloud none leaves out the drivers the aws format needs \[BAD_INPUT\]/);
+  });
+
+  it('boots the EC2 disk under OVMF on q35 as NVMe with a NIC, as Nitro presents it (boot --format aws)', BOOT_TIMEOUT, async () => {
+    const stderr = await bootDisk([out, '--format', 'aws']);
+    assert.match(stderr, /q35 \(OVMF/);
+  });
+
+  it('boots the EC2 disk under OVMF as a virtio-scsi disk, the way Compute Engine presents one', BOOT_TIMEOUT, async () => {
+    await bootDisk(['--disk', file('.aws.raw'), '--disk-bus', 'scsi', '--uefi']);
   });
 
   for (const format of ['qcow2', 'vmdk', 'vhd']) {

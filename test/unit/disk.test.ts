@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { derivedGuid, writeBiosBootCode } from '../../src/disk/build.js';
+import { assembleDisk, derivedGuid, parseLayout, writeBiosBootCode } from '../../src/disk/build.js';
 import { fixVhdFooter, fixVmdkCid } from '../../src/disk/convert.js';
 import { diskArgs } from '../../src/qemu/command.js';
 
@@ -37,6 +37,32 @@ describe('GPT disk: fixed GUIDs and the BIOS boot code', () => {
     assert.equal(written.readBigUInt64LE(at + 500), 2049n, 'the core\'s first blocklist starts after its first sector');
     assert.ok(written.subarray(at + 512, at + core.length).every((byte) => byte === 0xc0));
     await assert.rejects(writeBiosBootCode(disk, Buffer.alloc(1024 * 1024 + 1), bootImg), /does not fit/);
+  });
+
+  it('writes a large disk as a sparse file: its data from the start, the backup GPT at the end, a hole between', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-disk-'));
+    const disk = path.join(dir, 'disk.raw');
+    const head = Buffer.alloc(3 * 1024 * 1024, 0x48);
+    const tail = Buffer.alloc(1024 * 1024, 0x54);
+    const bytes = 4 * 1024 ** 3;
+    await assembleDisk(disk, head, tail, bytes);
+    const stat = statSync(disk);
+    assert.equal(stat.size, bytes);
+    assert.ok(stat.blocks * 512 < 64 * 1024 * 1024, `${stat.blocks * 512} bytes allocated for 4 MiB of data`);
+    const fd = openSync(disk, 'r');
+    const probe = (at: number) => {
+      const byte = Buffer.alloc(1);
+      readSync(fd, byte, 0, 1, at);
+      return byte[0];
+    };
+    assert.deepEqual([probe(0), probe(head.length - 1), probe(head.length), probe(bytes / 2), probe(bytes - tail.length - 1), probe(bytes - tail.length), probe(bytes - 1)], [0x48, 0x48, 0, 0, 0, 0x54, 0x54]);
+    closeSync(fd);
+    await assert.rejects(assembleDisk(disk, head, tail, 2 * 1024 * 1024), RangeError);
+  });
+
+  it('reads the disk step\'s layout, refusing anything else', () => {
+    assert.deepEqual(parseLayout('7 1024\n'), { minimumMiB: 7, diskMiB: 1024 });
+    assert.throws(() => parseLayout('7\n'), RangeError);
   });
 
   it('attaches a disk on each bus the way its target presents it, never writing to it', () => {

@@ -67,6 +67,24 @@ describe('planBuild: every default, resolved once', () => {
     assert.doesNotMatch(plan({ cmdline: 'foo=1' }).runtime.cmdline, /ip=/);
   });
 
+  it('a cloud brings its drivers and ip=dhcp; the aws and gcp formats imply theirs, once each, after networking', () => {
+    const names = (p: ReturnType<typeof plan>) => p.kernel.fragments.map((f) => (f.origin === 'user' ? f.path : f.name)).slice(2);
+    assert.deepEqual(plan().kernel.clouds, []);
+    const azure = plan({ cloud: 'azure' });
+    assert.deepEqual(names(azure), ['net.config', 'cloud-azure.config']);
+    assert.match(azure.runtime.cmdline, / ip=dhcp$/);
+    assert.deepEqual(names(plan({ cloud: 'azure', net: false })), ['cloud-azure.config'], 'drivers without networking when asked');
+    const aws = plan({ formats: ['aws'] });
+    assert.deepEqual(aws.kernel.clouds, ['aws']);
+    assert.deepEqual(names(aws), ['efi.config', 'net.config', 'cloud-aws.config']);
+    assert.equal(aws.runtime.net, true);
+    assert.deepEqual(plan({ formats: ['gcp', 'aws'], cloud: 'aws' }).kernel.clouds, ['aws', 'gcp']);
+    assert.deepEqual(names(plan({ formats: ['gcp'], cloud: 'aws' })), names(plan({ formats: ['gcp', 'aws'] })), 'one order, whatever asked: one kernel');
+    assert.deepEqual(names(plan({ formats: ['gcp', 'aws'] })).slice(-2), ['cloud-aws.config', 'cloud-gcp.config']);
+    assert.deepEqual(plan({ formats: ['raw', 'qcow2'] }).kernel.clouds, [], 'hypervisor formats ask for no cloud');
+    assert.equal(plan({ formats: ['raw'] }).runtime.net, false);
+  });
+
   it('the app\'s time: the option, else $SOURCE_DATE_EPOCH, else its last commit, else the constant; the kernel ignores the commit', () => {
     assert.equal(plan({ sourceDateEpoch: 5 }, { cpus: 1, environmentEpoch: '7', appCommitEpoch: 9 }).sourceDateEpoch, 5);
     assert.equal(plan({}, { cpus: 1, environmentEpoch: '7', appCommitEpoch: 9 }).sourceDateEpoch, 7);
@@ -100,6 +118,20 @@ describe('planBuild: every input checked, errors naming API fields', () => {
     rejects({ kernelCompression: 'lz4' as never }, 'kernelCompression', /^kernelCompression must be one of zstd, xz, gzip/);
     rejects({ compress: 'bzip2' as never }, 'compress', /^compress must be one of zstd, xz, gzip/);
     rejects({ init: 'systemd' as never }, 'init', /^init must be one of direct, supervise/);
+  });
+
+  it('refuses a cloud format without its drivers or networking, and an unknown cloud', () => {
+    rejects({ cloud: 'none', formats: ['raw', 'aws'] }, 'cloud', /^cloud none leaves out the drivers the aws format needs$/);
+    rejects({ net: false, formats: ['gcp'] }, 'net', /^net false leaves out the networking the gcp format needs/);
+    rejects({ cloud: 'oracle' as never }, 'cloud', /must be one of aws, gcp, azure, none/);
+  });
+
+  it('sizes the disk formats in whole MiB, only when one is asked for', () => {
+    assert.deepEqual(plan({ formats: ['raw'] }).disk, {});
+    assert.deepEqual(plan({ formats: ['qcow2'], diskSizeBytes: 10 * 2 ** 30 }).disk, { sizeMiB: 10240 });
+    assert.deepEqual(plan({ formats: ['aws'], diskSizeBytes: 2 ** 20 + 1 }).disk, { sizeMiB: 2 });
+    rejects({ formats: ['iso'], diskSizeBytes: 2 ** 30 }, 'diskSizeBytes', /^diskSizeBytes sizes the disk formats, and none is asked for$/);
+    rejects({ formats: ['raw'], diskSizeBytes: 0 }, 'diskSizeBytes', /must be a positive number of bytes/);
   });
 
   it('refuses unusable numbers', () => {
@@ -154,7 +186,7 @@ describe('the output table', () => {
     assert.equal(new Set(OUTPUT_FORMATS.map((f) => f.name)).size, OUTPUT_FORMATS.length);
     for (const format of OUTPUT_FORMATS) {
       assert.ok(format.summary.length > 10);
-      assert.match(format.file('my app'), /^my_app\.(iso|raw|qcow2|vmdk|vhd|gcp\.tar\.gz)$/);
+      assert.match(format.file('my app'), /^my_app\.(iso|raw|qcow2|vmdk|vhd|gcp\.tar\.gz|aws\.raw)$/);
       assert.equal(format.file('..'), format.file('x').replace(/^x/, 'gopid1'));
       assert.ok(format.boot === undefined ? format.name === 'gcp' : ['bios', 'uefi'].includes(format.boot.firmware));
     }
