@@ -9,6 +9,11 @@
 //
 // stops whatever the app left running, and powers the machine off instead of letting the kernel panic.
 //
+// With a restart policy in /etc/gopid1/init.conf (gopid1 build --restart on-failure|always, --restart-max N) it
+// starts the app again instead, after 1 s, doubling to 30 s, and back to 1 s once a run lasted 60 s; each restart
+// prints "gopid1: app exited with status N, restart K in S s". Status 125 means stop: no restart. With
+// --restart-max N, a run that ends after N restarts in a row (none lasting 60 s) is the last.
+//
 // Standard library only: it is built by gopid1's Go builder like any app, stripped and static.
 package main
 
@@ -29,7 +34,72 @@ const (
 	// leftoverTimeout is how long processes still running after the app ended get between SIGTERM and SIGKILL.
 	leftoverTimeout = 2 * time.Second
 	defaultPath     = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	configPath      = "/etc/gopid1/init.conf"
+	// The restart backoff: first delay, longest delay, and how long a run must last for the next to start afresh.
+	backoffFirst = time.Second
+	backoffMax   = 30 * time.Second
+	stableRun    = 60 * time.Second
+	// stopStatus is the exit status that means "do not restart me".
+	stopStatus = 125
 )
+
+// config is what gopid1 build wrote to /etc/gopid1/init.conf ("key=value" lines).
+type config struct {
+	restart    string // no, on-failure or always
+	restartMax int    // 0: no limit
+}
+
+func readConfig() config {
+	cfg := config{restart: "no"}
+	data, err := os.ReadFile(configPath)
+	if err != nil {
+		return cfg
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		key, value, found := strings.Cut(strings.TrimSpace(line), "=")
+		switch {
+		case !found || strings.HasPrefix(key, "#"):
+		case key == "restart" && (value == "no" || value == "on-failure" || value == "always"):
+			cfg.restart = value
+		case key == "restart-max":
+			if n, err := strconv.Atoi(value); err == nil && n >= 0 {
+				cfg.restartMax = n
+			}
+		default:
+			say("ignoring " + configPath + " line " + strconv.Quote(line))
+		}
+	}
+	return cfg
+}
+
+// restarter applies the restart policy to each end of the app.
+type restarter struct {
+	cfg      config
+	restarts int // in a row, since the last run that lasted stableRun
+	backoff  time.Duration
+}
+
+// next says whether to start the app again after it ended with status, having run for ran, and after how long.
+func (r *restarter) next(status syscall.WaitStatus, ran time.Duration) (bool, time.Duration) {
+	succeeded := status.Exited() && status.ExitStatus() == 0
+	if r.cfg.restart == "no" || (r.cfg.restart == "on-failure" && succeeded) || (status.Exited() && status.ExitStatus() == stopStatus) {
+		return false, 0
+	}
+	if ran >= stableRun {
+		r.restarts, r.backoff = 0, 0
+	}
+	if r.cfg.restartMax > 0 && r.restarts >= r.cfg.restartMax {
+		say("giving up after " + strconv.Itoa(r.restarts) + " restarts in a row (--restart-max " + strconv.Itoa(r.cfg.restartMax) + ")")
+		return false, 0
+	}
+	if r.backoff == 0 {
+		r.backoff = backoffFirst
+	} else if r.backoff *= 2; r.backoff > backoffMax {
+		r.backoff = backoffMax
+	}
+	r.restarts++
+	return true, r.backoff
+}
 
 func say(message string) {
 	os.Stdout.WriteString("gopid1: " + message + "\n")
@@ -254,6 +324,11 @@ func main() {
 	power := make(chan struct{}, 4)
 	watchPowerButton(power)
 
+	supervise(&restarter{cfg: readConfig()}, signals, power)
+}
+
+// launch starts the app, or ends the machine with 126 (or 127: not there) when it cannot be started.
+func launch() int {
 	app, err := startApp()
 	if err != nil {
 		say("cannot start " + appPath + ": " + err.Error())
@@ -264,24 +339,51 @@ func main() {
 		say("app exited with status " + strconv.Itoa(code))
 		powerOff(code)
 	}
+	return app
+}
 
-	var kill <-chan time.Time
+// supervise runs the app until it ends for good: then the machine powers off with its status.
+func supervise(policy *restarter, signals <-chan os.Signal, power <-chan struct{}) {
+	app, started := launch(), time.Now()
+	var kill, restart <-chan time.Time
+	stopping := false // the power button was pressed: no more restarts
+	lastCode := 0
 	for {
 		select {
 		case sig := <-signals:
-			if sig == syscall.SIGCHLD {
-				if ended, status := reap(app); ended {
-					message, code := describe(status)
-					say(message)
-					stopLeftovers()
-					powerOff(code)
+			if sig != syscall.SIGCHLD {
+				if app > 0 {
+					_ = syscall.Kill(app, sig.(syscall.Signal))
 				}
 				continue
 			}
-			_ = syscall.Kill(app, sig.(syscall.Signal))
+			ended, status := reap(app)
+			if !ended {
+				continue
+			}
+			message, code := describe(status)
+			stopLeftovers()
+			again, delay := false, time.Duration(0)
+			if !stopping {
+				again, delay = policy.next(status, time.Since(started))
+			}
+			if !again {
+				say(message)
+				powerOff(code)
+			}
+			say(message + ", restart " + strconv.Itoa(policy.restarts) + " in " + strconv.Itoa(int(delay/time.Second)) + " s")
+			app, lastCode, kill, restart = 0, code, nil, time.After(delay)
+		case <-restart:
+			app, started, restart = launch(), time.Now(), nil
 		case <-power:
+			if app == 0 {
+				say("power button: not restarting the app")
+				say("app exited with status " + strconv.Itoa(lastCode))
+				powerOff(lastCode)
+			}
 			if kill == nil {
 				say("power button: sending SIGTERM to the app")
+				stopping = true
 				_ = syscall.Kill(app, syscall.SIGTERM)
 				kill = time.After(stopTimeout)
 			} else {

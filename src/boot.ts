@@ -5,6 +5,7 @@ import { formatsBuilt, outputFormat, provides, type OutputName } from './outputs
 import { bootMachine, type BootResult } from './qemu/boot.js';
 import { DEFAULT_OUT_DIR, kernelCmdline } from './plan/vocabulary.js';
 import { diskImageFormat, parseForward, type AccelChoice, type BootMedia, type DiskBus, type MachineChoice } from './qemu/command.js';
+import { toRegExp } from './qemu/console.js';
 
 export interface BootOptions {
   /** An out dir of `build` (default "dist"). */
@@ -49,17 +50,6 @@ export interface BootOptions {
 
 export type { BootResult };
 
-function toRegExp(expect: string | RegExp): RegExp {
-  if (expect instanceof RegExp) return expect;
-  try {
-    return new RegExp(expect);
-  } catch (error) {
-    throw new Gopid1Error('BAD_INPUT', `--expect ${JSON.stringify(expect)} is not a valid regular expression`, {
-      hint: 'Use JavaScript regular expression syntax, e.g. --expect "Hello from Golang".',
-      cause: error,
-    });
-  }
-}
 
 function checkPositive(value: number | undefined, what: string, example: string): void {
   if (value !== undefined && (!Number.isFinite(value) || value <= 0)) {

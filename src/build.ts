@@ -7,7 +7,7 @@ import { throwIfAborted } from './errors.js';
 import { buildGo, inspectApp, type AppFacts, type GoBuildResult } from './go/build.js';
 import { builderCompressor } from './go/compressor.js';
 import { initramfsFileName } from './initramfs/compress.js';
-import { writeInitramfs, type InitramfsResult } from './initramfs/layout.js';
+import { initConfigText, writeInitramfs, type InitramfsResult } from './initramfs/layout.js';
 import { buildKernel } from './kernel/build.js';
 import { parseKernelSource, type KernelSource } from './kernel/source.js';
 import { diskOnce } from './outputs/disk.js';
@@ -101,7 +101,9 @@ async function buildPrograms(context: StageContext, plan: BuildPlan, inputs: Inp
 async function packInitramfs(context: StageContext, plan: BuildPlan, { go, supervised }: Programs): Promise<InitramfsResult> {
   const file = initramfsFileName(plan.initramfs.compression);
   context.report({ kind: 'step', stage: 'initramfs', text: `packing ${file}` });
-  const files = supervised ? { init: supervised.binary, app: go.binary, net: plan.runtime.net } : { init: go.binary, net: plan.runtime.net };
+  const files = supervised
+    ? { init: supervised.binary, app: go.binary, net: plan.runtime.net, ...(plan.runtime.restart.policy !== 'no' ? { initConfig: initConfigText(plan.runtime.restart) } : {}) }
+    : { init: go.binary, net: plan.runtime.net };
   const initramfs = await writeInitramfs(files, context.out.staged(file), plan.sourceDateEpoch, builderCompressor(context, go.builder, plan.initramfs.compression));
   context.report({ kind: 'done', stage: 'initramfs', text: `initramfs packed (${initramfs.bytes} bytes, ${initramfs.unpackedBytes} unpacked)` });
   return initramfs;

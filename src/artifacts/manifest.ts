@@ -80,7 +80,7 @@ export interface Manifest {
     builder: BuilderRecord;
   };
   /** Who is PID 1: the program itself, or gopid1's supervising init with the program as /app. */
-  init: { mode: 'direct' } | { mode: 'supervise'; module: string; version: string };
+  init: { mode: 'direct' } | { mode: 'supervise'; module: string; version: string; /** Absent: no. */ restart?: { policy: string; max: number } };
   /** `net`: the kernel has networking and the machine gets a NIC when booted. */
   boot: { cmdline: string; net: boolean };
   iso?: { builder: BuilderRecord; menuTimeoutSeconds: number };
@@ -154,7 +154,9 @@ export async function assembleManifest(plan: BuildPlan, parts: BuildParts): Prom
       ...(go.downloadNetwork ? { downloadNetwork: go.downloadNetwork } : {}),
       builder: builderRecord(go.builder),
     },
-    init: supervised ? { mode: 'supervise', module: parts.supervisor?.module ?? '', version: toolVersion } : { mode: 'direct' },
+    init: supervised
+      ? { mode: 'supervise', module: parts.supervisor?.module ?? '', version: toolVersion, ...(plan.runtime.restart.policy !== 'no' ? { restart: plan.runtime.restart } : {}) }
+      : { mode: 'direct' },
     boot: { cmdline: plan.runtime.cmdline, net: plan.runtime.net },
     ...Object.assign({}, ...parts.products.map((product) => product.sections)),
     plan: planRecord(plan),

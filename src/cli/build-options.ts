@@ -13,11 +13,13 @@ import {
   INITRAMFS_COMPRESSIONS,
   KERNEL_COMPRESSIONS,
   KERNEL_CONFIG_BASES,
+  RESTART_POLICIES,
   type Cloud,
   type InitMode,
   type InitramfsCompression,
   type KernelCompression,
   type KernelConfigBase,
+  type RestartPolicy,
 } from '../plan/vocabulary.js';
 import { byteSize, collect, nonNegativeInteger, positiveInteger, positiveNumber } from './context.js';
 
@@ -33,6 +35,8 @@ export interface BuildFlags {
   compress?: InitramfsCompression;
   cmdline?: string;
   init?: InitMode;
+  restart?: RestartPolicy;
+  restartMax?: number;
   net?: boolean;
   cloud?: Cloud;
   format?: string[];
@@ -61,6 +65,8 @@ const FLAG_OF: Record<string, string> = {
   compress: '--compress',
   cmdline: '--cmdline',
   init: '--init',
+  restart: '--restart',
+  restartMax: '--restart-max',
   net: '--net',
   cloud: '--cloud',
   formats: '--format',
@@ -109,6 +115,12 @@ export function addBuildOptions(command: Command): Command {
     .addOption(
       new Option('--init <mode>', 'direct: the program is /init (PID 1); supervise: gopid1\'s init mounts, reaps, forwards signals and powers off cleanly, the program is /app (default: direct)').choices([...INIT_MODES]),
     )
+    .addOption(
+      new Option('--restart <policy>', 'under the supervising init, start the program again when it ends: on-failure (unless it exited 0), always; exit status 125 never restarts; backoff 1 s doubling to 30 s (default: no, and --init supervise when set)').choices([
+        ...RESTART_POLICIES,
+      ]),
+    )
+    .option('--restart-max <n>', 'power off after n restarts in a row, none of whose runs lasted 60 s (default: no limit)', positiveInteger('--restart-max'))
     .option('--net', 'networking: IPv4 + virtio NIC in the kernel, configured by the kernel (ip=dhcp unless --cmdline has ip=)')
     .addOption(
       new Option('--cloud <name>', 'drivers of a cloud in the kernel, and ip=dhcp: aws (NVMe, ENA), gcp (virtio-scsi, NVMe, virtio-net, gVNIC), azure (Hyper-V VMBus, storvsc, netvsc); the aws and gcp formats imply theirs (default: none)').choices([
@@ -146,6 +158,8 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     compress: flags.compress,
     cmdline: flags.cmdline,
     init: flags.init,
+    restart: flags.restart,
+    restartMax: flags.restartMax,
     net: flags.net,
     cloud: flags.cloud,
     formats: flags.format,

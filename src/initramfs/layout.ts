@@ -9,6 +9,13 @@ export interface RootfsContents {
   app?: Buffer;
   /** The kernel configures the network: /etc/resolv.conf points at the DNS servers it learnt (/proc/net/pnp). */
   net?: boolean;
+  /** /etc/gopid1/init.conf: the supervising init's settings ("key=value" lines). */
+  initConfig?: string;
+}
+
+/** The supervising init's settings as /etc/gopid1/init.conf holds them. */
+export function initConfigText(restart: { policy: string; max: number }): string {
+  return `restart=${restart.policy}\nrestart-max=${restart.max}\n`;
 }
 
 /**
@@ -23,6 +30,12 @@ export function rootfsEntries(contents: RootfsContents): CpioEntry[] {
     { type: 'char', name: 'dev/console', mode: 0o600, major: 5, minor: 1 },
     { type: 'char', name: 'dev/null', mode: 0o666, major: 1, minor: 3 },
     { type: 'dir', name: 'etc', mode: 0o755 },
+    ...(contents.initConfig !== undefined
+      ? [
+          { type: 'dir' as const, name: 'etc/gopid1', mode: 0o755 },
+          { type: 'file' as const, name: 'etc/gopid1/init.conf', mode: 0o644, data: Buffer.from(contents.initConfig) },
+        ]
+      : []),
     ...(contents.net ? [{ type: 'symlink' as const, name: 'etc/resolv.conf', target: '../proc/net/pnp' }] : []),
     { type: 'file', name: 'init', mode: 0o755, data: contents.init },
     { type: 'dir', name: 'proc', mode: 0o555 },
@@ -44,12 +57,17 @@ export interface InitramfsResult {
  * time; compress.ts has zstd and xz).
  */
 export async function writeInitramfs(
-  files: { init: string; app?: string; net?: boolean },
+  files: { init: string; app?: string; net?: boolean; initConfig?: string },
   outPath: string,
   mtime: number,
   compress: (cpio: Buffer) => Promise<Buffer> = async (cpio) => gzip9(cpio),
 ): Promise<InitramfsResult> {
-  const contents: RootfsContents = { init: await readFile(files.init), ...(files.app ? { app: await readFile(files.app) } : {}), ...(files.net ? { net: true } : {}) };
+  const contents: RootfsContents = {
+    init: await readFile(files.init),
+    ...(files.app ? { app: await readFile(files.app) } : {}),
+    ...(files.net ? { net: true } : {}),
+    ...(files.initConfig !== undefined ? { initConfig: files.initConfig } : {}),
+  };
   const cpio = writeNewc(rootfsEntries(contents), { mtime });
   const packed = await compress(cpio);
   await writeFile(outPath, packed, { mode: 0o644 });

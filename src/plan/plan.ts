@@ -16,6 +16,7 @@ import {
   KERNEL_CONFIG_BASES,
   kernelCmdline,
   MAX_SOURCE_DATE_EPOCH,
+  RESTART_POLICIES,
   type Arch,
   type Cloud,
   type CloudName,
@@ -23,6 +24,7 @@ import {
   type InitramfsCompression,
   type KernelCompression,
   type KernelConfigBase,
+  type RestartPolicy,
 } from './vocabulary.js';
 
 /** What to build: the options of the Node API (`build`, `verify`, `compare`). Every field but `app` has a default. */
@@ -47,8 +49,12 @@ export interface BuildOptions {
   compress?: InitramfsCompression;
   /** Extra kernel command line, recorded in the manifest and used by `boot` and the ISO's GRUB entry. */
   cmdline?: string;
-  /** Who is PID 1 (default `direct`). */
+  /** Who is PID 1 (default `direct`; `supervise` when a restart policy is asked for). */
   init?: InitMode;
+  /** Start the program again when it ends (needs the supervising init; default `no`). */
+  restart?: RestartPolicy;
+  /** Give up after this many restarts in a row, none of whose runs lasted 60 s (default: no limit). */
+  restartMax?: number;
   /** Networking: IPv4 and a virtio NIC in the kernel, configured by the kernel from `ip=` (default ip=dhcp). Implied by the aws and gcp formats. */
   net?: boolean;
   /** The drivers of a cloud in the kernel, and networking unless net is false (default none; the aws and gcp formats imply theirs). */
@@ -121,7 +127,14 @@ export interface BuildPlan {
   readonly outputs: readonly OutputName[];
   /** The disk formats' size: absent, the smallest that fits. */
   readonly disk: { readonly sizeMiB?: number };
-  readonly runtime: { readonly init: InitMode; readonly cmdline: string; readonly net: boolean; readonly menuTimeoutSeconds: number };
+  readonly runtime: {
+    readonly init: InitMode;
+    /** The supervising init's restart policy; `max` 0 is no limit. */
+    readonly restart: { readonly policy: RestartPolicy; readonly max: number };
+    readonly cmdline: string;
+    readonly net: boolean;
+    readonly menuTimeoutSeconds: number;
+  };
   readonly limits: { readonly cpus?: number; readonly memoryBytes?: number };
   readonly cache: boolean;
   readonly sourceDateEpoch: number;
@@ -187,6 +200,13 @@ function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs:
   return fragments;
 }
 
+function planRestart(options: BuildOptions): BuildPlan['runtime']['restart'] {
+  const policy = oneOf('restart', options.restart, RESTART_POLICIES, 'no');
+  const max = options.restartMax === undefined ? 0 : wholeNumber('restartMax', options.restartMax, 1, '5');
+  if (max > 0 && policy === 'no') throw badInput('restartMax', 'limits restarts, and restart is no', 'Add --restart on-failure (or always).');
+  return { policy, max };
+}
+
 /** Networking and cloud drivers: as asked, plus what the formats imply (aws and gcp: their drivers and ip=dhcp). */
 function planPlatform(options: BuildOptions, outputs: readonly OutputName[]): { net: boolean; clouds: CloudName[] } {
   const cloud = options.cloud === undefined ? undefined : oneOf('cloud', options.cloud, CLOUDS, 'none');
@@ -233,7 +253,11 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   const base = oneOf('kernelConfig', options.kernelConfig, KERNEL_CONFIG_BASES, 'minimal');
   if (options.kernelCompression !== undefined) oneOf('kernelCompression', options.kernelCompression, KERNEL_COMPRESSIONS, 'zstd');
   const compression = oneOf('compress', options.compress, INITRAMFS_COMPRESSIONS, DEFAULT_INITRAMFS_COMPRESSION);
-  const init = oneOf('init', options.init, INIT_MODES, 'direct');
+  const restart = planRestart(options);
+  const init = oneOf('init', options.init, INIT_MODES, restart.policy === 'no' ? 'direct' : 'supervise');
+  if (init === 'direct' && restart.policy !== 'no') {
+    throw badInput('restart', `${restart.policy} needs the supervising init: with init direct the program is PID 1, and when PID 1 ends the kernel panics`, 'Use --init supervise (or leave --init out).');
+  }
   const limits = planLimits(options);
   const jobs = wholeNumber('jobs', options.jobs ?? (limits.cpus !== undefined ? Math.max(1, Math.ceil(limits.cpus)) : facts.cpus), 1, '2');
   const menuTimeoutSeconds = wholeNumber('menuTimeoutSeconds', options.menuTimeoutSeconds ?? 0, 0, '5');
@@ -262,7 +286,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     initramfs: { compression },
     outputs,
     disk: planDisk(options, outputs),
-    runtime: { init, cmdline: planCmdline(options, net, outputs), net, menuTimeoutSeconds },
+    runtime: { init, restart, cmdline: planCmdline(options, net, outputs), net, menuTimeoutSeconds },
     limits,
     cache: options.cache ?? true,
     sourceDateEpoch: explicitEpoch ?? (facts.appCommitEpoch !== undefined ? checkEpoch('the app\'s last commit time', facts.appCommitEpoch) : DEFAULT_SOURCE_DATE_EPOCH),

@@ -34,6 +34,13 @@ export type CloudName = 'aws' | 'gcp' | 'azure';
 export type Cloud = CloudName | 'none';
 export const CLOUDS: readonly Cloud[] = ['aws', 'gcp', 'azure', 'none'];
 
+/**
+ * What the supervising init does when the program ends: `no` powers off (the default), `on-failure` starts it again
+ * unless it exited 0, `always` starts it again whatever the status. Exit status 125 always means stop.
+ */
+export type RestartPolicy = 'no' | 'on-failure' | 'always';
+export const RESTART_POLICIES: readonly RestartPolicy[] = ['no', 'on-failure', 'always'];
+
 /** The Debian release whose toolchain builds everything that does not name one. */
 export const DEFAULT_SERIES = 'trixie';
 export const DEFAULT_KERNEL_SOURCE = `debian:${DEFAULT_SERIES}`;

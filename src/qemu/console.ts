@@ -1,3 +1,5 @@
+import { Gopid1Error } from '../errors.js';
+
 /**
  * Reading a gopid1 machine's serial console: which lines are the kernel's, when the program has spoken,
  * when an expectation is met, and what the kernel says when PID 1 ends.
@@ -10,14 +12,27 @@ const KERNEL_TIME = /^\[\s*(\d+\.\d+)\]/;
 const RUN_INIT = /\] Run \S+ as init process/;
 const INIT_EXIT = /Attempted to kill init! exitcode=(0x[0-9a-fA-F]+)/;
 const PANIC = /Kernel panic - not syncing: ?(.*)$/;
-/** The supervising init's last word about the program (init/main.go). */
-const SUPERVISOR_EXIT = /^gopid1: app (?:exited with status (\d+)|killed by signal (\d+))/;
+/** The supervising init's last word about the program (init/main.go); a restart line ("…, restart 2 in 2 s") is not one. */
+const SUPERVISOR_EXIT = /^gopid1: app (?:exited with status (\d+)|killed by signal (\d+)(?: \([^)]*\))?)\s*$/;
 /** Every line the supervising init prints starts so; none of them is the program's. */
 const SUPERVISOR_LINE = /^gopid1: /;
 /** GRUB prints this when it starts the menu entry; before it, the console belongs to firmware and GRUB. */
 const GRUB_BOOTING = /Booting `/;
 /** What GRUB may still print after that line, before the kernel runs. */
 const GRUB_MESSAGE = /^\s*(error: |Booting in blind mode)/;
+
+/** An --expect pattern as a regular expression, or what is wrong with it. */
+export function toRegExp(expect: string | RegExp): RegExp {
+  if (expect instanceof RegExp) return expect;
+  try {
+    return new RegExp(expect);
+  } catch (error) {
+    throw new Gopid1Error('BAD_INPUT', `--expect ${JSON.stringify(expect)} is not a valid regular expression`, {
+      hint: 'Use JavaScript regular expression syntax, e.g. --expect "Hello from Golang".',
+      cause: error,
+    });
+  }
+}
 
 export function isKernelLine(line: string): boolean {
   return KERNEL_LINE.test(line);

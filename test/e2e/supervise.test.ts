@@ -151,3 +151,47 @@ describe('--net and boot --forward: examples/httpserver answers on the host', { 
     assert.match(console, /httpserver: terminated: shutting down\nhttpserver: stopped\ngopid1: app exited with status 0/);
   });
 });
+
+describe('--restart: the supervising init starts the program again', { skip }, () => {
+  const out = tempDir('restart');
+  const restarts = path.join(fixtures, 'restarts');
+  const lines = (stdout: string) => stdout.split('\n').filter((line) => /^(run \d+|gopid1: (app|giving))/.test(line));
+
+  it('`--restart on-failure --restart-max 2` brings the supervising init and gives it the policy', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const run = await runCli(['build', restarts, '--restart', 'on-failure', '--restart-max', '2', '--out', out]);
+    assert.equal(run.code, 0, run.stderr);
+    const manifest = manifestOf(out);
+    assert.deepEqual(manifest.init.mode === 'supervise' ? manifest.init.restart : undefined, { policy: 'on-failure', max: 2 });
+    assert.ok(listInitramfs(path.join(out, 'initramfs.cpio.zst')).includes('etc/gopid1/init.conf'));
+    const refused = await runCli(['build', restarts, '--restart', 'always', '--init', 'direct', '--out', tempDir('restart-direct')]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /--restart always needs the supervising init.*\[BAD_INPUT\]/);
+  });
+
+  it('restarts a program that crashes twice, after 1 s then 2 s, and ends with its last status', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['boot', out, '--cmdline', 'CRASHES=2', '--timeout', '120']);
+    assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
+    assert.deepEqual(lines(run.stdout), [
+      'run 1: crashing',
+      'gopid1: app exited with status 1, restart 1 in 1 s',
+      'run 2: crashing',
+      'gopid1: app exited with status 1, restart 2 in 2 s',
+      'run 3: done',
+      'gopid1: app exited with status 0',
+    ]);
+    assert.match(run.stderr, /the program exited with status 0 .*the supervising init powered the machine off/);
+  });
+
+  it('gives up after --restart-max restarts in a row, powering off with the last status', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['boot', out, '--cmdline', 'CRASHES=9', '--timeout', '120']);
+    assert.equal(run.code, 1, `${run.stderr}\n${run.stdout}`);
+    assert.deepEqual(lines(run.stdout).slice(-3), ['run 3: crashing', 'gopid1: giving up after 2 restarts in a row (--restart-max 2)', 'gopid1: app exited with status 1']);
+  });
+
+  it('never restarts a program that exits with 125', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['boot', out, '--cmdline', 'STOP=1', '--timeout', '120']);
+    assert.equal(run.code, 125, `${run.stderr}\n${run.stdout}`);
+    assert.deepEqual(lines(run.stdout), ['run 1: asking not to be restarted', 'gopid1: app exited with status 125']);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+});

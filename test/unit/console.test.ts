@@ -49,6 +49,10 @@ describe('serial console', () => {
     assert.deepEqual(watcher.feed('gopid1: app exited with status 3', 1100), { kind: 'app-exited', status: 3, line: 'gopid1: app exited with status 3' });
     assert.deepEqual(watcher.feed('gopid1: app killed by signal 9 (killed)', 1200), { kind: 'app-exited', signal: 9, line: 'gopid1: app killed by signal 9 (killed)' });
     assert.equal(new ConsoleWatcher().feed('gopid1: app exited with status 3', 1), undefined, 'a program that is PID 1 itself cannot end the run by printing it');
+    const restarting = new ConsoleWatcher({ supervised: true });
+    assert.equal(restarting.feed('gopid1: app exited with status 1, restart 1 in 1 s', 1), undefined, 'a restart does not end the run');
+    assert.equal(restarting.feed('gopid1: app killed by signal 9 (killed), restart 2 in 2 s', 2), undefined);
+    assert.deepEqual(restarting.feed('gopid1: app exited with status 0', 3), { kind: 'app-exited', status: 0, line: 'gopid1: app exited with status 0' });
   });
 
   it('places the kernel\'s clock and its handover to /init on the caller\'s clock, from printk timestamps', () => {

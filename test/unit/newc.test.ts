@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { rootfsEntries, writeInitramfs } from '../../src/initramfs/layout.js';
+import { initConfigText, rootfsEntries, writeInitramfs } from '../../src/initramfs/layout.js';
 import { writeNewc } from '../../src/initramfs/newc.js';
 
 function hasCpio(): boolean {
@@ -84,6 +84,16 @@ describe('newc writer', () => {
     assert.match(byName.get('init') ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+10 /);
     assert.match(byName.get('app') ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+8 /);
     assert.match(byName.get('etc/resolv.conf') ?? '', /^lrwxrwxrwx .* etc\/resolv.conf -> \.\.\/proc\/net\/pnp$/);
+    assert.equal(byName.get('etc/gopid1/init.conf'), undefined, 'no settings file without settings');
+  });
+
+  it('gives the supervising init its restart policy in /etc/gopid1/init.conf', { skip: hasCpio() ? false : 'GNU cpio is not installed (make setup installs it)' }, () => {
+    const config = initConfigText({ policy: 'on-failure', max: 3 });
+    assert.equal(config, 'restart=on-failure\nrestart-max=3\n');
+    const archive = writeNewc(rootfsEntries({ init: Buffer.from('supervisor'), app: Buffer.from('program!'), initConfig: config }), { mtime: 1704067200 });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-initconf-'));
+    execFileSync('cpio', ['-i', '-d', '--quiet', '--no-absolute-filenames'], { input: archive, cwd: dir });
+    assert.equal(readFileSync(path.join(dir, 'etc', 'gopid1', 'init.conf'), 'utf8'), config);
   });
 });
 

@@ -33,7 +33,7 @@ describe('planBuild: every default, resolved once', () => {
     assert.deepEqual(p.program, { package: '.', cgo: false, strip: true });
     assert.deepEqual(p.initramfs, { compression: 'zstd' });
     assert.deepEqual(p.outputs, []);
-    assert.deepEqual(p.runtime, { init: 'direct', cmdline: 'console=ttyS0 panic=-1 printk.time=1 quiet', net: false, menuTimeoutSeconds: 0 });
+    assert.deepEqual(p.runtime, { init: 'direct', restart: { policy: 'no', max: 0 }, cmdline: 'console=ttyS0 panic=-1 printk.time=1 quiet', net: false, menuTimeoutSeconds: 0 });
     assert.deepEqual(p.limits, {});
     assert.equal(p.cache, true);
     assert.equal(p.sourceDateEpoch, DEFAULT_SOURCE_DATE_EPOCH);
@@ -132,6 +132,16 @@ describe('planBuild: every input checked, errors naming API fields', () => {
     assert.deepEqual(plan({ formats: ['aws'], diskSizeBytes: 2 ** 20 + 1 }).disk, { sizeMiB: 2 });
     rejects({ formats: ['iso'], diskSizeBytes: 2 ** 30 }, 'diskSizeBytes', /^diskSizeBytes sizes the disk formats, and none is asked for$/);
     rejects({ formats: ['raw'], diskSizeBytes: 0 }, 'diskSizeBytes', /must be a positive number of bytes/);
+  });
+
+  it('a restart policy brings the supervising init, and refuses the direct one', () => {
+    assert.deepEqual(plan().runtime.restart, { policy: 'no', max: 0 });
+    const restarting = plan({ restart: 'on-failure', restartMax: 3 });
+    assert.equal(restarting.runtime.init, 'supervise');
+    assert.deepEqual(restarting.runtime.restart, { policy: 'on-failure', max: 3 });
+    rejects({ restart: 'always', init: 'direct' }, 'restart', /^restart always needs the supervising init/);
+    rejects({ restartMax: 3 }, 'restartMax', /^restartMax limits restarts, and restart is no$/);
+    rejects({ restart: 'sometimes' as never }, 'restart', /must be one of no, on-failure, always/);
   });
 
   it('refuses unusable numbers', () => {
