@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'COMPARE_FAILED'
   | 'ENGINE_LOST'
   | 'NO_SPACE'
+  | 'CLOUD_CREDENTIALS'
+  | 'CLOUD_FAILED'
   | 'INTERRUPTED';
 
 export interface Gopid1ErrorDetails {

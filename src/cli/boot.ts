@@ -49,7 +49,7 @@ function summary(result: BootResult, expect?: string): string {
 }
 
 /** The process exit code for a finished boot: the program's own status when it exited. */
-export function bootExitCode(result: BootResult): number {
+export function bootExitCode(result: Pick<BootResult, 'exitStatus' | 'exitSignal'> & { outcome: string }): number {
   if (result.outcome !== 'exited') return 0;
   if (result.exitSignal !== undefined) return 128 + result.exitSignal;
   return result.exitStatus ?? 0;

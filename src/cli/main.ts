@@ -5,6 +5,8 @@ import { registerBoot } from './boot.js';
 import { registerBuild } from './build.js';
 import { registerClean } from './clean.js';
 import { registerCompare } from './compare.js';
+import { registerPush } from './push.js';
+import { registerRun } from './run.js';
 import { registerVerify } from './verify.js';
 import type { CommandContext } from './context.js';
 import { errorJson, exitCodeFor, formatError, signalExitCode, type GlobalFlags } from './output.js';
@@ -47,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
   registerBoot(program, context);
   registerVerify(program, context);
   registerCompare(program, context);
+  registerPush(program, context);
+  registerRun(program, context);
   registerClean(program, context);
 
   try {

@@ -1,0 +1,213 @@
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  DeleteSecurityGroupCommand,
+  DescribeInstancesCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  GetConsoleOutputCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  waitUntilInstanceTerminated,
+  type EC2Client,
+  type Instance,
+} from '@aws-sdk/client-ec2';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { sha256 } from '../artifacts/files.js';
+import { Gopid1Error, throwIfAborted } from '../errors.js';
+import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
+import { silent, type Reporter } from '../progress.js';
+import { ConsoleWatcher, toRegExp, type ConsoleVerdict } from '../qemu/console.js';
+import { awsClients, awsFailure, type AwsClientOptions } from './clients.js';
+import { findImage, MANIFEST_TAG } from './push.js';
+
+export interface RunAwsOptions extends AwsClientOptions {
+  /** An out dir whose build was pushed (its AMI is found by the manifest's tag), or an AMI id. Default dist. */
+  target?: string;
+  /** Default t3.micro: a small Nitro type (NVMe root volume, ENA, UEFI). */
+  instanceType?: string;
+  subnetId?: string;
+  /** Security groups to put the instance in; default: a group of its own when ports are opened, else the VPC's default. */
+  securityGroupIds?: string[];
+  /** TCP ports to open to the world (a security group made for this run, deleted after it). */
+  ports?: number[];
+  expect?: string;
+  expectCount?: number;
+  /** Give up (and terminate) after this long; default 600 s. */
+  timeoutSeconds?: number;
+  /** Leave the instance running at the end. */
+  keep?: boolean;
+  /** Seconds between console reads (EC2 updates the console output every few seconds); default 5. */
+  pollSeconds?: number;
+  onConsole?: (line: string) => void;
+  onProgress?: Reporter;
+  signal?: AbortSignal;
+}
+
+export interface RunAwsResult {
+  /** As `boot`: expected, exited (status or signal), powered-off. */
+  outcome: 'expected' | 'exited' | 'powered-off';
+  exitStatus?: number;
+  exitSignal?: number;
+  instanceId: string;
+  imageId: string;
+  region: string;
+  publicIp?: string;
+  /** The instance is still there (--keep). */
+  kept: boolean;
+  durationMs: number;
+}
+
+export const DEFAULT_INSTANCE_TYPE = 't3.micro';
+const FINISHED_STATES = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);
+
+/** The AMI to launch: given, or the one `push aws` registered for the out dir's build. */
+async function imageFor(ec2: EC2Client, target: string): Promise<string> {
+  if (/^ami-[0-9a-f]+$/.test(target)) return target;
+  const manifest = await readFile(path.join(target, 'manifest.json')).catch(() => undefined);
+  if (!manifest) throw new Gopid1Error('BAD_INPUT', `${target} is neither an AMI id nor an out dir with a manifest.json`, { hint: 'Pass ami-… or the out dir you pushed with `gopid1 push aws <dir>`.' });
+  const name = (() => {
+    try {
+      return (JSON.parse(manifest.toString()) as { name?: unknown }).name;
+    } catch {
+      return undefined;
+    }
+  })();
+  const found = await findImage(ec2, sha256(manifest), typeof name === 'string' ? name : undefined);
+  if (!found) throw new Gopid1Error('BAD_INPUT', `the build in ${target} has no AMI in this region (none tagged ${MANIFEST_TAG}=${sha256(manifest).slice(0, 12)}…)`, { hint: `Push it first: gopid1 push aws ${target}` });
+  return found.imageId;
+}
+
+/** The text a console read adds to the last: EC2 returns the latest output whole, so only what follows the last read is new. */
+export function consoleDelta(previous: string, current: string): string {
+  if (current.startsWith(previous)) return current.slice(previous.length);
+  // The window moved (the latest 64 KiB): continue after the last part of the previous read that is still there.
+  const anchor = previous.slice(-1024);
+  const at = anchor === '' ? -1 : current.lastIndexOf(anchor);
+  return at >= 0 ? current.slice(at + anchor.length) : current;
+}
+
+async function openPorts(ec2: EC2Client, options: RunAwsOptions, name: string): Promise<string> {
+  const vpcId = options.subnetId
+    ? (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [options.subnetId] }))).Subnets?.[0]?.VpcId
+    : (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs?.[0]?.VpcId;
+  if (!vpcId) throw new Gopid1Error('BAD_INPUT', 'no VPC to open ports in: the region has no default VPC', { hint: 'Pass --subnet <subnet-id> of the VPC to launch in.' });
+  const group = await ec2.send(new CreateSecurityGroupCommand({ GroupName: name, Description: 'gopid1 run aws: the ports asked for', VpcId: vpcId }));
+  if (!group.GroupId) throw new Gopid1Error('CLOUD_FAILED', 'CreateSecurityGroup answered without a group id', { hint: 'Try again.' });
+  await ec2.send(
+    new AuthorizeSecurityGroupIngressCommand({
+      GroupId: group.GroupId,
+      IpPermissions: (options.ports ?? []).map((port) => ({ IpProtocol: 'tcp', FromPort: port, ToPort: port, IpRanges: [{ CidrIp: '0.0.0.0/0' }], Ipv6Ranges: [{ CidrIpv6: '::/0' }] })),
+    }),
+  );
+  return group.GroupId;
+}
+
+async function launch(ec2: EC2Client, options: RunAwsOptions, imageId: string, groups: string[]): Promise<string> {
+  const launched = await ec2.send(
+    new RunInstancesCommand({
+      ImageId: imageId,
+      InstanceType: (options.instanceType ?? DEFAULT_INSTANCE_TYPE) as never,
+      MinCount: 1,
+      MaxCount: 1,
+      ...(options.subnetId !== undefined ? { SubnetId: options.subnetId } : {}),
+      ...(groups.length > 0 ? { SecurityGroupIds: groups } : {}),
+      // Powering off (the supervising init, or a program that ends) ends the instance and its bill.
+      InstanceInitiatedShutdownBehavior: 'terminate',
+      MetadataOptions: { HttpTokens: 'required' },
+      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: `gopid1 ${imageId}` }, { Key: 'gopid1:run', Value: 'true' }] }],
+    }),
+  );
+  const instanceId = launched.Instances?.[0]?.InstanceId;
+  if (!instanceId) throw new Gopid1Error('CLOUD_FAILED', 'RunInstances answered without an instance id', { hint: 'Try again.' });
+  return instanceId;
+}
+
+function outcomeOf(verdict: ConsoleVerdict): Pick<RunAwsResult, 'outcome' | 'exitStatus' | 'exitSignal'> {
+  switch (verdict.kind) {
+    case 'expected':
+      return { outcome: 'expected' };
+    case 'init-exited':
+    case 'app-exited':
+      return { outcome: 'exited', ...(verdict.status !== undefined ? { exitStatus: verdict.status } : {}), ...(verdict.signal !== undefined ? { exitSignal: verdict.signal } : {}) };
+    case 'panic':
+      throw new Gopid1Error('KERNEL_PANIC', `the instance's kernel panicked: ${verdict.message}`, { hint: 'Read the console above; boot the same build locally with `gopid1 boot --format aws` to reproduce it.' });
+  }
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+/** Reads the console until a verdict, the instance ending, or the deadline. */
+async function watch(ec2: EC2Client, instanceId: string, options: RunAwsOptions, report: Reporter, started: number): Promise<{ result: Pick<RunAwsResult, 'outcome' | 'exitStatus' | 'exitSignal'>; instance: Instance | undefined }> {
+  const watcher = new ConsoleWatcher({ ...(options.expect !== undefined ? { expect: toRegExp(options.expect) } : {}), ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}), supervised: true });
+  const deadline = started + (options.timeoutSeconds ?? 600) * 1000;
+  let seen = '';
+  let partial = '';
+  let instance: Instance | undefined;
+  for (;;) {
+    throwIfAborted(options.signal, 'run aws');
+    instance = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations?.[0]?.Instances?.[0];
+    if (instance?.PublicIpAddress) report({ kind: 'count', stage: 'aws', text: `${instanceId} ${instance.State?.Name ?? ''} at ${instance.PublicIpAddress}` });
+    const output = (await ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }))).Output;
+    const text = output ? Buffer.from(output, 'base64').toString('utf8') : '';
+    const lines = (partial + consoleDelta(seen, text)).split(/\r?\n/);
+    seen = text;
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      options.onConsole?.(line);
+      const verdict = watcher.feed(line, Date.now() - started);
+      if (verdict) return { result: outcomeOf(verdict), instance };
+    }
+    if (FINISHED_STATES.has(instance?.State?.Name ?? '')) return { result: { outcome: 'powered-off' }, instance };
+    if (Date.now() >= deadline) {
+      throw new Gopid1Error('BOOT_TIMEOUT', `${instanceId} did not ${options.expect !== undefined ? `print /${options.expect}/` : 'finish'} within ${options.timeoutSeconds ?? 600} s`, {
+        hint: 'EC2 updates the console output every few seconds and only on Nitro types with --latest; raise --timeout, or read it with `aws ec2 get-console-output --latest`.',
+      });
+    }
+    await sleep((options.pollSeconds ?? 5) * 1000, options.signal);
+  }
+}
+
+/**
+ * Launches one instance of a pushed build (or an AMI), streams its serial console with the same --expect and exit
+ * statuses as `boot`, and terminates it at the end, on Ctrl-C or on timeout (unless `keep`); a security group made for
+ * its ports is deleted after it.
+ */
+export async function runAws(options: RunAwsOptions = {}): Promise<RunAwsResult> {
+  const started = Date.now();
+  const report = options.onProgress ?? silent;
+  const { ec2, region: resolveRegion } = awsClients(options);
+  const step = <T>(what: string, action: () => Promise<T>): Promise<T> =>
+    action().catch((error: unknown) => {
+      throw awsFailure(error, what);
+    });
+  const region = await step('finding the region', resolveRegion);
+  const imageId = await step('finding the AMI', () => imageFor(ec2, options.target ?? DEFAULT_OUT_DIR));
+  const ownGroup = options.ports?.length && !options.securityGroupIds?.length ? await step('opening the ports', () => openPorts(ec2, options, `gopid1-${started}`)) : undefined;
+  let instanceId: string | undefined;
+  let kept = false;
+  try {
+    instanceId = await step('launching the instance', () => launch(ec2, options, imageId, ownGroup ? [ownGroup] : (options.securityGroupIds ?? [])));
+    report({ kind: 'step', stage: 'aws', text: `${instanceId} (${options.instanceType ?? DEFAULT_INSTANCE_TYPE}) launched from ${imageId} in ${region}` });
+    const id = instanceId;
+    kept = options.keep ?? false;
+    const { result, instance } = await step(`watching ${id}`, () => watch(ec2, id, options, report, started));
+    return { ...result, instanceId: id, imageId, region, ...(instance?.PublicIpAddress ? { publicIp: instance.PublicIpAddress } : {}), kept, durationMs: Date.now() - started };
+  } finally {
+    await cleanUp(ec2, instanceId, kept ? undefined : ownGroup, kept, report);
+  }
+}
+
+async function cleanUp(ec2: EC2Client, instanceId: string | undefined, group: string | undefined, keep: boolean, report: Reporter): Promise<void> {
+  if (instanceId && !keep) {
+    report({ kind: 'step', stage: 'aws', text: `terminating ${instanceId}` });
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] })).catch(() => undefined);
+    if (group) await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 600 }, { InstanceIds: [instanceId] }).catch(() => undefined);
+  }
+  if (group) await ec2.send(new DeleteSecurityGroupCommand({ GroupId: group })).catch(() => undefined);
+}
