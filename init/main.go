@@ -47,10 +47,11 @@ const (
 type config struct {
 	restart    string // no, on-failure or always
 	restartMax int    // 0: no limit
+	health     healthConfig
 }
 
 func readConfig() config {
-	cfg := config{restart: "no"}
+	cfg := config{restart: "no", health: defaultHealth()}
 	data, err := os.ReadFile(configPath)
 	if err != nil {
 		return cfg
@@ -65,6 +66,7 @@ func readConfig() config {
 			if n, err := strconv.Atoi(value); err == nil && n >= 0 {
 				cfg.restartMax = n
 			}
+		case cfg.health.set(key, value):
 		default:
 			say("ignoring " + configPath + " line " + strconv.Quote(line))
 		}
@@ -79,9 +81,10 @@ type restarter struct {
 	backoff  time.Duration
 }
 
-// next says whether to start the app again after it ended with status, having run for ran, and after how long.
-func (r *restarter) next(status syscall.WaitStatus, ran time.Duration) (bool, time.Duration) {
-	succeeded := status.Exited() && status.ExitStatus() == 0
+// next says whether to start the app again after it ended with status, having run for ran (unhealthy: stopped
+// by the health checks, a failure whatever its status), and after how long.
+func (r *restarter) next(status syscall.WaitStatus, ran time.Duration, unhealthy bool) (bool, time.Duration) {
+	succeeded := status.Exited() && status.ExitStatus() == 0 && !unhealthy
 	if r.cfg.restart == "no" || (r.cfg.restart == "on-failure" && succeeded) || (status.Exited() && status.ExitStatus() == stopStatus) {
 		return false, 0
 	}
@@ -261,10 +264,9 @@ func describe(status syscall.WaitStatus) (string, int) {
 	return "app exited with status " + strconv.Itoa(status.ExitStatus()), status.ExitStatus()
 }
 
-// reap collects every child that has ended; it returns whether the app was among them, and its status.
-func reap(app int) (bool, syscall.WaitStatus) {
-	var appStatus syscall.WaitStatus
-	appEnded := false
+// reap collects every child that has ended, and returns the statuses of those among pids.
+func reap(pids ...int) map[int]syscall.WaitStatus {
+	ended := map[int]syscall.WaitStatus{}
 	for {
 		var status syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &status, syscall.WNOHANG, nil)
@@ -272,10 +274,12 @@ func reap(app int) (bool, syscall.WaitStatus) {
 			continue
 		}
 		if err != nil || pid <= 0 {
-			return appEnded, appStatus
+			return ended
 		}
-		if pid == app {
-			appEnded, appStatus = true, status
+		for _, watched := range pids {
+			if pid == watched && watched > 0 {
+				ended[pid] = status
+			}
 		}
 	}
 }
@@ -287,7 +291,7 @@ func stopLeftovers() {
 	}
 	deadline := time.Now().Add(leftoverTimeout)
 	for time.Now().Before(deadline) {
-		reap(0)
+		reap()
 		if _, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil); err == syscall.ECHILD {
 			return
 		}
@@ -324,7 +328,14 @@ func main() {
 	power := make(chan struct{}, 4)
 	watchPowerButton(power)
 
-	supervise(&restarter{cfg: readConfig()}, signals, power)
+	cfg := readConfig()
+	supervise(&restarter{cfg: cfg}, newHealthMonitor(cfg.health), signals, power)
+}
+
+// stopApp sends the app SIGTERM; the returned channel fires when it is time for SIGKILL.
+func stopApp(app int) <-chan time.Time {
+	_ = syscall.Kill(app, syscall.SIGTERM)
+	return time.After(stopTimeout)
 }
 
 // launch starts the app, or ends the machine with 126 (or 127: not there) when it cannot be started.
@@ -343,10 +354,12 @@ func launch() int {
 }
 
 // supervise runs the app until it ends for good: then the machine powers off with its status.
-func supervise(policy *restarter, signals <-chan os.Signal, power <-chan struct{}) {
+func supervise(policy *restarter, health *healthMonitor, signals <-chan os.Signal, power <-chan struct{}) {
 	app, started := launch(), time.Now()
+	health.appStarted()
 	var kill, restart <-chan time.Time
-	stopping := false // the power button was pressed: no more restarts
+	stopping := false  // the power button was pressed: no more restarts
+	unhealthy := false // the health checks stopped this run
 	lastCode := 0
 	for {
 		select {
@@ -357,24 +370,40 @@ func supervise(policy *restarter, signals <-chan os.Signal, power <-chan struct{
 				}
 				continue
 			}
-			ended, status := reap(app)
-			if !ended {
+			ended := reap(app, health.pid)
+			if status, done := ended[health.pid]; done && health.pid > 0 {
+				if health.result(health.commandEnded(status), app > 0) {
+					unhealthy, kill = true, stopApp(app)
+				}
+			}
+			status, done := ended[app]
+			if !done || app <= 0 {
 				continue
 			}
 			message, code := describe(status)
+			health.appEnded()
 			stopLeftovers()
 			again, delay := false, time.Duration(0)
 			if !stopping {
-				again, delay = policy.next(status, time.Since(started))
+				again, delay = policy.next(status, time.Since(started), unhealthy)
 			}
 			if !again {
 				say(message)
 				powerOff(code)
 			}
 			say(message + ", restart " + strconv.Itoa(policy.restarts) + " in " + strconv.Itoa(int(delay/time.Second)) + " s")
-			app, lastCode, kill, restart = 0, code, nil, time.After(delay)
+			app, lastCode, kill, restart, unhealthy = 0, code, nil, time.After(delay), false
 		case <-restart:
 			app, started, restart = launch(), time.Now(), nil
+			health.appStarted()
+		case <-health.timer:
+			health.check()
+		case <-health.deadline:
+			health.expire()
+		case err := <-health.results:
+			if health.result(err, app > 0) {
+				unhealthy, kill = true, stopApp(app)
+			}
 		case <-power:
 			if app == 0 {
 				say("power button: not restarting the app")
@@ -383,9 +412,7 @@ func supervise(policy *restarter, signals <-chan os.Signal, power <-chan struct{
 			}
 			if kill == nil {
 				say("power button: sending SIGTERM to the app")
-				stopping = true
-				_ = syscall.Kill(app, syscall.SIGTERM)
-				kill = time.After(stopTimeout)
+				stopping, kill = true, stopApp(app)
 			} else {
 				say("power button again: killing the app")
 				_ = syscall.Kill(app, syscall.SIGKILL)

@@ -80,7 +80,7 @@ export interface Manifest {
     builder: BuilderRecord;
   };
   /** Who is PID 1: the program itself, or gopid1's supervising init with the program as /app. */
-  init: { mode: 'direct' } | { mode: 'supervise'; module: string; version: string; /** Absent: no. */ restart?: { policy: string; max: number } };
+  init: { mode: 'direct' } | { mode: 'supervise'; module: string; version: string; /** Absent: no. */ restart?: { policy: string; max: number }; health?: Record<string, unknown> };
   /** `net`: the kernel has networking and the machine gets a NIC when booted. */
   boot: { cmdline: string; net: boolean };
   iso?: { builder: BuilderRecord; menuTimeoutSeconds: number };
@@ -155,7 +155,7 @@ export async function assembleManifest(plan: BuildPlan, parts: BuildParts): Prom
       builder: builderRecord(go.builder),
     },
     init: supervised
-      ? { mode: 'supervise', module: parts.supervisor?.module ?? '', version: toolVersion, ...(plan.runtime.restart.policy !== 'no' ? { restart: plan.runtime.restart } : {}) }
+      ? { mode: 'supervise', module: parts.supervisor?.module ?? '', version: toolVersion, ...(plan.runtime.restart.policy !== 'no' ? { restart: plan.runtime.restart } : {}), ...(plan.runtime.health ? { health: { ...plan.runtime.health } } : {}) }
       : { mode: 'direct' },
     boot: { cmdline: plan.runtime.cmdline, net: plan.runtime.net },
     ...Object.assign({}, ...parts.products.map((product) => product.sections)),

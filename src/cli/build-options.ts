@@ -37,6 +37,12 @@ export interface BuildFlags {
   init?: InitMode;
   restart?: RestartPolicy;
   restartMax?: number;
+  health?: string;
+  healthCmd?: string;
+  healthInterval?: number;
+  healthTimeout?: number;
+  healthStartPeriod?: number;
+  healthRetries?: number;
   net?: boolean;
   cloud?: Cloud;
   format?: string[];
@@ -67,6 +73,12 @@ const FLAG_OF: Record<string, string> = {
   init: '--init',
   restart: '--restart',
   restartMax: '--restart-max',
+  health: '--health',
+  healthCmd: '--health-cmd',
+  healthIntervalSeconds: '--health-interval',
+  healthTimeoutSeconds: '--health-timeout',
+  healthStartPeriodSeconds: '--health-start-period',
+  healthRetries: '--health-retries',
   net: '--net',
   cloud: '--cloud',
   formats: '--format',
@@ -121,6 +133,12 @@ export function addBuildOptions(command: Command): Command {
       ]),
     )
     .option('--restart-max <n>', 'power off after n restarts in a row, none of whose runs lasted 60 s (default: no limit)', positiveInteger('--restart-max'))
+    .option('--health <url>', 'the supervising init GETs this http:// URL on loopback (e.g. http://127.0.0.1:8080/healthz; needs --net) and wants 2xx or 3xx; --health-retries failures in a row stop the program, a failure for --restart')
+    .option('--health-cmd <command>', 'health check by a command in the machine (absolute path and arguments, no shell), exit 0 = healthy')
+    .option('--health-interval <s>', 'seconds between health checks (default: 10)', positiveInteger('--health-interval'))
+    .option('--health-timeout <s>', 'seconds a check may take (default: 5)', positiveInteger('--health-timeout'))
+    .option('--health-start-period <s>', 'seconds after each start before the first check (default: 10)', positiveInteger('--health-start-period'))
+    .option('--health-retries <n>', 'failed checks in a row that make the program unhealthy (default: 3)', positiveInteger('--health-retries'))
     .option('--net', 'networking: IPv4 + virtio NIC in the kernel, configured by the kernel (ip=dhcp unless --cmdline has ip=)')
     .addOption(
       new Option('--cloud <name>', 'drivers of a cloud in the kernel, and ip=dhcp: aws (NVMe, ENA), gcp (virtio-scsi, NVMe, virtio-net, gVNIC), azure (Hyper-V VMBus, storvsc, netvsc); the aws and gcp formats imply theirs (default: none)').choices([
@@ -160,6 +178,12 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     init: flags.init,
     restart: flags.restart,
     restartMax: flags.restartMax,
+    health: flags.health,
+    healthCmd: flags.healthCmd,
+    healthIntervalSeconds: flags.healthInterval,
+    healthTimeoutSeconds: flags.healthTimeout,
+    healthStartPeriodSeconds: flags.healthStartPeriod,
+    healthRetries: flags.healthRetries,
     net: flags.net,
     cloud: flags.cloud,
     formats: flags.format,

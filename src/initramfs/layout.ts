@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import type { BuildPlan } from '../plan/plan.js';
 import { gzip9 } from './compress.js';
 import { writeNewc, type CpioEntry } from './newc.js';
 
@@ -14,8 +15,14 @@ export interface RootfsContents {
 }
 
 /** The supervising init's settings as /etc/gopid1/init.conf holds them. */
-export function initConfigText(restart: { policy: string; max: number }): string {
-  return `restart=${restart.policy}\nrestart-max=${restart.max}\n`;
+export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | 'health'>): string {
+  const { restart, health } = runtime;
+  const lines = [`restart=${restart.policy}`, `restart-max=${restart.max}`];
+  if (health) {
+    lines.push(health.url !== undefined ? `health-url=${health.url}` : `health-cmd=${(health.command ?? []).join(' ')}`);
+    lines.push(`health-interval=${health.intervalSeconds}`, `health-timeout=${health.timeoutSeconds}`, `health-start-period=${health.startPeriodSeconds}`, `health-retries=${health.retries}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /**

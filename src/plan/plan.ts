@@ -55,6 +55,16 @@ export interface BuildOptions {
   restart?: RestartPolicy;
   /** Give up after this many restarts in a row, none of whose runs lasted 60 s (default: no limit). */
   restartMax?: number;
+  /** Health check: an http:// URL on loopback (127.0.0.1, localhost, [::1]) answering 2xx or 3xx; needs net. */
+  health?: string;
+  /** Health check: a command in the machine (its argv, split on spaces) exiting 0. */
+  healthCmd?: string;
+  /** Seconds between checks (default 10), for each one (default 5), before the first (default 10). */
+  healthIntervalSeconds?: number;
+  healthTimeoutSeconds?: number;
+  healthStartPeriodSeconds?: number;
+  /** Failed checks in a row that make the program unhealthy: it is stopped, a failure for the restart policy (default 3). */
+  healthRetries?: number;
   /** Networking: IPv4 and a virtio NIC in the kernel, configured by the kernel from `ip=` (default ip=dhcp). Implied by the aws and gcp formats. */
   net?: boolean;
   /** The drivers of a cloud in the kernel, and networking unless net is false (default none; the aws and gcp formats imply theirs). */
@@ -131,6 +141,8 @@ export interface BuildPlan {
     readonly init: InitMode;
     /** The supervising init's restart policy; `max` 0 is no limit. */
     readonly restart: { readonly policy: RestartPolicy; readonly max: number };
+    /** The supervising init's health checks, when asked for. */
+    readonly health?: HealthPlan;
     readonly cmdline: string;
     readonly net: boolean;
     readonly menuTimeoutSeconds: number;
@@ -200,6 +212,49 @@ function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs:
   return fragments;
 }
 
+export interface HealthPlan {
+  readonly url?: string;
+  readonly command?: readonly string[];
+  readonly intervalSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly startPeriodSeconds: number;
+  readonly retries: number;
+}
+
+/** An http:// URL on loopback, as the init's checker reaches it (no DNS, no TLS). */
+function healthUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw badInput('health', `"${text}" is not a URL`, 'e.g. http://127.0.0.1:8080/healthz');
+  }
+  if (url.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.username || url.password || url.hash) {
+    throw badInput('health', `"${text}" is not an http:// URL on loopback`, 'The init checks the program from inside the machine: http://127.0.0.1:PORT/PATH (or localhost, or [::1]).');
+  }
+  return `http://${url.host}${url.pathname}${url.search}`;
+}
+
+function planHealth(options: BuildOptions): HealthPlan | undefined {
+  const { health, healthCmd } = options;
+  const tuned = [options.healthIntervalSeconds, options.healthTimeoutSeconds, options.healthStartPeriodSeconds, options.healthRetries].some((value) => value !== undefined);
+  if (health === undefined && healthCmd === undefined) {
+    if (tuned) throw badInput('health', 'settings are given without a check', 'Add --health http://127.0.0.1:PORT/PATH or --health-cmd "<command>".');
+    return undefined;
+  }
+  if (health !== undefined && healthCmd !== undefined) throw badInput('healthCmd', 'and health are both given', 'Check with one of them.');
+  const command = healthCmd?.trim().split(/\s+/).filter(Boolean);
+  if (command !== undefined && (command.length === 0 || !command[0]?.startsWith('/'))) throw badInput('healthCmd', `must start with an absolute path in the machine, not "${healthCmd}"`, 'e.g. --health-cmd "/app -check" (there is no shell).');
+  return {
+    ...(health !== undefined ? { url: healthUrl(health) } : {}),
+    ...(command !== undefined ? { command } : {}),
+    intervalSeconds: wholeNumber('healthIntervalSeconds', options.healthIntervalSeconds ?? 10, 1, '10'),
+    timeoutSeconds: wholeNumber('healthTimeoutSeconds', options.healthTimeoutSeconds ?? 5, 1, '5'),
+    startPeriodSeconds: wholeNumber('healthStartPeriodSeconds', options.healthStartPeriodSeconds ?? 10, 1, '10'),
+    retries: wholeNumber('healthRetries', options.healthRetries ?? 3, 1, '3'),
+  };
+}
+
 function planRestart(options: BuildOptions): BuildPlan['runtime']['restart'] {
   const policy = oneOf('restart', options.restart, RESTART_POLICIES, 'no');
   const max = options.restartMax === undefined ? 0 : wholeNumber('restartMax', options.restartMax, 1, '5');
@@ -254,15 +309,20 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   if (options.kernelCompression !== undefined) oneOf('kernelCompression', options.kernelCompression, KERNEL_COMPRESSIONS, 'zstd');
   const compression = oneOf('compress', options.compress, INITRAMFS_COMPRESSIONS, DEFAULT_INITRAMFS_COMPRESSION);
   const restart = planRestart(options);
-  const init = oneOf('init', options.init, INIT_MODES, restart.policy === 'no' ? 'direct' : 'supervise');
+  const health = planHealth(options);
+  const init = oneOf('init', options.init, INIT_MODES, restart.policy === 'no' && !health ? 'direct' : 'supervise');
   if (init === 'direct' && restart.policy !== 'no') {
     throw badInput('restart', `${restart.policy} needs the supervising init: with init direct the program is PID 1, and when PID 1 ends the kernel panics`, 'Use --init supervise (or leave --init out).');
   }
+  if (init === 'direct' && health) throw badInput(health.url ? 'health' : 'healthCmd', 'needs the supervising init, which runs the checks', 'Use --init supervise (or leave --init out).');
   const limits = planLimits(options);
   const jobs = wholeNumber('jobs', options.jobs ?? (limits.cpus !== undefined ? Math.max(1, Math.ceil(limits.cpus)) : facts.cpus), 1, '2');
   const menuTimeoutSeconds = wholeNumber('menuTimeoutSeconds', options.menuTimeoutSeconds ?? 0, 0, '5');
   const outputs = parseFormats([...(options.formats ?? []), ...(options.iso ? ['iso'] : []), ...(options.uefi ? ['iso-uefi'] : [])]);
   const { net, clouds } = planPlatform(options, outputs);
+  if (health?.url && !net) {
+    throw badInput('health', `${health.url} needs TCP/IP in the kernel, even on loopback, and net is off`, 'Add --net (or check with --health-cmd instead).');
+  }
   const explicitEpoch = options.sourceDateEpoch !== undefined ? checkEpoch('sourceDateEpoch', options.sourceDateEpoch) : environmentEpoch(facts);
   const dir = path.resolve(options.app);
   const source = options.kernelSource ?? DEFAULT_KERNEL_SOURCE;
@@ -286,7 +346,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     initramfs: { compression },
     outputs,
     disk: planDisk(options, outputs),
-    runtime: { init, restart, cmdline: planCmdline(options, net, outputs), net, menuTimeoutSeconds },
+    runtime: { init, restart, ...(health ? { health } : {}), cmdline: planCmdline(options, net, outputs), net, menuTimeoutSeconds },
     limits,
     cache: options.cache ?? true,
     sourceDateEpoch: explicitEpoch ?? (facts.appCommitEpoch !== undefined ? checkEpoch('the app\'s last commit time', facts.appCommitEpoch) : DEFAULT_SOURCE_DATE_EPOCH),

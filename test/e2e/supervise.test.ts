@@ -195,3 +195,41 @@ describe('--restart: the supervising init starts the program again', { skip }, (
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 });
+
+describe('--health: the supervising init checks the program, and stops it when unhealthy', { skip }, () => {
+  const unhealthy = path.join(fixtures, 'unhealthy');
+  const checks = ['--net', '--compress', 'xz', '--restart', 'on-failure', '--health-interval', '1', '--health-start-period', '1', '--health-retries', '2'];
+  const lines = (stdout: string) => stdout.split('\n').filter((line) => /^(run \d+|gopid1: (app|health))/.test(line));
+  const expected = [
+    'run 1: serving',
+    'gopid1: health: healthy',
+    'gopid1: health: check failed (answered 500), 1 of 2',
+    'gopid1: health: check failed (answered 500), 2 of 2',
+    'gopid1: health: unhealthy after 2 failed checks in a row: stopping the app',
+    'run 1: stopping',
+    'gopid1: app exited with status 0, restart 1 in 1 s',
+    'run 2: serving',
+    'gopid1: health: healthy',
+  ];
+
+  it('an HTTP check on loopback that starts failing stops the program, and --restart on-failure starts it again', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const out = tempDir('health-url');
+    const built = await runCli(['build', unhealthy, ...checks, '--health', 'http://127.0.0.1:8080/healthz', '--out', out]);
+    assert.equal(built.code, 0, built.stderr);
+    const run = await runCli(['boot', out, '--expect', 'gopid1: health: healthy', '--expect-count', '2', '--timeout', '180']);
+    assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
+    assert.deepEqual(lines(run.stdout), expected);
+  });
+
+  it('a --health-cmd check runs a command in the machine, exit 0 healthy', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const out = tempDir('health-cmd');
+    const built = await runCli(['build', unhealthy, ...checks, '--health-cmd', '/app -check', '--out', out]);
+    assert.equal(built.code, 0, built.stderr);
+    const run = await runCli(['boot', out, '--expect', 'gopid1: health: healthy', '--expect-count', '2', '--timeout', '180']);
+    assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
+    assert.deepEqual(lines(run.stdout), expected.map((line) => line.replace('answered 500', 'exited with status 1')));
+    const refused = await runCli(['build', unhealthy, '--health', 'http://127.0.0.1:8080/healthz', '--out', out]);
+    assert.match(refused.stderr, /--health http:\/\/127\.0\.0\.1:8080\/healthz needs TCP\/IP in the kernel, even on loopback, and net is off \[BAD_INPUT\]/);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+});

@@ -88,8 +88,14 @@ describe('newc writer', () => {
   });
 
   it('gives the supervising init its restart policy in /etc/gopid1/init.conf', { skip: hasCpio() ? false : 'GNU cpio is not installed (make setup installs it)' }, () => {
-    const config = initConfigText({ policy: 'on-failure', max: 3 });
+    const config = initConfigText({ restart: { policy: 'on-failure', max: 3 } });
     assert.equal(config, 'restart=on-failure\nrestart-max=3\n');
+    const health = { intervalSeconds: 2, timeoutSeconds: 1, startPeriodSeconds: 3, retries: 2 };
+    assert.equal(
+      initConfigText({ restart: { policy: 'no', max: 0 }, health: { url: 'http://127.0.0.1:8080/healthz', ...health } }),
+      'restart=no\nrestart-max=0\nhealth-url=http://127.0.0.1:8080/healthz\nhealth-interval=2\nhealth-timeout=1\nhealth-start-period=3\nhealth-retries=2\n',
+    );
+    assert.match(initConfigText({ restart: { policy: 'no', max: 0 }, health: { command: ['/app', '-check'], ...health } }), /^health-cmd=\/app -check$/m);
     const archive = writeNewc(rootfsEntries({ init: Buffer.from('supervisor'), app: Buffer.from('program!'), initConfig: config }), { mtime: 1704067200 });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-initconf-'));
     execFileSync('cpio', ['-i', '-d', '--quiet', '--no-absolute-filenames'], { input: archive, cwd: dir });

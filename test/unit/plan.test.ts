@@ -144,6 +144,20 @@ describe('planBuild: every input checked, errors naming API fields', () => {
     rejects({ restart: 'sometimes' as never }, 'restart', /must be one of no, on-failure, always/);
   });
 
+  it('health checks: a loopback URL (with networking) or a command, defaults resolved, the supervising init implied', () => {
+    const web = plan({ health: 'http://localhost:8080/healthz?deep=1', net: true });
+    assert.equal(web.runtime.init, 'supervise');
+    assert.deepEqual(web.runtime.health, { url: 'http://localhost:8080/healthz?deep=1', intervalSeconds: 10, timeoutSeconds: 5, startPeriodSeconds: 10, retries: 3 });
+    assert.deepEqual(plan({ healthCmd: ' /app  -check ', healthRetries: 5 }).runtime.health?.command, ['/app', '-check']);
+    rejects({ health: 'http://127.0.0.1:8080/' }, 'health', /needs TCP\/IP in the kernel, even on loopback, and net is off/);
+    rejects({ health: 'https://127.0.0.1/', net: true }, 'health', /is not an http:\/\/ URL on loopback/);
+    rejects({ health: 'http://example.com/', net: true }, 'health', /is not an http:\/\/ URL on loopback/);
+    rejects({ health: 'not a url', net: true }, 'health', /is not a URL/);
+    rejects({ healthCmd: 'check.sh' }, 'healthCmd', /must start with an absolute path/);
+    rejects({ healthRetries: 2 }, 'health', /settings are given without a check/);
+    rejects({ healthCmd: '/app', init: 'direct' }, 'healthCmd', /needs the supervising init/);
+  });
+
   it('refuses unusable numbers', () => {
     rejects({ cpus: 0.05 }, 'cpus', /^cpus must be a number of CPUs, at least 0\.1/);
     rejects({ cpus: Number.NaN }, 'cpus', /^cpus must be/);
