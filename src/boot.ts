@@ -51,6 +51,8 @@ export interface BootOptions {
 export type { BootResult };
 
 
+const MAX_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 function checkPositive(value: number | undefined, what: string, example: string): void {
   if (value !== undefined && (!Number.isFinite(value) || value <= 0)) {
     throw new Gopid1Error('BAD_INPUT', `${what} must be a positive number, not ${value}`, { hint: `e.g. ${example}` });
@@ -81,6 +83,10 @@ async function formatMedia(dir: string, options: BootOptions): Promise<BootOptio
 /** Boots an out dir (or a kernel and initramfs) in QEMU and reports how the run ended. */
 export async function boot(options: BootOptions = {}): Promise<BootResult> {
   checkPositive(options.timeoutSeconds, '--timeout', '--timeout 90');
+  // Node's timers hold 2^31 - 1 ms; a longer one fires at once.
+  if ((options.timeoutSeconds ?? 0) > MAX_TIMEOUT_SECONDS) {
+    throw new Gopid1Error('BAD_INPUT', `--timeout must be at most ${MAX_TIMEOUT_SECONDS} s (24 days), not ${options.timeoutSeconds}`, { hint: 'Leave --timeout out to wait as long as the machine runs.' });
+  }
   checkPositive(options.memoryMiB, '--memory', '--memory 256');
   if (options.memoryMiB !== undefined && (!Number.isInteger(options.memoryMiB) || options.memoryMiB < 16)) {
     throw new Gopid1Error('BAD_INPUT', `--memory must be a whole number of MiB, at least 16, not ${options.memoryMiB}`, { hint: 'e.g. --memory 256' });

@@ -60,7 +60,8 @@ function header(record: Record): Buffer {
 
 function normaliseName(name: string): string {
   const clean = name.replace(/^\.?\/+/, '').replace(/\/+$/, '');
-  if (clean === '' || clean.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+  // A NUL ends a name in the archive: the kernel would cut the name there.
+  if (clean === '' || clean.includes('\0') || clean.split('/').some((part) => part === '' || part === '.' || part === '..')) {
     throw new Error(`invalid initramfs path: ${JSON.stringify(name)}`);
   }
   return clean;

@@ -246,13 +246,15 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   child.stdout?.on('data', (chunk: Buffer) => {
     splitter.push(chunk);
     clearTimeout(quiet);
-    const partial = splitter.partial;
-    if (verdict || partial === '') return;
+    // Only the head of a partial line after each chunk: a line that never ends must not cost its length every time.
+    const head = splitter.partialHead();
+    if (verdict || head === '') return;
     const at = performance.now() - started;
-    watcher.notePartial(partial, at);
+    watcher.notePartial(head, at);
     watchWindow();
+    const received = splitter.received;
     quiet = setTimeout(() => {
-      if (splitter.partial === partial) settle(watcher.feedPartial(partial, at));
+      if (splitter.received === received) settle(watcher.feedPartial(splitter.partial, at));
     }, PARTIAL_LINE_QUIET_MS);
   });
   const timer =

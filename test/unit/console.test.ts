@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LineSplitter, cleanLine } from '../../src/lines.js';
-import { ConsoleWatcher, decodeInitExit, isKernelLine } from '../../src/qemu/console.js';
+import { ConsoleWatcher, toRegExp, decodeInitExit, isKernelLine } from '../../src/qemu/console.js';
 
 describe('serial console', () => {
   it('tells kernel lines (printk timestamps) from the program\'s', () => {
@@ -17,6 +17,16 @@ describe('serial console', () => {
     assert.deepEqual(decodeInitExit(0x00000200), { status: 2 });
     assert.deepEqual(decodeInitExit(0x0000000b), { signal: 11, coreDumped: false });
     assert.deepEqual(decodeInitExit(0x00000086), { signal: 6, coreDumped: true });
+  });
+
+  it('counts matches of a pattern with the g or y flag line by line, as of any other', () => {
+    for (const pattern of [/Hello/g, /Hello/y, /hello/gi]) {
+      const watcher = new ConsoleWatcher({ expect: toRegExp(pattern), expectCount: 3 });
+      assert.equal(watcher.feed('Hello 1', 1), undefined);
+      assert.equal(watcher.feed('Hello 2', 2), undefined);
+      assert.equal(watcher.feed('Hello 3', 3)?.kind, 'expected', String(pattern));
+    }
+    assert.equal(toRegExp(/Hello/gi).flags, 'i');
   });
 
   it('reports the N-th match of --expect, and when the program first spoke', () => {

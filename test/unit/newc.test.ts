@@ -56,6 +56,7 @@ describe('newc writer', () => {
 
   it('refuses paths that escape the root and duplicates', () => {
     assert.throws(() => writeNewc([{ type: 'dir', name: '../etc', mode: 0o755 }], { mtime: 0 }), /invalid initramfs path/);
+    assert.throws(() => writeNewc([{ type: 'dir', name: 'etc\0passwd', mode: 0o755 }], { mtime: 0 }), /invalid initramfs path/, 'a NUL would end the name in the archive');
     assert.throws(() => writeNewc([{ type: 'dir', name: 'a', mode: 0o755 }, { type: 'dir', name: './a', mode: 0o755 }], { mtime: 0 }), /duplicate/);
   });
 
