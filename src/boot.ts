@@ -26,6 +26,8 @@ export interface BootOptions {
   /** Succeed (and stop the machine) once this matches a console line, `expectCount` times. */
   expect?: string | RegExp;
   expectCount?: number;
+  /** Match `expect` against every console line (firmware, GRUB, kernel, the supervising init), not only the program's output. */
+  expectAnywhere?: boolean;
   timeoutSeconds?: number;
   memoryMiB?: number;
   accel?: AccelChoice;
@@ -151,6 +153,7 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
     ...(unpackedBytes !== undefined ? { unpackedBytes } : {}),
     ...(expect ? { expect } : {}),
     ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}),
+    ...(options.expectAnywhere ? { expectAnywhere: true } : {}),
     ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
     ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
     accel: options.accel ?? 'auto',

@@ -34,6 +34,8 @@ export interface RunAwsOptions extends AwsClientOptions {
   ports?: number[];
   expect?: string;
   expectCount?: number;
+  /** Match `expect` against every console line, not only the program's. */
+  expectAnywhere?: boolean;
   /** Give up (and terminate) after this long; default 600 s. */
   timeoutSeconds?: number;
   /** Leave the instance running at the end. */
@@ -144,7 +146,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 /** Reads the console until a verdict, the instance ending, or the deadline. */
 async function watch(ec2: EC2Client, instanceId: string, options: RunAwsOptions, report: Reporter, started: number): Promise<{ result: Pick<RunAwsResult, 'outcome' | 'exitStatus' | 'exitSignal'>; instance: Instance | undefined }> {
-  const watcher = new ConsoleWatcher({ ...(options.expect !== undefined ? { expect: toRegExp(options.expect) } : {}), ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}), supervised: true });
+  const watcher = new ConsoleWatcher({ ...(options.expect !== undefined ? { expect: toRegExp(options.expect) } : {}), ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}), expectAnywhere: options.expectAnywhere ?? false, bootloader: true, supervised: true });
   const deadline = started + (options.timeoutSeconds ?? 600) * 1000;
   let seen = '';
   let partial = '';

@@ -10,6 +10,7 @@ import { formatSeconds, outputMode } from './output.js';
 interface BootFlags {
   expect?: string;
   expectCount?: number;
+  expectAnywhere?: boolean;
   timeout?: number;
   memory?: number;
   accel: AccelChoice;
@@ -60,8 +61,9 @@ export function registerBoot(program: Command, context: CommandContext): void {
     .command('boot')
     .description('boot an out dir of `gopid1 build` in QEMU, with the serial console on this terminal')
     .argument('[dir]', `out dir of gopid1 build (default: ${DEFAULT_OUT_DIR})`)
-    .option('-e, --expect <regex>', 'exit 0 and stop the machine once a console line matches')
+    .option('-e, --expect <regex>', 'exit 0 and stop the machine once a line of the program\'s output matches')
     .option('--expect-count <n>', 'wait for this many matching lines', positiveInteger('--expect-count'))
+    .option('--expect-anywhere', 'match --expect against every console line: firmware, GRUB, kernel and supervising-init lines too')
     .option('-t, --timeout <seconds>', 'stop and fail after this long (default: none; 120 with --expect)', positiveNumber('--timeout'))
     .option('-m, --memory <mib>', 'guest RAM in MiB (default: sized from the initramfs)', positiveInteger('--memory'))
     .addOption(new Option('--accel <accel>', 'auto = KVM only when usable and the CPU has vmx/svm').choices(['auto', 'kvm', 'tcg']).default('auto'))
@@ -91,6 +93,7 @@ export function registerBoot(program: Command, context: CommandContext): void {
         machine: flags.machine,
         ...(flags.expect !== undefined ? { expect: flags.expect } : {}),
         ...(flags.expectCount !== undefined ? { expectCount: flags.expectCount } : {}),
+        ...(flags.expectAnywhere ? { expectAnywhere: true } : {}),
         ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
         ...(flags.memory !== undefined ? { memoryMiB: flags.memory } : {}),
         ...(flags.cmdline !== undefined ? { cmdline: flags.cmdline } : {}),

@@ -15,6 +15,7 @@ interface RunAwsFlags {
   port?: number[];
   expect?: string;
   expectCount?: number;
+  expectAnywhere?: boolean;
   timeout?: number;
   keep?: boolean;
   quiet?: boolean;
@@ -51,6 +52,7 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('-p, --port <n>', 'open this TCP port to the world in a security group made for the run, deleted after it (repeatable)', (value: string, previous: number[] = []) => [...previous, positiveInteger('--port')(value)])
     .option('-e, --expect <regex>', 'exit 0 and terminate once a console line matches')
     .option('--expect-count <n>', 'wait for the n-th matching line', positiveInteger('--expect-count'))
+    .option('--expect-anywhere', 'match --expect against every console line (firmware, GRUB, kernel, the init), not only the program\'s')
     .option('-t, --timeout <seconds>', 'give up and terminate after this long (default: 600)', positiveNumber('--timeout'))
     .option('--keep', 'leave the instance running at the end')
     .option('-q, --quiet', 'do not echo the console')
@@ -68,6 +70,7 @@ export function registerRun(program: Command, context: CommandContext): void {
         ...(flags.port ? { ports: flags.port } : {}),
         ...(flags.expect !== undefined ? { expect: flags.expect } : {}),
         ...(flags.expectCount !== undefined ? { expectCount: flags.expectCount } : {}),
+        ...(flags.expectAnywhere ? { expectAnywhere: true } : {}),
         ...(flags.timeout !== undefined ? { timeoutSeconds: flags.timeout } : {}),
         ...(flags.keep ? { keep: true } : {}),
         ...(mode !== 'json' && !flags.quiet ? { onConsole: (line: string) => process.stdout.write(`${line}\n`) } : {}),

@@ -31,6 +31,8 @@ export interface BootMachineOptions {
   /** Stop with success once this regular expression has matched `expectCount` console lines. */
   expect?: RegExp;
   expectCount?: number;
+  /** Try `expect` on every console line, not only the program's. */
+  expectAnywhere?: boolean;
   /** Give up after this many seconds (no limit when undefined). */
   timeoutSeconds?: number;
   memoryMiB?: number;
@@ -191,7 +193,7 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   const cmdline = media.kind === 'direct' ? media.cmdline : undefined;
 
   const log = await openLog(options.serialLog, { tailSize: 25 });
-  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1, bootloader: media.kind !== 'direct', supervised });
+  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1, expectAnywhere: options.expectAnywhere ?? false, bootloader: media.kind !== 'direct', supervised });
   let verdict: ConsoleVerdict | { kind: 'sampled' } | undefined;
   let timedOut = false;
   let aborted = false;

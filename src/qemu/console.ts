@@ -78,7 +78,10 @@ export class ConsoleWatcher {
    * `bootloader`: GRUB prints first (ISO boots). `supervised`: /init is gopid1's supervising init, whose
    * "gopid1: app exited …" line ends the program's run.
    */
-  constructor(private readonly options: { expect?: RegExp; expectCount?: number; bootloader?: boolean; supervised?: boolean } = {}) {
+  /**
+   * `expectAnywhere`: `expect` is tried on every line (firmware, GRUB, kernel, the init), not only the program's.
+   */
+  constructor(private readonly options: { expect?: RegExp; expectCount?: number; expectAnywhere?: boolean; bootloader?: boolean; supervised?: boolean } = {}) {
     this.bootloaderDone = !options.bootloader;
   }
 
@@ -95,7 +98,7 @@ export class ConsoleWatcher {
    */
   feedPartial(text: string, at: number): ConsoleVerdict | undefined {
     this.notePartial(text, at);
-    if (this.options.expect?.test(text) && (this.options.expectCount ?? 1) - this.matches === 1) {
+    if (this.expects(text) && (this.options.expectCount ?? 1) - this.matches === 1) {
       this.matches += 1;
       this.expectedAt = at;
       return { kind: 'expected', line: text };
@@ -103,15 +106,26 @@ export class ConsoleWatcher {
     return undefined;
   }
 
-  private noteProgramOutput(text: string, at: number): void {
-    if (this.firstProgramLineAt !== undefined || text.trim() === '' || isKernelLine(text)) return;
-    if (this.options.supervised && SUPERVISOR_LINE.test(text)) return;
+  /** Whether a line is the program's: not the kernel's, not the init's, not firmware's or GRUB's (up to its "Booting" line). */
+  private isProgramLine(text: string): boolean {
+    if (text.trim() === '' || isKernelLine(text)) return false;
+    if (this.options.supervised && SUPERVISOR_LINE.test(text)) return false;
     if (GRUB_BOOTING.test(text)) {
       this.bootloaderDone = true;
-      return;
+      return false;
     }
-    if (!this.bootloaderDone || GRUB_MESSAGE.test(text)) return;
-    this.firstProgramLineAt = at;
+    return this.bootloaderDone && !GRUB_MESSAGE.test(text);
+  }
+
+  private noteProgramOutput(text: string, at: number): boolean {
+    const program = this.isProgramLine(text);
+    if (program) this.firstProgramLineAt ??= at;
+    return program;
+  }
+
+  /** --expect looks at the program's lines only, unless told to look at every line. */
+  private expects(text: string, program = this.isProgramLine(text)): boolean {
+    return (program || (this.options.expectAnywhere ?? false)) && (this.options.expect?.test(text) ?? false);
   }
 
   private noteKernelTime(line: string, at: number): void {
@@ -124,9 +138,9 @@ export class ConsoleWatcher {
   }
 
   feed(line: string, at: number): ConsoleVerdict | undefined {
-    this.noteProgramOutput(line, at);
+    const program = this.noteProgramOutput(line, at);
     this.noteKernelTime(line, at);
-    if (this.options.expect?.test(line)) {
+    if (this.expects(line, program)) {
       this.matches += 1;
       if (this.matches >= (this.options.expectCount ?? 1)) {
         this.expectedAt = at;

@@ -216,7 +216,7 @@ describe('--health: the supervising init checks the program, and stops it when u
     const out = tempDir('health-url');
     const built = await runCli(['build', unhealthy, ...checks, '--health', 'http://127.0.0.1:8080/healthz', '--out', out]);
     assert.equal(built.code, 0, built.stderr);
-    const run = await runCli(['boot', out, '--expect', 'gopid1: health: healthy', '--expect-count', '2', '--timeout', '180']);
+    const run = await runCli(['boot', out, '--expect', 'gopid1: health: healthy', '--expect-anywhere', '--expect-count', '2', '--timeout', '180']);
     assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
     assert.deepEqual(lines(run.stdout), expected);
   });
@@ -225,7 +225,7 @@ describe('--health: the supervising init checks the program, and stops it when u
     const out = tempDir('health-cmd');
     const built = await runCli(['build', unhealthy, ...checks, '--health-cmd', '/app -check', '--out', out]);
     assert.equal(built.code, 0, built.stderr);
-    const run = await runCli(['boot', out, '--expect', 'gopid1: health: healthy', '--expect-count', '2', '--timeout', '180']);
+    const run = await runCli(['boot', out, '--expect', 'gopid1: health: healthy', '--expect-anywhere', '--expect-count', '2', '--timeout', '180']);
     assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
     assert.deepEqual(lines(run.stdout), expected.map((line) => line.replace('answered 500', 'exited with status 1')));
     const refused = await runCli(['build', unhealthy, '--health', 'http://127.0.0.1:8080/healthz', '--out', out]);

@@ -19,6 +19,17 @@ describe('serial console', () => {
     assert.deepEqual(decodeInitExit(0x00000086), { signal: 6, coreDumped: true });
   });
 
+  it('matches --expect against the program\'s lines only, unless told to match anywhere', () => {
+    const grub = ['SeaBIOS (version 1.16)', 'Booting from DVD/CD...', "Booting `hello'", '[    0.412000] hello: module loaded', 'gopid1: app started hello'];
+    const strict = new ConsoleWatcher({ expect: /hello/i, bootloader: true, supervised: true });
+    for (const line of grub) assert.equal(strict.feed(line, 1), undefined, line);
+    assert.deepEqual(strict.feed('Hello from Golang', 2), { kind: 'expected', line: 'Hello from Golang' });
+    const anywhere = new ConsoleWatcher({ expect: /hello/i, expectAnywhere: true, bootloader: true, supervised: true });
+    assert.deepEqual(anywhere.feed("Booting `hello'", 1), { kind: 'expected', line: "Booting `hello'" });
+    const direct = new ConsoleWatcher({ expect: /Linux version/ });
+    assert.equal(direct.feed('[    0.000000] Linux version 6.12.117', 1), undefined, 'a kernel line is not the program\'s');
+  });
+
   it('counts matches of a pattern with the g or y flag line by line, as of any other', () => {
     for (const pattern of [/Hello/g, /Hello/y, /hello/gi]) {
       const watcher = new ConsoleWatcher({ expect: toRegExp(pattern), expectCount: 3 });
