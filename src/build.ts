@@ -124,7 +124,7 @@ export async function executePlan(plan: BuildPlan, { onProgress, signal }: RunOp
   const inputs = await checkInputs(plan);
   throwIfAborted(signal, 'build');
   const engine = await connectEngine();
-  const out = await OutputDir.open(plan.out, { appDir: plan.app.dir, runId: engine.runId });
+  const out = await OutputDir.open(plan.out, { appDir: plan.app.dir, runId: engine.runId, force: plan.force });
   const context: StageContext = { engine, out, limits: plan.limits, cache: new ContentCache(), dockerfilesDir, report: onProgress ?? silent, ...(signal ? { signal } : {}) };
   try {
     const [kernel, programs] = await inParallel(

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, chmod, mkdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Gopid1Error, errnoIn } from '../errors.js';
 
@@ -51,6 +51,29 @@ export async function noSpaceError(error: unknown, options: { outDir?: string } 
   });
 }
 
+/** What a gopid1 build leaves in its out dir besides the files its manifest lists. */
+function madeByGopid1(name: string): boolean {
+  return name === 'logs' || name === 'manifest.json' || name === 'serial.log' || name.startsWith('.gopid1-staging-') || /^compare\.(json|md|svg)$/.test(name);
+}
+
+/** The entries of an existing out dir that are not gopid1's, when it holds no manifest of a gopid1 build. */
+async function foreignEntries(dir: string): Promise<string[]> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  if (entries.length === 0) return [];
+  const manifest = await readFile(path.join(dir, 'manifest.json'), 'utf8')
+    .then((text) => JSON.parse(text) as { schema?: unknown; artifacts?: unknown })
+    .catch(() => undefined);
+  if (manifest && typeof manifest.schema === 'number' && typeof manifest.artifacts === 'object') return [];
+  return entries.filter((name) => !madeByGopid1(name)).sort();
+}
+
+/** The previous build's logs: gopid1's own *.log files, nothing else under logs/. */
+async function removeOldLogs(logs: string): Promise<void> {
+  for (const entry of await readdir(logs, { withFileTypes: true })) {
+    if (entry.isFile() && entry.name.endsWith('.log')) await rm(path.join(logs, entry.name), { force: true });
+  }
+}
+
 /**
  * The out dir of a build. Artifacts are made in a staging directory inside it and renamed into place only
  * when the whole build succeeded, so a failed or interrupted build never leaves a half-written artifact at
@@ -63,13 +86,24 @@ export class OutputDir {
     readonly logs: string,
   ) {}
 
-  static async open(out: string, options: { appDir: string; runId: string }): Promise<OutputDir> {
+  /**
+   * Opens (or makes) the out dir. A directory that holds anything gopid1 did not make, and no manifest of a gopid1
+   * build, is refused unless `force`: gopid1 deletes only what it made, and a mistyped --out must not become a
+   * build's home.
+   */
+  static async open(out: string, options: { appDir: string; runId: string; force?: boolean }): Promise<OutputDir> {
     const dir = path.resolve(out);
     if (dir === path.parse(dir).root) {
       throw new Gopid1Error('BAD_INPUT', `refusing to write build output into ${dir}`, { hint: 'Pass --out with a directory of its own, e.g. --out dist.' });
     }
     if (dir === path.resolve(options.appDir)) {
       throw new Gopid1Error('BAD_INPUT', `the out dir ${out} is the app directory`, { hint: 'Pass --out with a directory of its own, e.g. --out dist.' });
+    }
+    const foreign = await foreignEntries(dir);
+    if (foreign.length > 0 && !options.force) {
+      throw new Gopid1Error('BAD_INPUT', `the out dir ${out} holds files gopid1 did not make (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}) and no gopid1 build`, {
+        hint: 'Pass --out with a new or empty directory (e.g. --out dist), or add --force to write there anyway (gopid1 deletes only what it made).',
+      });
     }
     try {
       await mkdir(dir, { recursive: true });
@@ -83,9 +117,10 @@ export class OutputDir {
     const staging = path.join(dir, `.gopid1-staging-${options.runId}`);
     const logs = path.join(dir, 'logs');
     try {
-      await rm(logs, { recursive: true, force: true });
       await mkdir(staging, { recursive: true, mode: 0o755 });
       await mkdir(logs, { recursive: true, mode: 0o755 });
+      // A directory gopid1 was forced into keeps every file it had, logs/ included.
+      if (foreign.length === 0) await removeOldLogs(logs);
     } catch (error) {
       await rm(staging, { recursive: true, force: true });
       throw error;

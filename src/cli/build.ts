@@ -10,6 +10,7 @@ import { withProgress } from './progress.js';
 interface BuildCommandFlags extends BuildFlags {
   out?: string;
   cache: boolean;
+  force?: boolean;
 }
 
 /** What each disk format's row says beside its file name. */
@@ -62,9 +63,10 @@ export function registerBuild(program: Command, context: CommandContext): void {
     'out dir for bzImage, init (+ app), initramfs.cpio.zst (or .xz, .gz), kernel.config, each format\'s file, manifest.json, logs/',
   )
     .option('--no-cache', 'rebuild everything: no kernel from the cache, no Go build cache')
+    .option('--force', 'write into an out dir that holds files gopid1 did not make (it still deletes only what it made)')
     .action(async (app: string, flags: BuildCommandFlags, command: Command) => {
       const { result, mode } = await withProgress(command, (onProgress) =>
-        build({ ...buildOptionsFrom(app, flags), ...(flags.out !== undefined ? { out: flags.out } : {}), cache: flags.cache, onProgress, signal: context.signal }).catch(buildFailure(flags.out ?? DEFAULT_OUT_DIR)),
+        build({ ...buildOptionsFrom(app, flags), ...(flags.out !== undefined ? { out: flags.out } : {}), cache: flags.cache, ...(flags.force ? { force: true } : {}), onProgress, signal: context.signal }).catch(buildFailure(flags.out ?? DEFAULT_OUT_DIR)),
       );
       if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: true, outDir: result.outDir, durations: result.durations, manifest: result.manifest }, null, 2)}\n`);
       else process.stdout.write(`${sizeTable(result)}\n`);

@@ -33,6 +33,8 @@ export interface BuildOptions {
   app: string;
   /** Out dir (default "dist"). */
   out?: string;
+  /** Write into an out dir that holds files gopid1 did not make (it still deletes only what it made). */
+  force?: boolean;
   /** Name of the machine (default: the app directory's name). */
   name?: string;
   arch?: Arch;
@@ -118,6 +120,8 @@ export interface BuildPlan {
   readonly name: string;
   readonly app: { readonly dir: string; readonly package: string };
   readonly out: string;
+  /** Write into an out dir that holds files gopid1 did not make. */
+  readonly force: boolean;
   readonly kernel: {
     readonly source: string;
     readonly base: KernelConfigBase;
@@ -332,6 +336,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     name: options.name ?? path.basename(dir),
     app: { dir, package: options.package ?? '.' },
     out: path.resolve(options.out ?? DEFAULT_OUT_DIR),
+    force: options.force ?? false,
     kernel: {
       source,
       base,
@@ -363,7 +368,7 @@ function deepFreeze<T>(value: T): T {
 
 /** The plan as manifest.json records it: no host paths (fragments by name, the app by its package, no out dir). */
 export function planRecord(plan: BuildPlan): Record<string, unknown> {
-  const { app, out: _out, kernel, ...rest } = plan;
+  const { app, out: _out, force: _force, kernel, ...rest } = plan;
   return {
     ...rest,
     app: { package: app.package },

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -19,6 +19,24 @@ describe('bad input against the real engine and QEMU: one paragraph, the fix, no
     assert.match(run.stderr, /cannot write to the out dir \/etc\/passwd\/dist \[BAD_INPUT\]/);
     assert.match(run.stderr, /→ Choose a directory you can write to/);
     noStack(run.stderr);
+  });
+
+  it('an out dir holding files gopid1 did not make is refused, and with --force used without deleting any of them', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const home = tempDir('robust-home');
+    mkdirSync(path.join(home, 'logs', 'app'), { recursive: true });
+    writeFileSync(path.join(home, 'logs', 'app', 'today.log'), 'mine\n');
+    writeFileSync(path.join(home, 'logs', 'yesterday.log'), 'mine\n');
+    writeFileSync(path.join(home, 'notes.txt'), 'mine\n');
+    let run = await runCli(['build', hello, '--out', home]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /the out dir .* holds files gopid1 did not make \(notes\.txt\) and no gopid1 build/);
+    assert.match(run.stderr, /\[BAD_INPUT\]\n\s+→ Pass --out with a new or empty directory .* or add --force/);
+    noStack(run.stderr);
+    run = await runCli(['build', hello, '--out', home, '--force']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(readFileSync(path.join(home, 'logs', 'app', 'today.log'), 'utf8'), 'mine\n');
+    assert.equal(readFileSync(path.join(home, 'logs', 'yesterday.log'), 'utf8'), 'mine\n');
+    assert.equal(readFileSync(path.join(home, 'notes.txt'), 'utf8'), 'mine\n');
   });
 
   it('a kernel or ISO file that is not what it claims is refused before QEMU starts', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {

@@ -21,7 +21,7 @@ describe('a full disk', { skip }, () => {
     const watchdog = setTimeout(() => child?.kill('SIGKILL'), MUST_END_WITHIN_MS);
     try {
       writeFileSync(path.join(out, 'notes.txt'), 'what the out dir held before\n');
-      const run = await runCli(['build', hello, '--out', out], {
+      const run = await runCli(['build', hello, '--out', out, '--force'], {
         onOutput: (_text, process) => {
           pid = process.pid ?? 0;
           child = process;
