@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sha256File } from './files.js';
@@ -34,10 +34,16 @@ export interface CacheHit<Meta> {
   meta: Meta;
 }
 
+/** An entry's file name: a plain name inside the entry, never a path out of it. */
+function plainName(name: string): boolean {
+  return name !== '' && name === path.basename(name) && !name.startsWith('.') && !name.includes('\0');
+}
+
 /**
- * A content-addressed store: `<root>/<kind>/<key>/` holds files and an index of their sha256. Entries are
- * written to a temporary directory and renamed into place, and verified when read; a damaged entry is
- * removed and reported as a miss.
+ * A content-addressed store: `<root>/<kind>/<key>/` holds files and an index of their sha256. Entries are written
+ * to a temporary directory and renamed into place; a valid entry is never removed or replaced while it may be read,
+ * so a reader sees a whole entry or none. Reading checks every name (plain names in the entry, regular files, not
+ * links) and every hash; an entry that fails is a miss, replaced by the next put.
  */
 export class ContentCache {
   constructor(readonly root: string = cacheRoot()) {}
@@ -54,21 +60,23 @@ export class ContentCache {
     } catch {
       return undefined;
     }
+    if (!index || typeof index.files !== 'object' || index.files === null) return undefined;
     const files: Record<string, string> = {};
     for (const [name, sha256] of Object.entries(index.files)) {
+      if (!plainName(name) || name === 'entry.json') return undefined;
       const file = path.join(dir, name);
-      const actual = await sha256File(file).catch(() => undefined);
-      if (actual !== sha256) {
-        await rm(dir, { recursive: true, force: true });
-        return undefined;
-      }
+      const regular = await lstat(file).then((stats) => stats.isFile(), () => false);
+      if (!regular || (await sha256File(file).catch(() => undefined)) !== sha256) return undefined;
       files[name] = file;
     }
     return { dir, files, meta: index.meta };
   }
 
-  /** Stores copies of `files` (entry name → source path) with `meta`; returns the stored entry. */
+  /** Stores copies of `files` (entry name → source path) with `meta`; returns the stored entry (another build's, when it stored the same key first). */
   async put<Meta>(kind: string, key: string, files: Record<string, string>, meta: Meta): Promise<CacheHit<Meta>> {
+    for (const name of Object.keys(files)) if (!plainName(name) || name === 'entry.json') throw new Error(`invalid cache entry file name ${JSON.stringify(name)}`);
+    const existing = await this.get<Meta>(kind, key);
+    if (existing) return existing;
     const final = this.entryDir(kind, key);
     const temp = path.join(this.root, kind, `.tmp-${randomBytes(6).toString('hex')}`);
     await mkdir(temp, { recursive: true });
@@ -79,20 +87,33 @@ export class ContentCache {
         index.files[name] = await sha256File(path.join(temp, name));
       }
       await writeFile(path.join(temp, 'entry.json'), `${JSON.stringify(index, null, 2)}\n`);
-      await rm(final, { recursive: true, force: true });
-      try {
-        await rename(temp, final);
-      } catch (error) {
-        // Another build stored the same entry first: same key, same content.
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
-      }
+      await this.install(kind, key, temp, final);
     } finally {
       await rm(temp, { recursive: true, force: true });
     }
     const stored = await this.get<Meta>(kind, key);
-    if (!stored) throw new Error(`cache entry ${kind}/${key} vanished right after it was written`);
+    if (!stored) throw new Error(`cache entry ${kind}/${key} is not readable right after it was written`);
     return stored;
+  }
+
+  /** Renames a written entry into place. A valid entry there stays (same key, same content); a damaged one is moved aside first. */
+  private async install(kind: string, key: string, temp: string, final: string): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await rename(temp, final);
+        return;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+      }
+      if (await this.get(kind, key)) return;
+      const aside = path.join(this.root, kind, `.damaged-${randomBytes(6).toString('hex')}`);
+      await rename(final, aside).then(
+        () => rm(aside, { recursive: true, force: true }),
+        () => undefined,
+      );
+    }
+    throw new Error(`cannot store cache entry ${kind}/${key}: its place stays taken by a damaged entry`);
   }
 
   async clear(): Promise<void> {
