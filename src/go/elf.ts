@@ -16,6 +16,11 @@ export interface ElfFacts {
   interpreter?: string;
   /** DT_NEEDED libraries. */
   needed: string[];
+  /** The entry point, and whether a PT_LOAD segment holds it (ELF64 only). */
+  entry?: bigint;
+  entryLoaded?: boolean;
+  /** PT_LOAD segments (ELF64 only). */
+  loads?: number;
 }
 
 function fail(message: string, hint: string): never {
@@ -39,10 +44,14 @@ export function inspectElf(buffer: Buffer): ElfFacts {
   const type = typeCode === 2 ? 'exec' : typeCode === 3 ? 'dyn' : `type ${typeCode}`;
   if (elfClass !== 64) return { class: 32, machine, type, needed: [] };
 
+  const entry = buffer.readBigUInt64LE(24);
   const phoff = Number(buffer.readBigUInt64LE(32));
   const phentsize = buffer.readUInt16LE(54);
   const phnum = buffer.readUInt16LE(56);
-  const loads: { vaddr: bigint; offset: bigint; filesz: bigint }[] = [];
+  if (phentsize !== 56 || phnum === 0 || phnum === 0xffff || phoff + phnum * phentsize > buffer.length) {
+    fail(`the built program has a malformed ELF program header table (${phnum} entries of ${phentsize} bytes at ${phoff})`, 'Rebuild it; if it persists, the Go toolchain in the builder is broken (`gopid1 clean --images`).');
+  }
+  const loads: { vaddr: bigint; offset: bigint; filesz: bigint; memsz: bigint }[] = [];
   let interpreter: string | undefined;
   let dynamic: { offset: number; size: number } | undefined;
   for (let i = 0; i < phnum; i++) {
@@ -52,7 +61,11 @@ export function inspectElf(buffer: Buffer): ElfFacts {
     const offset = buffer.readBigUInt64LE(at + 8);
     const vaddr = buffer.readBigUInt64LE(at + 16);
     const filesz = buffer.readBigUInt64LE(at + 32);
-    if (ptype === PT_LOAD) loads.push({ vaddr, offset, filesz });
+    const memsz = buffer.readBigUInt64LE(at + 40);
+    if (ptype === PT_LOAD) {
+      if (offset + filesz > BigInt(buffer.length)) fail(`the built program is truncated: a loadable segment runs to byte ${offset + filesz} of ${buffer.length}`, 'Rebuild it (a full disk or an interrupted copy can cut a file short).');
+      loads.push({ vaddr, offset, filesz, memsz });
+    }
     if (ptype === PT_INTERP) interpreter = cString(buffer, Number(offset));
     if (ptype === PT_DYNAMIC) dynamic = { offset: Number(offset), size: Number(filesz) };
   }
@@ -74,7 +87,8 @@ export function inspectElf(buffer: Buffer): ElfFacts {
       needed.push(segment && strtab !== undefined ? cString(buffer, Number(strtab - segment.vaddr + segment.offset + offset)) : `#${offset}`);
     }
   }
-  return { class: 64, machine, type, ...(interpreter !== undefined ? { interpreter } : {}), needed };
+  const entryLoaded = loads.some((load) => entry >= load.vaddr && entry < load.vaddr + (load.memsz > load.filesz ? load.memsz : load.filesz));
+  return { class: 64, machine, type, ...(interpreter !== undefined ? { interpreter } : {}), needed, entry, entryLoaded, loads: loads.length };
 }
 
 /**
@@ -85,6 +99,12 @@ export function checkStaticInit(buffer: Buffer, options: { cgo: boolean }): ElfF
   const facts = inspectElf(buffer);
   if (facts.class !== 64 || facts.machine !== EM_X86_64) {
     fail(`the built program is not x86-64 (ELF${facts.class}, machine ${facts.machine})`, 'gopid1 boots x86-64 machines; build for GOARCH=amd64 (the default here).');
+  }
+  if (facts.type !== 'exec' && facts.type !== 'dyn') {
+    fail(`the built program is not an executable (ELF ${facts.type === 'type 1' ? 'relocatable object' : facts.type === 'type 4' ? 'core dump' : facts.type})`, 'Build a Go main package (package main with func main).');
+  }
+  if (!facts.loads || !facts.entryLoaded) {
+    fail(facts.loads ? 'the built program\'s entry point lies outside its loadable segments' : 'the built program has no loadable segment', 'Rebuild it; the kernel could not run it as /init.');
   }
   if (facts.interpreter !== undefined || facts.needed.length > 0) {
     const what = [

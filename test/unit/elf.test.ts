@@ -5,7 +5,7 @@ import { Gopid1Error } from '../../src/errors.js';
 import { checkStaticInit, inspectElf } from '../../src/go/elf.js';
 
 /** A minimal ELF64 little-endian executable: header, program headers, and optional interp / dynamic data. */
-function makeElf(options: { machine?: number; interp?: string; needed?: string[]; elfClass?: 1 | 2 }): Buffer {
+function makeElf(options: { machine?: number; interp?: string; needed?: string[]; elfClass?: 1 | 2; type?: number; entry?: bigint }): Buffer {
   const phnum = 1 + (options.interp ? 1 : 0) + (options.needed ? 1 : 0);
   const phoff = 64;
   const dataStart = phoff + phnum * 56;
@@ -14,18 +14,20 @@ function makeElf(options: { machine?: number; interp?: string; needed?: string[]
   buffer[4] = options.elfClass ?? 2;
   buffer[5] = 1;
   buffer[6] = 1;
-  buffer.writeUInt16LE(options.needed ? 3 : 2, 16);
+  buffer.writeUInt16LE(options.type ?? (options.needed ? 3 : 2), 16);
   buffer.writeUInt16LE(options.machine ?? 62, 18);
   buffer.writeBigUInt64LE(BigInt(phoff), 32);
   buffer.writeUInt16LE(56, 54);
   buffer.writeUInt16LE(phnum, 56);
   const vaddrBase = 0x400000n;
+  buffer.writeBigUInt64LE(options.entry ?? vaddrBase + 0x100n, 24);
   let ph = phoff;
   const header = (type: number, offset: number, size: number): void => {
     buffer.writeUInt32LE(type, ph);
     buffer.writeBigUInt64LE(BigInt(offset), ph + 8);
     buffer.writeBigUInt64LE(vaddrBase + BigInt(offset), ph + 16);
     buffer.writeBigUInt64LE(BigInt(size), ph + 32);
+    buffer.writeBigUInt64LE(BigInt(size), ph + 40);
     ph += 56;
   };
   header(1, 0, 4096); // PT_LOAD of the whole file, vaddr = base + offset
@@ -84,6 +86,20 @@ describe('ELF check of the built program', () => {
 
   it('refuses DT_NEEDED even without an interpreter', () => {
     assert.throws(() => checkStaticInit(makeElf({ needed: ['libc.so.6'] }), { cgo: true }), /libraries libc\.so\.6/);
+  });
+
+  it('refuses what is no executable: object files, core dumps, no loadable segment, a bad header table, a truncated file', () => {
+    assert.throws(() => checkStaticInit(makeElf({ type: 1 }), { cgo: false }), /not an executable \(ELF relocatable object\)/);
+    assert.throws(() => checkStaticInit(makeElf({ type: 4 }), { cgo: false }), /not an executable \(ELF core dump\)/);
+    assert.throws(() => checkStaticInit(makeElf({ entry: 0x900000n }), { cgo: false }), /entry point lies outside its loadable segments/);
+    const noLoad = makeElf({});
+    noLoad.writeUInt32LE(6, 64); // the only program header is PT_PHDR, not PT_LOAD
+    assert.throws(() => checkStaticInit(noLoad, { cgo: false }), /has no loadable segment/);
+    const badTable = makeElf({});
+    badTable.writeUInt16LE(0, 54);
+    badTable.writeUInt16LE(0xffff, 56);
+    assert.throws(() => checkStaticInit(badTable, { cgo: false }), /malformed ELF program header table/);
+    assert.throws(() => checkStaticInit(makeElf({}).subarray(0, 2048), { cgo: false }), /truncated: a loadable segment runs to byte 4096 of 2048/);
   });
 
   it('refuses other architectures, 32-bit, and non-ELF files', () => {
