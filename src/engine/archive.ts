@@ -168,7 +168,12 @@ export async function extractArchive(source: NodeJS.ReadableStream, dest: string
     chown: false,
     umask: 0o022,
   } as tarFs.ExtractOptions);
-  await pipeToExtract(source, extract);
+  await pipeToExtract(source, extract).catch((error: unknown) => {
+    // tar-fs's own refusals (a path through a link, a link chain out of dest) are the same verdict as ours.
+    const message = error instanceof Error ? error.message : String(error);
+    if (!/ is not a valid (path|symlink|hardlink)$/.test(message)) throw error;
+    refused.push(message);
+  });
   if (refused.length > 0) {
     throw new Gopid1Error('UNSAFE_ARCHIVE', `refused to extract ${what}: ${refused.length} entr${refused.length === 1 ? 'y' : 'ies'} would land outside ${dest}`, {
       hint: 'The archive is not what a builder step produces; rebuild the builder images (`gopid1 clean --images`) and report this if it happens again.',

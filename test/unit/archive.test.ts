@@ -54,6 +54,8 @@ describe('extractArchive', () => {
     ['a ".." path', [{ name: '../escaped', data: 'x' }]],
     ['an absolute path', [{ name: '/tmp/gopid1-escaped-absolute', data: 'x' }]],
     ['a symlink leading out', [{ name: 'link', type: 'symlink', linkname: '../../../../etc' }]],
+    // Each link stays inside on its own; through the first, the second leads out: tar-fs refuses it, as UNSAFE_ARCHIVE too.
+    ['a chain of symlinks leading out', [{ name: 'sub', type: 'directory' }, { name: 'sub/up', type: 'symlink', linkname: '..' }, { name: 'sub/up/escaped', type: 'symlink', linkname: '..' }]],
   ] as [string, Entry[]][]) {
     it(`refuses a crafted tar with ${label} and writes nothing outside`, async () => {
       const parent = tempDir();
