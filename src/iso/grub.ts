@@ -25,8 +25,9 @@ function quoteGrub(text: string): string {
  * with spaces) cannot pass through it unchanged and are refused.
  */
 export function grubKernelArguments(cmdline: string): string {
-  if (cmdline.includes('"')) {
-    throw new RangeError('kernel parameters with double quotes cannot pass through GRUB unchanged');
+  // GRUB escapes these with a backslash when it builds Linux's command line.
+  if (/["'\\]/.test(cmdline)) {
+    throw new RangeError('kernel parameters with quotes or backslashes cannot pass through GRUB unchanged');
   }
   return cmdline.split(/\s+/).filter(Boolean).map(quoteGrub).join(' ');
 }

@@ -195,8 +195,11 @@ function planCmdline(options: BuildOptions, net: boolean, outputs: readonly Outp
   // The kernel configures eth0 itself; DHCP unless the user's command line says how (ip=…).
   const cmdline = kernelCmdline([net && !/(^|\s)ip=/.test(extra) ? 'ip=dhcp' : '', extra].filter(Boolean).join(' '));
   if (/[\n\r]/.test(cmdline)) throw badInput('cmdline', 'must be one line', 'Separate kernel parameters with spaces.');
-  if (kernelNeedsOf(outputs).grub && cmdline.includes('"')) {
-    throw badInput('cmdline', 'with double quotes cannot go on an ISO: GRUB re-escapes them before Linux sees them', 'Use parameters without quoted values (no spaces in values), or build without an ISO and boot directly.');
+  // GRUB puts a backslash before each of these when it builds Linux's command line: it would not arrive as written.
+  const changed = [...new Set(cmdline.match(/["'\\]/g) ?? [])];
+  if (kernelNeedsOf(outputs).grub && changed.length > 0) {
+    const what = changed.map((c) => (c === '"' ? 'double quotes' : c === "'" ? 'single quotes' : 'backslashes')).join(' and ');
+    throw badInput('cmdline', `with ${what} cannot go on an ISO or a disk: GRUB escapes them with a backslash before Linux sees them`, 'Use parameters without quotes or backslashes, or build without --format iso/raw/… and boot the kernel directly.');
   }
   return cmdline;
 }

@@ -64,7 +64,7 @@ describe('gopid1 CLI (no Docker needed)', () => {
     run = await runCli(['build', 'examples/hello', '--kernel-source', 'debian:Sid1'], { env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
     assert.match(run.stderr, /unknown Debian release "Sid1" in --kernel-source debian:Sid1 \[BAD_INPUT\]/);
     run = await runCli(['build', 'examples/hello', '--iso', '--cmdline', 'msg="a b"'], { env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
-    assert.match(run.stderr, /--cmdline with double quotes cannot go on an ISO/);
+    assert.match(run.stderr, /--cmdline with double quotes cannot go on an ISO or a disk/);
     noStack(run.stderr);
   });
 

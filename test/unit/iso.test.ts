@@ -110,9 +110,9 @@ describe('GRUB configuration', () => {
     assert.throws(() => grubConfig({ name: 'x', cmdline: 'a', menuTimeoutSeconds: -1, initramfsFile: 'initramfs.cpio' }), /menu timeout/);
   });
 
-  it('quotes each kernel parameter for GRUB and refuses double quotes it would mangle', () => {
-    assert.equal(grubKernelArguments("a=$x  b=it's"), `'a=$x' 'b=it'\\''s'`);
-    assert.throws(() => grubKernelArguments('x="a b"'), /double quotes/);
+  it('quotes each kernel parameter for GRUB and refuses quotes and backslashes it would change', () => {
+    assert.equal(grubKernelArguments('a=$x  b=${y}'), `'a=$x' 'b=\${y}'`);
+    for (const mangled of ['x="a b"', "b=it's", 'p=a\\b']) assert.throws(() => grubKernelArguments(mangled), /quotes or backslashes/, mangled);
   });
 
   it('finds its own medium by a marker file', () => {

@@ -175,7 +175,10 @@ describe('planBuild: every input checked, errors naming API fields', () => {
 
   it('refuses a command line GRUB would change or that spans lines', () => {
     rejects({ cmdline: 'a=1\nb=2' }, 'cmdline', /^cmdline must be one line$/);
-    rejects({ cmdline: 'msg="a b"', formats: ['iso'] }, 'cmdline', /^cmdline with double quotes cannot go on an ISO/);
+    rejects({ cmdline: 'msg="a b"', formats: ['iso'] }, 'cmdline', /^cmdline with double quotes cannot go on an ISO or a disk/);
+    rejects({ cmdline: "msg=it's", formats: ['raw'] }, 'cmdline', /^cmdline with single quotes cannot go on an ISO or a disk: GRUB escapes them/);
+    rejects({ cmdline: 'path=a\\b', formats: ['aws'] }, 'cmdline', /^cmdline with backslashes cannot/);
+    assert.equal(plan({ cmdline: "msg=it's" }).runtime.cmdline.endsWith("msg=it's"), true, 'a direct boot takes it as written');
     assert.match(plan({ cmdline: 'msg="a b"' }).runtime.cmdline, /msg="a b"$/, 'a direct boot passes quotes as written');
   });
 
