@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { fixIsoDates, longDate, shortDate } from '../../src/iso/dates.js';
 
 const S = 2048;
@@ -86,5 +87,30 @@ describe('ISO dates', () => {
 
   it('refuses an image without volume descriptors', () => {
     assert.throws(() => fixIsoDates(Buffer.alloc(20 * S), EPOCH), /no volume descriptor at block 16/);
+  });
+
+  it('is idempotent for any epoch, and a damaged image is refused in its own words, never a crash or a hang (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), (epoch) => {
+        const once = syntheticIso();
+        fixIsoDates(once, epoch);
+        const twice = Buffer.from(once);
+        fixIsoDates(twice, epoch);
+        assert.ok(twice.equals(once));
+      }),
+      { numRuns: 200 },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 16 * S, max: 24 * S - 1 }), fc.nat({ max: 255 })), { minLength: 1, maxLength: 16 }), (changes) => {
+        const iso = syntheticIso();
+        for (const [at, byte] of changes) iso[at] = byte;
+        try {
+          fixIsoDates(iso, EPOCH);
+        } catch (error) {
+          assert.match(String(error), /cannot fix the ISO's dates: /);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import tarStream from 'tar-stream';
 import { extractArchive } from '../../src/engine/archive.js';
 import { Gopid1Error } from '../../src/errors.js';
+import { grubKernelArguments } from '../../src/iso/grub.js';
 import { inspectElf } from '../../src/go/elf.js';
 import { writeNewc, type CpioEntry } from '../../src/initramfs/newc.js';
 import { LineSplitter } from '../../src/lines.js';
@@ -187,6 +188,24 @@ describe('properties', () => {
         rmSync(dir, { recursive: true, force: true });
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it('kernel parameters survive GRUB quoting word for word, and what GRUB would change is refused', () => {
+    const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength: 60 });
+    fc.assert(
+      fc.property(printable, (cmdline) => {
+        if (/["'\\]/.test(cmdline)) {
+          assert.throws(() => grubKernelArguments(cmdline), /quotes or backslashes/);
+          return;
+        }
+        const quoted = grubKernelArguments(cmdline);
+        // GRUB's reading of single-quoted words: everything between the quotes, literally.
+        const words = [...quoted.matchAll(/'([^']*)'/g)].map((match) => match[1]);
+        assert.equal(quoted, words.map((word) => `'${word}'`).join(' '));
+        assert.deepEqual(words, cmdline.split(/\s+/).filter(Boolean));
+      }),
+      { numRuns: 1000 },
     );
   });
 });
