@@ -305,12 +305,28 @@ func stopLeftovers() {
 	}
 }
 
+// powerOff turns the machine off. Without a way to (no ACPI on x86, no PSCI on arm64, or acpi=off) the kernel
+// would turn the request into a halt that never returns; then PID 1 ends instead, the kernel panics, and with
+// panic=-1 the machine resets (QEMU under gopid1 boot exits).
 func powerOff(code int) {
 	syscall.Sync()
+	if !canPowerOff() {
+		say("cannot power off: the kernel has no ACPI or PSCI to do it; ending PID 1 instead")
+		os.Exit(code)
+	}
 	err := syscall.Reboot(syscall.LINUX_REBOOT_CMD_POWER_OFF)
-	// Still here: no way to power off (a kernel without ACPI). Exiting makes the kernel panic, which ends QEMU.
 	say("cannot power off: " + err.Error())
 	os.Exit(code)
+}
+
+// canPowerOff tells whether the kernel has firmware to turn the machine off with.
+func canPowerOff() bool {
+	for _, path := range []string{"/sys/firmware/acpi", "/sys/firmware/devicetree/base/psci", "/proc/device-tree/psci"} {
+		if _, err := os.Stat(path); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func main() {

@@ -74,6 +74,12 @@ describe('--init supervise: gopid1\'s init is PID 1, the program is /app', { ski
     assert.match(run.stderr, /killed by signal 9/);
   });
 
+  it('without ACPI to power off with (acpi=off), ends PID 1 instead of halting forever, keeping the program\'s status', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['boot', out, '--cmdline', 'acpi=off -- exit 4', '--timeout', '120']);
+    assert.equal(run.code, 4, `${run.stderr}\n${run.stdout}`);
+    assert.match(run.stdout, /^gopid1: app exited with status 4\ngopid1: cannot power off: the kernel has no ACPI or PSCI to do it; ending PID 1 instead$/m);
+  });
+
   it('Ctrl-C presses the power button: the program gets SIGTERM, ends, and the machine powers off', { timeout: 5 * 60_000 }, async () => {
     let sentAt = 0;
     const run = await runCli(['boot', out, '--cmdline', '-- wait'], {
