@@ -1,6 +1,7 @@
 import { ContentCache } from './artifacts/cache.js';
 import { cleanEngine, type CleanReport } from './engine/clean.js';
 import { connectEngine } from './engine/connect.js';
+import { removeDeadRunFiles } from './artifacts/leftovers.js';
 
 export interface CleanOptions {
   /** Also empty the artifact cache and the Go module cache volume. */
@@ -11,16 +12,19 @@ export interface CleanOptions {
 
 export interface CleanResult extends CleanReport {
   cacheDir?: string;
+  /** Temporary files and directories of runs that died (cache, downloads, QMP sockets). */
+  leftovers: string[];
 }
 
 /** Removes every container and volume a gopid1 run left behind (e.g. after kill -9), and caches on request. */
 export async function clean(options: CleanOptions = {}): Promise<CleanResult> {
   const engine = await connectEngine();
   const report = await cleanEngine(engine, { cacheVolumes: options.cache ?? false, images: options.images ?? false });
+  const cache = new ContentCache();
+  const leftovers = await removeDeadRunFiles({ cacheRoot: cache.root });
   if (options.cache) {
-    const cache = new ContentCache();
     await cache.clear();
-    return { ...report, cacheDir: cache.root };
+    return { ...report, leftovers, cacheDir: cache.root };
   }
-  return report;
+  return { ...report, leftovers };
 }

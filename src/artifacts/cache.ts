@@ -3,6 +3,7 @@ import { copyFile, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { sha256File } from './files.js';
+import { ownedName } from './leftovers.js';
 
 /** $GOPID1_CACHE_DIR, else $XDG_CACHE_HOME/gopid1, else ~/.cache/gopid1. */
 export function cacheRoot(): string {
@@ -78,7 +79,7 @@ export class ContentCache {
     const existing = await this.get<Meta>(kind, key);
     if (existing) return existing;
     const final = this.entryDir(kind, key);
-    const temp = path.join(this.root, kind, `.tmp-${randomBytes(6).toString('hex')}`);
+    const temp = path.join(this.root, kind, ownedName('.tmp-', randomBytes(6).toString('hex')));
     await mkdir(temp, { recursive: true });
     try {
       const index: EntryIndex<Meta> = { files: {}, meta };

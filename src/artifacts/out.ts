@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, chmod, mkdir, readdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Gopid1Error, errnoIn } from '../errors.js';
+import { markOwned, removeDeadStaging } from './leftovers.js';
 
 /** Below this much free space the disk of the out dir counts as the full one. */
 const NEARLY_FULL_BYTES = 64 * 2 ** 20;
@@ -51,19 +52,24 @@ export async function noSpaceError(error: unknown, options: { outDir?: string } 
   });
 }
 
+/** Where the previous build's manifest waits while a build commits. */
+const PREVIOUS_MANIFEST = '.gopid1-manifest-previous.json';
+
 /** What a gopid1 build leaves in its out dir besides the files its manifest lists. */
 function madeByGopid1(name: string): boolean {
-  return name === 'logs' || name === 'manifest.json' || name === 'serial.log' || name.startsWith('.gopid1-staging-') || /^compare\.(json|md|svg)$/.test(name);
+  return name === 'logs' || name === 'manifest.json' || name === PREVIOUS_MANIFEST || name === 'serial.log' || name.startsWith('.gopid1-staging-') || /^compare\.(json|md|svg)$/.test(name);
 }
 
 /** The entries of an existing out dir that are not gopid1's, when it holds no manifest of a gopid1 build. */
 async function foreignEntries(dir: string): Promise<string[]> {
   const entries = await readdir(dir).catch(() => [] as string[]);
   if (entries.length === 0) return [];
-  const manifest = await readFile(path.join(dir, 'manifest.json'), 'utf8')
-    .then((text) => JSON.parse(text) as { schema?: unknown; artifacts?: unknown })
-    .catch(() => undefined);
-  if (manifest && typeof manifest.schema === 'number' && typeof manifest.artifacts === 'object') return [];
+  for (const name of ['manifest.json', PREVIOUS_MANIFEST]) {
+    const manifest = await readFile(path.join(dir, name), 'utf8')
+      .then((text) => JSON.parse(text) as { schema?: unknown; artifacts?: unknown })
+      .catch(() => undefined);
+    if (manifest && typeof manifest.schema === 'number' && typeof manifest.artifacts === 'object') return [];
+  }
   return entries.filter((name) => !madeByGopid1(name)).sort();
 }
 
@@ -117,7 +123,9 @@ export class OutputDir {
     const staging = path.join(dir, `.gopid1-staging-${options.runId}`);
     const logs = path.join(dir, 'logs');
     try {
+      await removeDeadStaging(dir);
       await mkdir(staging, { recursive: true, mode: 0o755 });
+      await markOwned(staging);
       await mkdir(logs, { recursive: true, mode: 0o755 });
       // A directory gopid1 was forced into keeps every file it had, logs/ included.
       if (foreign.length === 0) await removeOldLogs(logs);
@@ -142,7 +150,12 @@ export class OutputDir {
   async commit(files: string[], manifest: unknown): Promise<void> {
     const temp = this.staged('manifest.json');
     await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
-    const previous = await readFile(path.join(this.dir, 'manifest.json'), 'utf8')
+    // The old manifest steps aside first: from here until the new one is in place no manifest.json describes a
+    // mix of old and new files (a crash in between leaves none, and the next build treats the directory as
+    // gopid1's through the one set aside).
+    const aside = path.join(this.dir, PREVIOUS_MANIFEST);
+    await rename(path.join(this.dir, 'manifest.json'), aside).catch(() => undefined);
+    const previous = await readFile(aside, 'utf8')
       .then((text) => Object.values((JSON.parse(text) as { artifacts?: Record<string, { file?: unknown }> }).artifacts ?? {}).map((record) => record.file))
       .catch(() => []);
     for (const file of previous) {
@@ -156,6 +169,7 @@ export class OutputDir {
       await rename(this.staged(name), path.join(this.dir, name));
     }
     await rename(temp, path.join(this.dir, 'manifest.json'));
+    await rm(aside, { force: true });
     await this.discard();
   }
 

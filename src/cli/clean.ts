@@ -15,7 +15,7 @@ export function registerClean(program: Command, _context: CommandContext): void 
         process.stdout.write(`${JSON.stringify({ ok: true, ...result }, null, 2)}\n`);
         return;
       }
-      const parts = [`${result.containers} container(s)`, `${result.volumes} volume(s)`];
+      const parts = [`${result.containers} container(s)`, `${result.volumes} volume(s)`, `${result.leftovers.length} leftover file(s) of dead runs`];
       if (flags.images) parts.push(`${result.images} image(s)`);
       const live = result.skippedLive > 0 ? `; left ${result.skippedLive} of gopid1 runs still going on this host` : '';
       process.stdout.write(`removed ${parts.join(', ')}${result.cacheDir ? `; emptied ${result.cacheDir}` : ''}${live}\n`);

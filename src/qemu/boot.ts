@@ -187,7 +187,8 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   const supervised = options.supervised ?? false;
   if (options.signal?.aborted) throw interrupted('boot');
   // The power button is pressed through QMP; only the supervising init listens to it.
-  const qmpDir = supervised ? await mkdtemp(path.join(os.tmpdir(), 'gopid1-qmp-')) : undefined;
+  // Named with this process's id: `gopid1 clean` removes those of runs that died.
+  const qmpDir = supervised ? await mkdtemp(path.join(os.tmpdir(), `gopid1-qmp-${process.pid}-`)) : undefined;
   const qmpSocket = qmpDir ? path.join(qmpDir, 'qmp.sock') : undefined;
   const args = qemuArgs({ media, machine, memoryMiB, accel, ...(firmware ? { firmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}) });
   const cmdline = media.kind === 'direct' ? media.cmdline : undefined;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -54,5 +54,21 @@ describe('out dir', () => {
     writeFileSync(path.join(failed, 'serial.log'), 'old');
     await (await OutputDir.open(failed, { appDir: app, runId: 'f' })).discard();
     assert.deepEqual(readdirSync(path.join(failed, 'logs')), [], 'the previous build\'s logs are gone');
+  });
+
+  it('never leaves a manifest describing a mix of builds: a commit cut short leaves none, and the next build takes over', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-out-'));
+    const app = mkdtempSync(path.join(os.tmpdir(), 'gopid1-app-'));
+    const first = await OutputDir.open(dir, { appDir: app, runId: 'g' });
+    stage(first, ['init', 'app']);
+    await first.commit(['init', 'app'], { schema: 1, artifacts: { init: { file: 'init' }, app: { file: 'app' } } });
+    // A second build killed mid-commit: the old manifest set aside, one new file moved in, no new manifest yet.
+    renameSync(path.join(dir, 'manifest.json'), path.join(dir, '.gopid1-manifest-previous.json'));
+    writeFileSync(path.join(dir, 'init'), 'new init');
+    assert.equal(existsSync(path.join(dir, 'manifest.json')), false, 'no manifest claims the mix');
+    const third = await OutputDir.open(dir, { appDir: app, runId: 'h' });
+    stage(third, ['init']);
+    await third.commit(['init'], { schema: 1, artifacts: { init: { file: 'init' } } });
+    assert.deepEqual(readdirSync(dir).sort(), ['init', 'logs', 'manifest.json']);
   });
 });
