@@ -208,7 +208,10 @@ async function registerImage(ec2: EC2Client, item: Pushable, snapshotId: string)
 async function copyImage(options: PushAwsOptions, from: string, imageId: string, item: Pushable, region: string): Promise<PushedImage> {
   const { ec2 } = awsClients({ ...options, region });
   const existing = await findImage(ec2, item.manifestSha256, item.name);
-  if (existing) return { region, imageId: existing.imageId };
+  if (existing) {
+    if (options.public) await makePublic(ec2, existing.imageId);
+    return { region, imageId: existing.imageId };
+  }
   const copied = await ec2.send(new CopyImageCommand({ SourceRegion: from, SourceImageId: imageId, Name: imageName(item.name, item.manifestSha256) }));
   if (!copied.ImageId) throw new Gopid1Error('CLOUD_FAILED', `CopyImage to ${region} answered without an image id`, { hint: 'Try again.' });
   await ec2.send(new CreateTagsCommand({ Resources: [copied.ImageId], Tags: tagsOf(item) }));
@@ -248,7 +251,8 @@ export async function pushAws(options: PushAwsOptions = {}): Promise<PushAwsResu
     upload = snapshotId ? { ...upload, snapshotId } : await uploadSnapshot(ebs, ec2, item, options, report);
   }
   const imageId = existing?.imageId ?? (await step('registering the AMI', () => registerImage(ec2, item, upload.snapshotId)));
-  if (options.public && !existing) await step('making the AMI public', () => makePublic(ec2, imageId));
+  // Also for an AMI pushed before: --public on a second push makes it public.
+  if (options.public) await step('making the AMI public', () => makePublic(ec2, imageId));
   const copies: PushedImage[] = [];
   for (const target of options.copyToRegions ?? []) {
     report({ kind: 'step', stage: 'aws', text: `copying ${imageId} to ${target}` });

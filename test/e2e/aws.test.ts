@@ -1,7 +1,7 @@
 import { EBSClient, GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
-import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -134,6 +134,24 @@ describe('gopid1 push aws and run aws, against moto (an AWS API emulator in a co
     assert.match(run.stderr, /--format aws/);
   });
 
+  it('--copy-to-regions copies the AMI once, tagged, and --public lets every account launch each', async () => {
+    const before = (await moto.requests()).length;
+    const run = await runCli(['push', 'aws', out, '--copy-to-regions', 'us-west-2', '--public', '--json'], { env: moto.env });
+    assert.equal(run.code, 0, run.stderr);
+    const pushed = JSON.parse(run.stdout) as PushAwsResult;
+    assert.equal(pushed.imageId, first.imageId);
+    assert.equal(pushed.copies.length, 1);
+    assert.equal(pushed.copies[0]?.region, 'us-west-2');
+    const copy = pushed.copies[0]?.imageId ?? '';
+    const west = new EC2Client({ endpoint: moto.url, region: 'us-west-2', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const tags = Object.fromEntries(((await west.send(new DescribeImagesCommand({ ImageIds: [copy] }))).Images?.[0]?.Tags ?? []).map((tag) => [tag.Key, tag.Value]));
+    assert.equal(tags['gopid1:manifest-sha256'], createHash('sha256').update(readFileSync(path.join(out, 'manifest.json'))).digest('hex'));
+    const sent = (await moto.requests()).slice(before).map(form);
+    assert.deepEqual(sent.filter((params) => params.get('Action') === 'ModifyImageAttribute').map((params) => [params.get('ImageId'), params.get('LaunchPermission.Add.1.Group')]), [[first.imageId, 'all'], [copy, 'all']]);
+    const again = JSON.parse((await runCli(['push', 'aws', out, '--copy-to-regions', 'us-west-2', '--json'], { env: moto.env })).stdout) as PushAwsResult;
+    assert.deepEqual(again.copies, [{ region: 'us-west-2', imageId: copy }], 'the copy is found, not made again');
+  });
+
   const form = (request: { body: string; bodyEncoded: boolean }) => new URLSearchParams(request.bodyEncoded ? Buffer.from(request.body, 'base64').toString() : request.body);
 
   it('`run aws` launches the pushed AMI on a Nitro type, streams the console until --expect, and terminates it', async () => {
@@ -175,6 +193,33 @@ describe('gopid1 push aws and run aws, against moto (an AWS API emulator in a co
     assert.equal(run.code, 1);
     assert.match(run.stderr, /has no AMI in this region .*\[BAD_INPUT\]/);
     assert.match(run.stderr, /gopid1 push aws /);
+  });
+
+  it('Ctrl-C during the upload deletes the unfinished snapshot and exits 130', async () => {
+    // A disk full of data (128 MiB, 256 blocks): long enough to interrupt on its way to moto.
+    const big = tempDir('push-big');
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+    manifest.name = 'interrupted';
+    writeFileSync(path.join(big, 'manifest.json'), JSON.stringify(manifest));
+    writeFileSync(path.join(big, manifest.artifacts.aws?.file ?? 'hello.aws.raw'), randomBytes(128 * 1024 * 1024));
+    let interrupted = false;
+    const run = await runCli(['push', 'aws', big], {
+      env: moto.env,
+      processGroup: true,
+      onOutput: (text, child) => {
+        if (!interrupted && /uploading \S+ to snap-/.test(text) && child.pid) {
+          interrupted = true;
+          process.kill(-child.pid, 'SIGINT');
+        }
+      },
+    });
+    assert.ok(interrupted, `the upload was never seen under way:\n${run.stderr}`);
+    assert.equal(run.code, 130, run.stderr);
+    assert.match(run.stderr, /interrupted during the snapshot upload \[INTERRUPTED\][\s\S]*→ The unfinished snapshot snap-\w+ was deleted; run the push again/);
+    const snapshotId = /The unfinished snapshot (snap-\w+) was deleted/.exec(run.stderr)?.[1] ?? '';
+    const { ec2 } = clients();
+    const left = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }));
+    assert.ok(!(left.Snapshots ?? []).some((snapshot) => snapshot.SnapshotId === snapshotId), `${snapshotId} is still there`);
   });
 
   it('leaves no container behind', () => {
