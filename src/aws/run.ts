@@ -13,6 +13,7 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
 import { Gopid1Error, throwIfAborted } from '../errors.js';
@@ -138,12 +139,6 @@ function outcomeOf(verdict: ConsoleVerdict): Pick<RunAwsResult, 'outcome' | 'exi
   }
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
-
 /** Reads the console until a verdict, the instance ending, or the deadline. */
 async function watch(ec2: EC2Client, instanceId: string, options: RunAwsOptions, report: Reporter, started: number): Promise<{ result: Pick<RunAwsResult, 'outcome' | 'exitStatus' | 'exitSignal'>; instance: Instance | undefined }> {
   const watcher = new ConsoleWatcher({ ...(options.expect !== undefined ? { expect: toRegExp(options.expect) } : {}), ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}), expectAnywhere: options.expectAnywhere ?? false, bootloader: true, supervised: true });
@@ -171,7 +166,8 @@ async function watch(ec2: EC2Client, instanceId: string, options: RunAwsOptions,
         hint: 'EC2 updates the console output every few seconds and only on Nitro types with --latest; raise --timeout, or read it with `aws ec2 get-console-output --latest`.',
       });
     }
-    await sleep((options.pollSeconds ?? 5) * 1000, options.signal);
+    // An abort ends the wait early; the loop's first line then reports the interruption.
+    await delay((options.pollSeconds ?? 5) * 1000, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
   }
 }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { Gopid1Error } from '../errors.js';
+import { badInput, oneOf, wholeNumber } from './check.js';
+import { planHealth, planRestart, type HealthPlan, type RestartPlan } from './runtime.js';
 import { compressionFragment, decompressorFragment } from '../kernel/fragments.js';
 import { parseSourceSpec } from '../kernel/source.js';
 import { kernelNeedsOf, OUTPUT_FORMATS, outputFormat, parseFormats, type OutputName } from '../outputs/table.js';
@@ -16,7 +17,6 @@ import {
   KERNEL_CONFIG_BASES,
   kernelCmdline,
   MAX_SOURCE_DATE_EPOCH,
-  RESTART_POLICIES,
   type Arch,
   type Cloud,
   type CloudName,
@@ -144,7 +144,7 @@ export interface BuildPlan {
   readonly runtime: {
     readonly init: InitMode;
     /** The supervising init's restart policy; `max` 0 is no limit. */
-    readonly restart: { readonly policy: RestartPolicy; readonly max: number };
+    readonly restart: RestartPlan;
     /** The supervising init's health checks, when asked for. */
     readonly health?: HealthPlan;
     readonly cmdline: string;
@@ -154,16 +154,6 @@ export interface BuildPlan {
   readonly limits: { readonly cpus?: number; readonly memoryBytes?: number };
   readonly cache: boolean;
   readonly sourceDateEpoch: number;
-}
-
-function badInput(field: string, message: string, hint: string): Gopid1Error {
-  return new Gopid1Error('BAD_INPUT', `${field} ${message}`, { hint, field });
-}
-
-function oneOf<T extends string>(field: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
-  const chosen = value ?? fallback;
-  if (!allowed.includes(chosen)) throw badInput(field, `must be one of ${allowed.join(', ')}, not "${String(chosen)}"`, `Use one of: ${allowed.join(', ')}.`);
-  return chosen;
 }
 
 function checkEpoch(field: string, value: number): number {
@@ -219,56 +209,6 @@ function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs:
   return fragments;
 }
 
-export interface HealthPlan {
-  readonly url?: string;
-  readonly command?: readonly string[];
-  readonly intervalSeconds: number;
-  readonly timeoutSeconds: number;
-  readonly startPeriodSeconds: number;
-  readonly retries: number;
-}
-
-/** An http:// URL on loopback, as the init's checker reaches it (no DNS, no TLS). */
-function healthUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw badInput('health', `"${text}" is not a URL`, 'e.g. http://127.0.0.1:8080/healthz');
-  }
-  if (url.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.username || url.password || url.hash) {
-    throw badInput('health', `"${text}" is not an http:// URL on loopback`, 'The init checks the program from inside the machine: http://127.0.0.1:PORT/PATH (or localhost, or [::1]).');
-  }
-  return `http://${url.host}${url.pathname}${url.search}`;
-}
-
-function planHealth(options: BuildOptions): HealthPlan | undefined {
-  const { health, healthCmd } = options;
-  const tuned = [options.healthIntervalSeconds, options.healthTimeoutSeconds, options.healthStartPeriodSeconds, options.healthRetries].some((value) => value !== undefined);
-  if (health === undefined && healthCmd === undefined) {
-    if (tuned) throw badInput('health', 'settings are given without a check', 'Add --health http://127.0.0.1:PORT/PATH or --health-cmd "<command>".');
-    return undefined;
-  }
-  if (health !== undefined && healthCmd !== undefined) throw badInput('healthCmd', 'and health are both given', 'Check with one of them.');
-  const command = healthCmd?.trim().split(/\s+/).filter(Boolean);
-  if (command !== undefined && (command.length === 0 || !command[0]?.startsWith('/'))) throw badInput('healthCmd', `must start with an absolute path in the machine, not "${healthCmd}"`, 'e.g. --health-cmd "/app -check" (there is no shell).');
-  return {
-    ...(health !== undefined ? { url: healthUrl(health) } : {}),
-    ...(command !== undefined ? { command } : {}),
-    intervalSeconds: wholeNumber('healthIntervalSeconds', options.healthIntervalSeconds ?? 10, 1, '10'),
-    timeoutSeconds: wholeNumber('healthTimeoutSeconds', options.healthTimeoutSeconds ?? 5, 1, '5'),
-    startPeriodSeconds: wholeNumber('healthStartPeriodSeconds', options.healthStartPeriodSeconds ?? 10, 1, '10'),
-    retries: wholeNumber('healthRetries', options.healthRetries ?? 3, 1, '3'),
-  };
-}
-
-function planRestart(options: BuildOptions): BuildPlan['runtime']['restart'] {
-  const policy = oneOf('restart', options.restart, RESTART_POLICIES, 'no');
-  const max = options.restartMax === undefined ? 0 : wholeNumber('restartMax', options.restartMax, 1, '5');
-  if (max > 0 && policy === 'no') throw badInput('restartMax', 'limits restarts, and restart is no', 'Add --restart on-failure (or always).');
-  return { policy, max };
-}
-
 /** Networking and cloud drivers: as asked, plus what the formats imply (aws and gcp: their drivers and ip=dhcp). */
 function planPlatform(options: BuildOptions, outputs: readonly OutputName[]): { net: boolean; clouds: CloudName[] } {
   const cloud = options.cloud === undefined ? undefined : oneOf('cloud', options.cloud, CLOUDS, 'none');
@@ -298,11 +238,6 @@ function planDisk(options: BuildOptions, outputs: readonly OutputName[]): BuildP
     throw badInput('diskSizeBytes', 'sizes the disk formats, and none is asked for', `Add one: --format ${disks.join('|')}.`);
   }
   return { sizeMiB: Math.ceil(bytes / MIB) };
-}
-
-function wholeNumber(field: string, value: number, least: number, example: string): number {
-  if (!Number.isInteger(value) || value < least) throw badInput(field, `must be a whole number${least > 0 ? ` of at least ${least}` : ''}, not ${value}`, `e.g. ${example}`);
-  return value;
 }
 
 /**

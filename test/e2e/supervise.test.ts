@@ -218,22 +218,23 @@ describe('--health: the supervising init checks the program, and stops it when u
     'gopid1: health: healthy',
   ];
 
-  it('an HTTP check on loopback that starts failing stops the program, and --restart on-failure starts it again', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
-    const out = tempDir('health-url');
-    const built = await runCli(['build', unhealthy, ...checks, '--health', 'http://127.0.0.1:8080/healthz', '--out', out]);
+  /** Builds the fixture with this check, boots it until the second "healthy", and compares the console lines; returns the out dir. */
+  async function buildAndBootTillHealthyTwice(prefix: string, check: string[], lineup: string[]): Promise<string> {
+    const out = tempDir(prefix);
+    const built = await runCli(['build', unhealthy, ...checks, ...check, '--out', out]);
     assert.equal(built.code, 0, built.stderr);
     const run = await runCli(['boot', out, '--expect', 'gopid1: health: healthy', '--expect-anywhere', '--expect-count', '2', '--timeout', '180']);
     assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
-    assert.deepEqual(lines(run.stdout), expected);
+    assert.deepEqual(lines(run.stdout), lineup);
+    return out;
+  }
+
+  it('an HTTP check on loopback that starts failing stops the program, and --restart on-failure starts it again', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    await buildAndBootTillHealthyTwice('health-url', ['--health', 'http://127.0.0.1:8080/healthz'], expected);
   });
 
   it('a --health-cmd check runs a command in the machine, exit 0 healthy', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
-    const out = tempDir('health-cmd');
-    const built = await runCli(['build', unhealthy, ...checks, '--health-cmd', '/app -check', '--out', out]);
-    assert.equal(built.code, 0, built.stderr);
-    const run = await runCli(['boot', out, '--expect', 'gopid1: health: healthy', '--expect-anywhere', '--expect-count', '2', '--timeout', '180']);
-    assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
-    assert.deepEqual(lines(run.stdout), expected.map((line) => line.replace('answered 500', 'exited with status 1')));
+    const out = await buildAndBootTillHealthyTwice('health-cmd', ['--health-cmd', '/app -check'], expected.map((line) => line.replace('answered 500', 'exited with status 1')));
     const refused = await runCli(['build', unhealthy, '--health', 'http://127.0.0.1:8080/healthz', '--out', out]);
     assert.match(refused.stderr, /--health http:\/\/127\.0\.0\.1:8080\/healthz needs TCP\/IP in the kernel, even on loopback, and net is off \[BAD_INPUT\]/);
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });

@@ -1,0 +1,61 @@
+import { badInput, oneOf, wholeNumber } from './check.js';
+import type { BuildOptions } from './plan.js';
+import { RESTART_POLICIES, type RestartPolicy } from './vocabulary.js';
+
+/** What the supervising init does at run time: its restart policy and health checks, planned from the options. */
+
+/** The restart policy; `max` 0 is no limit. */
+export interface RestartPlan {
+  readonly policy: RestartPolicy;
+  readonly max: number;
+}
+
+export interface HealthPlan {
+  readonly url?: string;
+  readonly command?: readonly string[];
+  readonly intervalSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly startPeriodSeconds: number;
+  readonly retries: number;
+}
+
+/** An http:// URL on loopback, as the init's checker reaches it (no DNS, no TLS). */
+function healthUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw badInput('health', `"${text}" is not a URL`, 'e.g. http://127.0.0.1:8080/healthz');
+  }
+  if (url.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.username || url.password || url.hash) {
+    throw badInput('health', `"${text}" is not an http:// URL on loopback`, 'The init checks the program from inside the machine: http://127.0.0.1:PORT/PATH (or localhost, or [::1]).');
+  }
+  return `http://${url.host}${url.pathname}${url.search}`;
+}
+
+export function planHealth(options: BuildOptions): HealthPlan | undefined {
+  const { health, healthCmd } = options;
+  const tuned = [options.healthIntervalSeconds, options.healthTimeoutSeconds, options.healthStartPeriodSeconds, options.healthRetries].some((value) => value !== undefined);
+  if (health === undefined && healthCmd === undefined) {
+    if (tuned) throw badInput('health', 'settings are given without a check', 'Add --health http://127.0.0.1:PORT/PATH or --health-cmd "<command>".');
+    return undefined;
+  }
+  if (health !== undefined && healthCmd !== undefined) throw badInput('healthCmd', 'and health are both given', 'Check with one of them.');
+  const command = healthCmd?.trim().split(/\s+/).filter(Boolean);
+  if (command !== undefined && (command.length === 0 || !command[0]?.startsWith('/'))) throw badInput('healthCmd', `must start with an absolute path in the machine, not "${healthCmd}"`, 'e.g. --health-cmd "/app -check" (there is no shell).');
+  return {
+    ...(health !== undefined ? { url: healthUrl(health) } : {}),
+    ...(command !== undefined ? { command } : {}),
+    intervalSeconds: wholeNumber('healthIntervalSeconds', options.healthIntervalSeconds ?? 10, 1, '10'),
+    timeoutSeconds: wholeNumber('healthTimeoutSeconds', options.healthTimeoutSeconds ?? 5, 1, '5'),
+    startPeriodSeconds: wholeNumber('healthStartPeriodSeconds', options.healthStartPeriodSeconds ?? 10, 1, '10'),
+    retries: wholeNumber('healthRetries', options.healthRetries ?? 3, 1, '3'),
+  };
+}
+
+export function planRestart(options: BuildOptions): RestartPlan {
+  const policy = oneOf('restart', options.restart, RESTART_POLICIES, 'no');
+  const max = options.restartMax === undefined ? 0 : wholeNumber('restartMax', options.restartMax, 1, '5');
+  if (max > 0 && policy === 'no') throw badInput('restartMax', 'limits restarts, and restart is no', 'Add --restart on-failure (or always).');
+  return { policy, max };
+}
