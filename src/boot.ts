@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { readManifest, type Manifest } from './artifacts/manifest.js';
 import { Gopid1Error } from './errors.js';
-import { formatsBuilt, outputFormat, provides, type OutputName } from './outputs/table.js';
+import { bootMethodOf, formatsBuilt, outputFormat, provides, type OutputName } from './outputs/table.js';
 import { bootMachine, type BootResult } from './qemu/boot.js';
 import { DEFAULT_OUT_DIR, kernelCmdline } from './plan/vocabulary.js';
 import { diskImageFormat, parseForward, type AccelChoice, type BootMedia, type DiskBus, type MachineChoice } from './qemu/command.js';
@@ -18,6 +18,8 @@ export interface BootOptions {
   /** Boot this disk image instead (raw), attached on `diskBus` (default ide). */
   disk?: string;
   diskBus?: DiskBus;
+  /** Boot this EFI application instead (the .efi of --format uki): OVMF starts it from a FAT drive, as EFI/BOOT/BOOTX64.EFI. */
+  efi?: string;
   /** Boot this ISO instead (from the CD-ROM drive, or as a disk the way a USB stick made with dd boots). */
   iso?: string;
   isoAs?: 'cdrom' | 'disk';
@@ -64,18 +66,19 @@ function checkPositive(value: number | undefined, what: string, example: string)
 /** A `format` boot as the boot options of the media the format table names for it. */
 async function formatMedia(dir: string, options: BootOptions): Promise<BootOptions> {
   const format = outputFormat(options.format as OutputName);
-  if (options.iso !== undefined || options.disk !== undefined || options.kernel !== undefined || options.initrd !== undefined) {
-    throw new Gopid1Error('BAD_INPUT', '--format boots a file of the out dir; it cannot be combined with --iso, --disk, --kernel or --initrd', { hint: `e.g. gopid1 boot ${dir} --format ${format.name}` });
+  if (options.iso !== undefined || options.disk !== undefined || options.efi !== undefined || options.kernel !== undefined || options.initrd !== undefined) {
+    throw new Gopid1Error('BAD_INPUT', '--format boots a file of the out dir; it cannot be combined with --iso, --disk, --efi, --kernel or --initrd', { hint: `e.g. gopid1 boot ${dir} --format ${format.name}` });
   }
   const manifest = await readManifest(dir);
   if (!manifest) throw new Gopid1Error('BAD_INPUT', `${dir} holds no manifest.json of a gopid1 build`, { hint: `Build it first: gopid1 build <app> --out ${dir} --format ${format.name}` });
-  if (format.boot === undefined) throw new Gopid1Error('BAD_INPUT', `the ${format.name} format is for import, not for booting here`, { hint: `Boot the raw disk it holds: build with --format raw and boot with --format raw.` });
+  const method = bootMethodOf(format.name, manifest.disk?.boot);
+  if (method === undefined) throw new Gopid1Error('BAD_INPUT', `the ${format.name} format is for import, not for booting here`, { hint: `Boot the raw disk it holds: build with --format raw and boot with --format raw.` });
   const file = path.join(dir, format.file(manifest.name));
   if (!provides(formatsBuilt(manifest), format.name)) throw new Gopid1Error('BAD_INPUT', `${manifest.name} in ${dir} was built without the ${format.name} format`, { hint: `Build it with --format ${format.name}, then boot it.` });
-  const { media, firmware, bus, machine } = format.boot;
+  const { media, firmware, bus, machine } = method;
   return {
     ...options,
-    ...(media === 'cdrom' ? { iso: file } : { disk: file }),
+    ...(media === 'cdrom' ? { iso: file } : media === 'efi' ? { efi: file } : { disk: file }),
     ...(firmware === 'uefi' ? { uefi: true } : {}),
     ...(bus !== undefined && options.diskBus === undefined ? { diskBus: bus } : {}),
     ...(machine !== undefined && (options.machine ?? 'auto') === 'auto' ? { machine } : {}),
@@ -98,6 +101,12 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
   if (options.disk !== undefined && (options.iso !== undefined || options.kernel !== undefined || options.initrd !== undefined)) {
     throw new Gopid1Error('BAD_INPUT', '--disk cannot be combined with --iso, --kernel or --initrd', { hint: 'Boot one of them.' });
   }
+  if (options.efi !== undefined && (options.disk !== undefined || options.iso !== undefined || options.kernel !== undefined || options.initrd !== undefined)) {
+    throw new Gopid1Error('BAD_INPUT', '--efi cannot be combined with --disk, --iso, --kernel or --initrd', { hint: 'Boot one of them.' });
+  }
+  if (options.efi !== undefined && options.cmdline !== undefined) {
+    throw new Gopid1Error('BAD_INPUT', '--cmdline does not apply to a UKI: its command line is inside it', { hint: 'Pass --cmdline to `gopid1 build` instead.' });
+  }
   if (options.diskBus !== undefined && options.disk === undefined && options.format === undefined) {
     throw new Gopid1Error('BAD_INPUT', '--disk-bus needs --disk (or --format raw)', { hint: 'e.g. --disk dist/hello.raw --disk-bus nvme' });
   }
@@ -116,7 +125,11 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
   let media: BootMedia;
   let unpackedBytes: number | undefined;
   let manifest: Manifest | undefined;
-  if (options.disk !== undefined) {
+  if (options.efi !== undefined) {
+    media = { kind: 'efi', file: path.resolve(options.efi) };
+    const beside = await readManifest(path.dirname(media.file)).catch(() => undefined);
+    if (beside?.artifacts.uki?.file === path.basename(media.file)) manifest = beside;
+  } else if (options.disk !== undefined) {
     const file = path.resolve(options.disk);
     media = { kind: 'disk', file, bus: options.diskBus ?? 'ide', format: diskImageFormat(file) };
     const beside = await readManifest(path.dirname(file)).catch(() => undefined);
@@ -146,10 +159,11 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
   if (!net && forwards.length > 0) throw new Gopid1Error('BAD_INPUT', '--forward needs a network card, and --no-net removes it', { hint: 'Drop --no-net.' });
   const supervised = (options.init ?? manifest?.init.mode ?? 'direct') === 'supervise';
   // The console goes next to what is booted: the out dir, or the ISO's directory.
-  const consoleDir = media.kind === 'iso' ? path.dirname(media.iso) : media.kind === 'disk' ? path.dirname(media.file) : options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(options.kernel)) : dir;
+  const consoleDir = media.kind === 'iso' ? path.dirname(media.iso) : media.kind === 'disk' || media.kind === 'efi' ? path.dirname(media.file) : options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(options.kernel)) : dir;
   return bootMachine({
     media,
     ...(options.uefi ? { uefi: true } : {}),
+    ...(media.kind === 'disk' && manifest?.disk?.boot ? { bootloader: manifest.disk.boot } : {}),
     ...(unpackedBytes !== undefined ? { unpackedBytes } : {}),
     ...(expect ? { expect } : {}),
     ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}),

@@ -11,6 +11,7 @@ import { initConfigText, writeInitramfs, type InitramfsResult } from './initramf
 import { buildKernel } from './kernel/build.js';
 import { parseKernelSource, type KernelSource } from './kernel/source.js';
 import { diskOnce } from './outputs/disk.js';
+import { ukiOnce } from './outputs/uki.js';
 import { outputFormat, rawFileName, type OutputName } from './outputs/table.js';
 import type { OutputProduct } from './outputs/product.js';
 import { gatherHostFacts } from './plan/host.js';
@@ -137,7 +138,8 @@ export async function executePlan(plan: BuildPlan, { onProgress, signal }: RunOp
     const initramfs = await packInitramfs(context, plan, programs);
     const initramfsMs = Date.now() - initramfsStarted;
     const files = { bzImage: kernel.bzImage, initramfs: initramfs.path };
-    const machine = { ...files, disk: diskOnce(context, plan, files, rawFileName(plan.name)) };
+    const uki = ukiOnce(context, plan, files);
+    const machine = { ...files, uki, disk: diskOnce(context, plan, { ...files, uki }, rawFileName(plan.name)) };
     const products: [OutputName, OutputProduct][] = [];
     for (const name of plan.outputs) products.push([name, await outputFormat(name).produce(context, plan, machine)]);
     const manifest = await assembleManifest(plan, { staging: out.staging, app: inputs.app, supervisor: inputs.supervisor, kernel, ...programs, initramfs, products: products.map(([, product]) => product) });

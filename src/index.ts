@@ -3,7 +3,7 @@ export { build, executePlan, type BuildOptions, type BuildResult, type RunOption
 export { planBuild, type BuildPlan, type HostFacts, type PlannedFragment } from './plan/plan.js';
 export { gatherHostFacts } from './plan/host.js';
 export { OUTPUT_FORMATS, formatNames, type OutputFormat, type OutputName } from './outputs/table.js';
-export { DEFAULT_OUT_DIR, DEFAULT_SOURCE_DATE_EPOCH, type Arch, type Cloud, type InitMode, type InitramfsCompression, type KernelCompression, type KernelConfigBase } from './plan/vocabulary.js';
+export { DEFAULT_OUT_DIR, DEFAULT_SOURCE_DATE_EPOCH, type Arch, type Cloud, type DiskBoot, type InitMode, type InitramfsCompression, type KernelCompression, type KernelConfigBase } from './plan/vocabulary.js';
 export { boot, type BootOptions, type BootResult } from './boot.js';
 export { compare, type CompareOptions, type CompareResult } from './compare/compare.js';
 export type { CompareReport, ContainerFigures, VmFigures, Stats } from './compare/report.js';

@@ -70,6 +70,14 @@ export function describeOffset(artifact: string, offset: number, bytes: Buffer):
       return offset < 64 ? 'ELF header' : 'program code or data';
     case 'bzImage':
       return offset < 0x1f1 ? 'boot sector' : offset < 0x290 ? 'setup header' : 'setup code or compressed kernel';
+    case 'raw':
+    case 'aws': {
+      const sector = Math.floor(offset / 512);
+      const what = sector === 0 ? 'protective MBR' : sector === 1 ? 'GPT header' : sector < 34 ? 'GPT partition entries' : bytes.length - offset <= 33 * 512 ? 'backup GPT' : 'partition contents';
+      return `sector ${sector} (${what})`;
+    }
+    case 'uki':
+      return offset < 0x400 ? 'PE headers' : 'PE sections (stub, kernel, initramfs, command line)';
     case 'kernelConfig': {
       const line = bytes.subarray(0, offset).toString('latin1').split('\n').length;
       return `line ${line}: ${bytes.toString('latin1').split('\n')[line - 1] ?? ''}`;

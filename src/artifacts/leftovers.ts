@@ -58,9 +58,14 @@ export function removeDeadStaging(outDir: string, alive: (pid: number) => boolea
   return removeDead(outDir, (name) => (name.startsWith('.gopid1-staging-') ? ownerOfDir(path.join(outDir, name)) : undefined), alive);
 }
 
+/** A `boot`'s own directory in the temporary directory (QMP socket, an EFI application's FAT drive): `<prefix><pid>-…`. */
+export const BOOT_DIR_PREFIX = 'gopid1-boot-';
+/** What earlier versions called it. */
+const OLD_BOOT_DIR_PREFIX = 'gopid1-qmp-';
+
 /**
  * Leftovers of dead runs in the cache (entries being written, damaged entries moved aside, partial downloads) and
- * in the temporary directory (QMP sockets of `boot`).
+ * in the temporary directory (`boot`'s directories).
  */
 export async function removeDeadRunFiles(options: { cacheRoot: string; tmpDir?: string; alive?: (pid: number) => boolean }): Promise<string[]> {
   const alive = options.alive ?? processAlive;
@@ -75,6 +80,6 @@ export async function removeDeadRunFiles(options: { cacheRoot: string; tmpDir?: 
       }, (pid) => pid !== 0 && alive(pid))),
     );
   }
-  removed.push(...(await removeDead(options.tmpDir ?? os.tmpdir(), (name) => ownerOf(name, 'gopid1-qmp-'), alive)));
+  removed.push(...(await removeDead(options.tmpDir ?? os.tmpdir(), (name) => ownerOf(name, BOOT_DIR_PREFIX) ?? ownerOf(name, OLD_BOOT_DIR_PREFIX), alive)));
   return removed;
 }

@@ -8,7 +8,7 @@ import type { InitramfsResult } from '../initramfs/layout.js';
 import type { KernelBuildResult } from '../kernel/build.js';
 import type { OutputProduct } from '../outputs/product.js';
 import { planRecord, type BuildPlan } from '../plan/plan.js';
-import type { InitramfsCompression } from '../plan/vocabulary.js';
+import type { DiskBoot, InitramfsCompression } from '../plan/vocabulary.js';
 import { toolVersion } from '../paths.js';
 import { sha256File } from './files.js';
 
@@ -42,7 +42,7 @@ export interface Manifest {
     kernelConfig: ArtifactRecord;
     /** With --iso: the GRUB ISO, USB-hybrid; `uefi` when it also boots under UEFI. */
     iso?: ArtifactRecord & { uefi: boolean; hybrid: true };
-    /** With --format raw: a GPT disk booting under BIOS and UEFI. */
+    /** With --format raw: a GPT disk booting under BIOS and UEFI (GRUB), or under UEFI from a UKI (--boot uki). */
     raw?: ArtifactRecord & { partitioning: 'gpt'; firmware: ('bios' | 'uefi')[]; diskGuid: string };
     /** The raw disk converted (--format qcow2, vmdk, vhd, gcp); `diskBytes` is the virtual size. */
     qcow2?: ArtifactRecord & { diskBytes: number };
@@ -51,6 +51,8 @@ export interface Manifest {
     gcp?: ArtifactRecord & { diskBytes: number };
     /** With --format aws: the raw disk for EC2 (the kernel has the aws drivers and ip=dhcp). */
     aws?: ArtifactRecord & { partitioning: 'gpt'; firmware: ('bios' | 'uefi')[]; diskGuid: string };
+    /** With --format uki: a Unified Kernel Image (systemd-stub + kernel + initramfs + command line), an EFI application. */
+    uki?: ArtifactRecord & { firmware: ['uefi']; cmdline: string };
   };
   kernel: {
     source: string;
@@ -85,7 +87,17 @@ export interface Manifest {
   boot: { cmdline: string; net: boolean };
   iso?: { builder: BuilderRecord; menuTimeoutSeconds: number };
   /** How the disk formats were made. */
-  disk?: { builder: BuilderRecord; menuTimeoutSeconds: number; /** The disk's size (--disk-size), and the smallest that fits. */ bytes?: number; minimumBytes?: number };
+  disk?: {
+    builder: BuilderRecord;
+    menuTimeoutSeconds: number;
+    /** The disk's size (--disk-size), and the smallest that fits. */
+    bytes?: number;
+    minimumBytes?: number;
+    /** What starts the disk: GRUB (BIOS + UEFI), or the UKI as EFI/BOOT/BOOTX64.EFI (UEFI). Absent in older manifests: grub. */
+    boot?: DiskBoot;
+  };
+  /** How the UKI was made (--format uki, or a disk with --boot uki). */
+  uki?: { builder: BuilderRecord };
   /** The build plan (planBuild): every setting, defaults resolved, without host paths. Absent in older manifests. */
   plan?: Record<string, unknown>;
 }

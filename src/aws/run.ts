@@ -141,7 +141,7 @@ function outcomeOf(verdict: ConsoleVerdict): Pick<RunAwsResult, 'outcome' | 'exi
 
 /** Reads the console until a verdict, the instance ending, or the deadline. */
 async function watch(ec2: EC2Client, instanceId: string, options: RunAwsOptions, report: Reporter, started: number): Promise<{ result: Pick<RunAwsResult, 'outcome' | 'exitStatus' | 'exitSignal'>; instance: Instance | undefined }> {
-  const watcher = new ConsoleWatcher({ ...(options.expect !== undefined ? { expect: toRegExp(options.expect) } : {}), ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}), expectAnywhere: options.expectAnywhere ?? false, bootloader: true, supervised: true });
+  const watcher = new ConsoleWatcher({ ...(options.expect !== undefined ? { expect: toRegExp(options.expect) } : {}), ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}), expectAnywhere: options.expectAnywhere ?? false, bootloader: 'grub', supervised: true });
   const deadline = started + (options.timeoutSeconds ?? 600) * 1000;
   let seen = '';
   let partial = '';

@@ -20,6 +20,7 @@ interface BootFlags {
   initrd?: string;
   format?: OutputName;
   disk?: string;
+  efi?: string;
   diskBus?: DiskBus;
   iso?: string;
   isoAs?: 'cdrom' | 'disk';
@@ -71,9 +72,10 @@ export function registerBoot(program: Command, context: CommandContext): void {
     .option('--cmdline <args>', 'appended to the kernel command line the build recorded')
     .option('--kernel <file>', 'boot this bzImage instead of <dir>/bzImage')
     .option('--initrd <file>', 'boot this initramfs instead of <dir>/initramfs.cpio.gz')
-    .addOption(new Option('-f, --format <name>', 'boot the out dir\'s file of this format, as the format is meant to boot (ISO as a CD-ROM, under BIOS or UEFI)').choices(formatNames()))
+    .addOption(new Option('-f, --format <name>', 'boot the out dir\'s file of this format, as the format is meant to boot (ISO as a CD-ROM, a disk as its target attaches it, a UKI by OVMF alone)').choices(formatNames()))
     .option('--disk <file>', 'boot a disk image of `gopid1 build --format raw` instead, through its GRUB (BIOS, or UEFI with --uefi)')
     .addOption(new Option('--disk-bus <bus>', 'how the disk is attached: ide, virtio (virtio-blk), nvme (as EC2 Nitro), scsi (virtio-scsi, as Compute Engine); default ide').choices([...DISK_BUSES]))
+    .option('--efi <file>', 'boot a UKI of `gopid1 build --format uki` instead: UEFI firmware (OVMF) starts it from a FAT drive')
     .option('--iso <file>', 'boot an ISO of `gopid1 build --iso` instead, through its GRUB')
     .addOption(new Option('--iso-as <media>', 'the ISO as a CD-ROM, or as a disk (what dd to a USB stick gives)').choices(['cdrom', 'disk']))
     .option('--uefi', 'boot the ISO or disk through UEFI firmware (OVMF) instead of BIOS')
@@ -101,6 +103,7 @@ export function registerBoot(program: Command, context: CommandContext): void {
         ...(flags.initrd !== undefined ? { initrd: flags.initrd } : {}),
         ...(flags.format !== undefined ? { format: flags.format } : {}),
         ...(flags.disk !== undefined ? { disk: flags.disk } : {}),
+        ...(flags.efi !== undefined ? { efi: flags.efi } : {}),
         ...(flags.diskBus !== undefined ? { diskBus: flags.diskBus } : {}),
         ...(flags.iso !== undefined ? { iso: flags.iso } : {}),
         ...(flags.isoAs !== undefined ? { isoAs: flags.isoAs } : {}),

@@ -9,12 +9,14 @@ import {
   DEFAULT_INITRAMFS_COMPRESSION,
   DEFAULT_KERNEL_SOURCE,
   DEFAULT_OUT_DIR,
+  DISK_BOOTS,
   INIT_MODES,
   INITRAMFS_COMPRESSIONS,
   KERNEL_COMPRESSIONS,
   KERNEL_CONFIG_BASES,
   RESTART_POLICIES,
   type Cloud,
+  type DiskBoot,
   type InitMode,
   type InitramfsCompression,
   type KernelCompression,
@@ -50,6 +52,7 @@ export interface BuildFlags {
   uefi?: boolean;
   menuTimeout?: number;
   diskSize?: number;
+  boot?: DiskBoot;
   cgo?: boolean;
   strip?: boolean;
   jobs?: number;
@@ -84,6 +87,7 @@ const FLAG_OF: Record<string, string> = {
   formats: '--format',
   menuTimeoutSeconds: '--menu-timeout',
   diskSizeBytes: '--disk-size',
+  boot: '--boot',
   jobs: '--jobs',
   cpus: '--cpus',
   memoryLimitBytes: '--memory-limit',
@@ -150,6 +154,7 @@ export function addBuildOptions(command: Command): Command {
     .option('--uefi', 'same as --format iso-uefi: the ISO also boots under UEFI (adds EFI to the kernel)')
     .option('--menu-timeout <seconds>', 'seconds the ISO\'s GRUB menu waits (default: 0)', nonNegativeInteger('--menu-timeout'))
     .option('--disk-size <size>', 'size of the disk formats, e.g. 1g, rounded up to whole MiB; the space after the ESP is sparse zeros (default: the smallest that fits)', byteSize('--disk-size'))
+    .addOption(new Option('--boot <loader>', 'what starts the disk formats: grub (BIOS and UEFI) or uki (the UKI as EFI/BOOT/BOOTX64.EFI, UEFI only, no boot loader) (default: grub)').choices([...DISK_BOOTS]))
     .option('--cgo', 'allow cgo, linked fully static (-linkmode=external -extldflags=-static)')
     .option('--no-strip', 'keep the symbol table and DWARF in the program (no -s -w)')
     .option('-j, --jobs <n>', 'parallel kernel compile jobs (default: CPU count, or --cpus rounded up)', positiveInteger('--jobs'))
@@ -191,6 +196,7 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     uefi: flags.uefi,
     menuTimeoutSeconds: flags.menuTimeout,
     diskSizeBytes: flags.diskSize,
+    boot: flags.boot,
     cgo: flags.cgo,
     strip: flags.strip,
     jobs: flags.jobs,

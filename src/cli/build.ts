@@ -6,6 +6,7 @@ import type { CommandContext } from './context.js';
 import { formatBytes, formatMiB, formatSeconds, table } from './output.js';
 import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
 import { withProgress } from './progress.js';
+import { OUTPUT_FORMATS } from '../outputs/table.js';
 
 interface BuildCommandFlags extends BuildFlags {
   out?: string;
@@ -13,20 +14,14 @@ interface BuildCommandFlags extends BuildFlags {
   force?: boolean;
 }
 
-/** What each disk format's row says beside its file name. */
-const DISK_LABELS: Partial<Record<keyof Manifest['artifacts'], string>> = {
-  raw: 'GPT disk, BIOS + UEFI',
-  aws: 'EC2 disk, BIOS + UEFI',
-  qcow2: 'qcow2',
-  vmdk: 'VMDK, streamOptimized',
-  vhd: 'VHD, fixed',
-  gcp: 'Compute Engine tarball',
-};
-
-function diskRows(artifacts: Manifest['artifacts']): string[][] {
-  return Object.entries(DISK_LABELS).flatMap(([key, label]) => {
-    const record = artifacts[key as keyof Manifest['artifacts']];
-    return record ? [[`${record.file} (${label})`, formatBytes(record.bytes), formatMiB(record.bytes)]] : [];
+/** A row per file of the chosen formats, as the output table labels it (iso and iso-uefi share one file). */
+function formatRows(manifest: Manifest): string[][] {
+  const seen = new Set<string>();
+  return OUTPUT_FORMATS.flatMap((format) => {
+    const record = manifest.artifacts[format.artifact];
+    if (!record || seen.has(format.artifact)) return [];
+    seen.add(format.artifact);
+    return [[`${record.file} (${format.label(manifest)})`, formatBytes(record.bytes), formatMiB(record.bytes)]];
   });
 }
 
@@ -38,8 +33,7 @@ export function sizeTable(result: BuildResult): string {
     ['bzImage', formatBytes(artifacts.bzImage.bytes), formatMiB(artifacts.bzImage.bytes)],
     [artifacts.initramfs.file, formatBytes(artifacts.initramfs.bytes), formatMiB(artifacts.initramfs.bytes)],
     ['total', formatBytes(total), formatMiB(total)],
-    ...(artifacts.iso ? [[`${artifacts.iso.file} (${artifacts.iso.uefi ? 'BIOS + UEFI' : 'BIOS'}, USB-hybrid)`, formatBytes(artifacts.iso.bytes), formatMiB(artifacts.iso.bytes)]] : []),
-    ...diskRows(artifacts),
+    ...formatRows(result.manifest),
   ];
   const programs =
     init.mode === 'supervise'

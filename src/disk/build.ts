@@ -3,7 +3,8 @@ import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
 import { stageBuilder } from '../builders.js';
 import type { BuilderImage } from '../engine/images.js';
-import { runStep } from '../engine/run.js';
+import { packFiles } from '../engine/archive.js';
+import { runStep, type StepInput } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
 import { grubBootInput } from '../iso/grub.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
@@ -55,6 +56,8 @@ export interface DiskBuildOptions {
   file: string;
   bzImage: string;
   initramfs: string;
+  /** Boot from this Unified Kernel Image (EFI/BOOT/BOOTX64.EFI, UEFI only) instead of GRUB (BIOS and UEFI). */
+  uki?: string;
   cmdline: string;
   menuTimeoutSeconds: number;
   /** Dates inside the FAT. */
@@ -106,29 +109,53 @@ export async function writeBiosBootCode(disk: string, core: Buffer, bootImg: Buf
   }
 }
 
+/** What the disk step reads in /iso/in: GRUB's files, or the UKI alone. */
+async function diskInput(options: DiskBuildOptions, kernel: Buffer, initramfs: Buffer, marker: string): Promise<StepInput> {
+  if (options.uki !== undefined) {
+    const uki = await readFile(options.uki);
+    return { path: '/iso', archive: () => packFiles([{ name: 'in/uki.efi', data: uki }]) };
+  }
+  return grubBootInput({ kernel, initramfs, initramfsFile: path.basename(options.initramfs) }, options, marker);
+}
+
+/** Writes GRUB's BIOS boot code from the disk step's outputs, as a STEP_FAILED error when they are not what GRUB makes. */
+async function writeGrubBootCode(disk: string, parts: string): Promise<void> {
+  try {
+    await writeBiosBootCode(disk, await readFile(path.join(parts, 'core.img')), await readFile(path.join(parts, 'boot.img')));
+  } catch (error) {
+    throw new Gopid1Error('STEP_FAILED', `cannot write the disk's BIOS boot code: ${error instanceof Error ? error.message : String(error)}`, {
+      step: 'disk: BIOS boot code',
+      hint: 'The disk builder produced an unexpected GRUB image; rebuild the builder images (`gopid1 clean --images`) and try again.',
+      cause: error,
+    });
+  }
+}
+
 /**
- * Makes a GPT disk that boots under BIOS and UEFI in the ISO builder: a 1 MiB BIOS boot partition for GRUB's core
- * image, and an ESP (FAT) holding EFI/BOOT/BOOTX64.EFI, the kernel, the initramfs and grub.cfg. Smallest size that
- * fits, in whole MiB; fixed GUIDs and FAT id derived from the contents, FAT dates from SOURCE_DATE_EPOCH.
+ * Makes a GPT disk in the ISO builder. With GRUB, it boots under BIOS and UEFI: a 1 MiB BIOS boot partition for
+ * GRUB's core image, and an ESP (FAT) holding EFI/BOOT/BOOTX64.EFI, the kernel, the initramfs and grub.cfg. With a
+ * UKI, under UEFI: the ESP holds the UKI as EFI/BOOT/BOOTX64.EFI and nothing else. Smallest size that fits, in whole
+ * MiB; fixed GUIDs and FAT id derived from the contents, FAT dates from SOURCE_DATE_EPOCH.
  */
 export async function buildDisk(context: StageContext, options: DiskBuildOptions): Promise<DiskBuildResult> {
   const started = Date.now();
   const { engine, report, signal, out } = context;
   const builder = await stageBuilder(engine, { stage: 'iso', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
   const [kernel, initramfs] = await Promise.all([readFile(options.bzImage), readFile(options.initramfs)]);
-  const initramfsFile = path.basename(options.initramfs);
-  const seed = `${sha256(kernel)}${sha256(initramfs)}${options.name}${options.cmdline}`;
+  const boot = options.uki !== undefined ? 'uki' : 'grub';
+  const seed = `${sha256(kernel)}${sha256(initramfs)}${options.name}${options.cmdline}${boot === 'uki' ? ' uki' : ''}`;
   const marker = `gopid1-${sha256(`disk${seed}`).slice(0, 16)}.id`;
   const diskGuid = derivedGuid(`disk ${seed}`);
   const scratch = await mkdtemp(path.join(out.staging, 'disk-'));
   try {
-    report({ kind: 'step', stage: 'disk', text: 'making the GPT disk (BIOS + UEFI)' });
+    report({ kind: 'step', stage: 'disk', text: `making the GPT disk (${boot === 'uki' ? 'UEFI, from the UKI' : 'BIOS + UEFI'})` });
     await runStep(engine, {
       role: 'disk-make',
       title: 'disk: make',
       image: builder.id,
       cmd: ['disk-step'],
       env: {
+        GOPID1_BOOT: boot,
         GOPID1_MARKER: marker,
         GOPID1_BIOS_MODULES: DISK_BIOS_MODULES.join(' '),
         GOPID1_EFI_MODULES: DISK_EFI_MODULES.join(' '),
@@ -140,7 +167,7 @@ export async function buildDisk(context: StageContext, options: DiskBuildOptions
         ...(options.sizeMiB !== undefined ? { GOPID1_DISK_MIB: String(options.sizeMiB) } : {}),
       },
       limits: context.limits,
-      inputs: [grubBootInput({ kernel, initramfs, initramfsFile }, options, marker)],
+      inputs: [await diskInput(options, kernel, initramfs, marker)],
       outputs: [{ path: '/iso/out', dest: scratch }],
       logFile: path.join(out.logs, 'disk.log'),
       onLine: (line) => report({ kind: 'line', stage: 'disk', line }),
@@ -152,18 +179,10 @@ export async function buildDisk(context: StageContext, options: DiskBuildOptions
     if (options.sizeMiB !== undefined && options.sizeMiB < layout.minimumMiB) throw tooSmall(options.sizeMiB, layout.minimumMiB);
     const head = await readFile(path.join(parts, 'disk.head'));
     await assembleDisk(made, head, await readFile(path.join(parts, 'disk.tail')), layout.diskMiB * MIB);
-    try {
-      await writeBiosBootCode(made, await readFile(path.join(parts, 'core.img')), await readFile(path.join(parts, 'boot.img')));
-    } catch (error) {
-      throw new Gopid1Error('STEP_FAILED', `cannot write the disk's BIOS boot code: ${error instanceof Error ? error.message : String(error)}`, {
-        step: 'disk: BIOS boot code',
-        hint: 'The disk builder produced an unexpected GRUB image; rebuild the builder images (`gopid1 clean --images`) and try again.',
-        cause: error,
-      });
-    }
+    if (boot === 'grub') await writeGrubBootCode(made, parts);
     await rename(made, out.staged(options.file));
     const bytes = (await stat(out.staged(options.file))).size;
-    report({ kind: 'done', stage: 'disk', text: `${options.file} made (${bytes} bytes, GPT, BIOS + UEFI)` });
+    report({ kind: 'done', stage: 'disk', text: `${options.file} made (${bytes} bytes, GPT, ${boot === 'uki' ? 'UEFI from the UKI' : 'BIOS + UEFI'})` });
     return { file: options.file, bytes, diskGuid, minimumBytes: layout.minimumMiB * MIB, headBytes: head.length, builder, durationMs: Date.now() - started };
   } finally {
     await rm(scratch, { recursive: true, force: true });

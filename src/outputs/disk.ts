@@ -10,29 +10,36 @@ import { awsFileName } from './names.js';
 /** The raw disk of a machine, made on first use: `raw` commits it, the converted formats read it. */
 export function diskOnce(context: StageContext, plan: BuildPlan, machine: Omit<MachineFiles, 'disk'>, file: string): () => Promise<DiskBuildResult> {
   let made: Promise<DiskBuildResult> | undefined;
-  return () =>
-    (made ??= buildDisk(context, {
+  const make = async (): Promise<DiskBuildResult> =>
+    buildDisk(context, {
       name: plan.name,
       file,
       bzImage: machine.bzImage,
       initramfs: machine.initramfs,
+      ...(plan.disk.boot === 'uki' ? { uki: context.out.staged((await machine.uki()).file) } : {}),
       cmdline: plan.runtime.cmdline,
       menuTimeoutSeconds: plan.runtime.menuTimeoutSeconds,
       sourceDateEpoch: plan.sourceDateEpoch,
       ...(plan.disk.sizeMiB !== undefined ? { sizeMiB: plan.disk.sizeMiB } : {}),
-    }));
+    });
+  return () => (made ??= make());
 }
 
 function diskSection(disk: DiskBuildResult, plan: BuildPlan): OutputProduct['sections'] {
-  return { disk: { builder: builderRecord(disk.builder), menuTimeoutSeconds: plan.runtime.menuTimeoutSeconds, bytes: disk.bytes, minimumBytes: disk.minimumBytes } };
+  return { disk: { builder: builderRecord(disk.builder), menuTimeoutSeconds: plan.runtime.menuTimeoutSeconds, bytes: disk.bytes, minimumBytes: disk.minimumBytes, boot: plan.disk.boot } };
 }
 
-/** The `raw` format: one GPT disk that boots under BIOS and UEFI, GRUB on both paths. */
+/** What a disk of this plan boots under: GRUB starts it under BIOS and UEFI, a UKI only under UEFI. */
+function diskFirmware(plan: BuildPlan): ('bios' | 'uefi')[] {
+  return plan.disk.boot === 'uki' ? ['uefi'] : ['bios', 'uefi'];
+}
+
+/** The `raw` format: one GPT disk that boots under BIOS and UEFI, GRUB on both paths; or under UEFI from a UKI. */
 export async function produceRawDisk(context: StageContext, plan: BuildPlan, machine: MachineFiles): Promise<OutputProduct> {
   const disk = await machine.disk();
   return {
     files: [disk.file],
-    artifacts: { raw: { ...(await artifactRecord(context.out.staging, disk.file)), partitioning: 'gpt', firmware: ['bios', 'uefi'], diskGuid: disk.diskGuid } },
+    artifacts: { raw: { ...(await artifactRecord(context.out.staging, disk.file)), partitioning: 'gpt', firmware: diskFirmware(plan), diskGuid: disk.diskGuid } },
     sections: diskSection(disk, plan),
     durationMs: disk.durationMs,
   };
@@ -49,7 +56,7 @@ export async function produceAwsDisk(context: StageContext, plan: BuildPlan, mac
   await copyFile(context.out.staged(disk.file), context.out.staged(file));
   return {
     files: [file],
-    artifacts: { aws: { ...(await artifactRecord(context.out.staging, file)), partitioning: 'gpt', firmware: ['bios', 'uefi'], diskGuid: disk.diskGuid } },
+    artifacts: { aws: { ...(await artifactRecord(context.out.staging, file)), partitioning: 'gpt', firmware: diskFirmware(plan), diskGuid: disk.diskGuid } },
     sections: diskSection(disk, plan),
     durationMs: Date.now() - started,
   };

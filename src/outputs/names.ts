@@ -19,3 +19,8 @@ export function rawFileName(name: string): string {
 export function awsFileName(name: string): string {
   return machineFileName(name, '.aws.raw');
 }
+
+/** The Unified Kernel Image's file name: an EFI application. */
+export function ukiFileName(name: string): string {
+  return machineFileName(name, '.efi');
+}

@@ -1,22 +1,23 @@
 import type { Manifest } from '../artifacts/manifest.js';
 import { Gopid1Error } from '../errors.js';
 import type { BuildPlan } from '../plan/plan.js';
-import type { CloudName } from '../plan/vocabulary.js';
+import type { CloudName, DiskBoot } from '../plan/vocabulary.js';
 import type { DiskBus, MachineChoice } from '../qemu/command.js';
 import type { StageContext } from '../stage.js';
 import { produceAwsDisk, produceConverted, produceRawDisk } from './disk.js';
 import { produceIso } from './iso.js';
-import { awsFileName, isoFileName, machineFileName, rawFileName } from './names.js';
+import { awsFileName, isoFileName, machineFileName, rawFileName, ukiFileName } from './names.js';
 import type { MachineFiles, OutputProduct } from './product.js';
+import { produceUki } from './uki.js';
 
-export { awsFileName, isoFileName, rawFileName };
+export { awsFileName, isoFileName, rawFileName, ukiFileName };
 
 /**
  * The output formats: what `--format` selects beyond the kernel and initramfs, which are always written. One entry
  * per format — its name, what it needs from the kernel, which builder makes it, its files, how `boot` starts it,
  * and its producer — so that adding a format is one entry and its producer (the shape of LinuxKit's output table).
  */
-export type OutputName = 'iso' | 'iso-uefi' | 'raw' | 'qcow2' | 'vmdk' | 'vhd' | 'gcp' | 'aws';
+export type OutputName = 'iso' | 'iso-uefi' | 'raw' | 'qcow2' | 'vmdk' | 'vhd' | 'gcp' | 'aws' | 'uki';
 
 /** What a format needs from the kernel (generated fragments, command-line rules). */
 export interface KernelNeeds {
@@ -32,22 +33,29 @@ export interface KernelNeeds {
 
 /** How `gopid1 boot --format <name>` presents the file to QEMU. */
 export interface BootMethod {
-  media: 'cdrom' | 'disk';
+  /** `efi`: an EFI application, started by the firmware from a FAT drive that holds it as EFI/BOOT/BOOTX64.EFI. */
+  media: 'cdrom' | 'disk' | 'efi';
   firmware: 'bios' | 'uefi';
   /** How the disk is attached, as the target does (default ide). */
   bus?: DiskBus;
   machine?: MachineChoice;
 }
 
+type ArtifactKey = keyof Manifest['artifacts'];
+
 export interface OutputFormat {
   name: OutputName;
   summary: string;
+  /** Its record under manifest.artifacts (iso and iso-uefi share one). */
+  artifact: ArtifactKey;
+  /** What the build table says beside its file name. */
+  label: (manifest: Pick<Manifest, 'artifacts'>) => string;
   needs: KernelNeeds;
   /** The builder image that makes it. */
   builder: 'iso';
   /** The file it writes to the out dir, for a machine of this name. */
   file: (name: string) => string;
-  /** Made from the raw GPT disk (sized by --disk-size). */
+  /** Made from the raw GPT disk (sized by --disk-size, booted as --boot says). */
   disk: boolean;
   /** Absent for a format that is only imported elsewhere (the gcp tarball). */
   boot?: BootMethod;
@@ -59,11 +67,18 @@ export interface OutputFormat {
 /** What a GRUB disk or ISO needs from the kernel when its target asks for nothing more. */
 const GRUB_EFI: KernelNeeds = { efi: true, grub: true, net: false, clouds: [] };
 
+/** The firmware a disk record says it boots under, as the build table shows it. */
+function firmwareText(record: { firmware: readonly string[] } | undefined): string {
+  return (record?.firmware ?? []).map((name) => name.toUpperCase()).join(' + ');
+}
+
 /** A format made by converting the raw disk: GPT, BIOS + UEFI, booted from disk. */
-function converted(name: 'qcow2' | 'vmdk' | 'vhd' | 'gcp', extension: string, summary: string): OutputFormat {
+function converted(name: 'qcow2' | 'vmdk' | 'vhd' | 'gcp', extension: string, summary: string, label: string): OutputFormat {
   return {
     name,
     summary,
+    artifact: name,
+    label: () => label,
     // Compute Engine gives its address by DHCP and presents virtio-scsi or NVMe disks and virtio-net or gVNIC.
     needs: name === 'gcp' ? { ...GRUB_EFI, net: true, clouds: ['gcp'] } : GRUB_EFI,
     builder: 'iso',
@@ -79,6 +94,8 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
   {
     name: 'iso',
     summary: 'GRUB ISO that boots under BIOS, from a CD or as a USB stick (El Torito + hybrid MBR)',
+    artifact: 'iso',
+    label: ({ artifacts }) => `${artifacts.iso?.uefi ? 'BIOS + UEFI' : 'BIOS'}, USB-hybrid`,
     needs: { ...GRUB_EFI, efi: false },
     builder: 'iso',
     file: isoFileName,
@@ -90,6 +107,8 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
   {
     name: 'iso-uefi',
     summary: 'the same ISO, also bootable under UEFI (EFI/BOOT/BOOTX64.EFI in an El Torito EFI image); the kernel gets the EFI stub',
+    artifact: 'iso',
+    label: () => 'BIOS + UEFI, USB-hybrid',
     needs: GRUB_EFI,
     builder: 'iso',
     file: isoFileName,
@@ -100,7 +119,9 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
   },
   {
     name: 'raw',
-    summary: 'GPT disk that boots under BIOS (GRUB core in a BIOS boot partition) and UEFI (ESP with EFI/BOOT/BOOTX64.EFI); smallest size that fits, in whole MiB',
+    summary: 'GPT disk that boots under BIOS (GRUB core in a BIOS boot partition) and UEFI (ESP with EFI/BOOT/BOOTX64.EFI); with --boot uki, under UEFI from the UKI alone; smallest size that fits, in whole MiB',
+    artifact: 'raw',
+    label: ({ artifacts }) => `GPT disk, ${firmwareText(artifacts.raw)}`,
     needs: GRUB_EFI,
     builder: 'iso',
     file: rawFileName,
@@ -109,13 +130,15 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
     includes: [],
     produce: produceRawDisk,
   },
-  converted('qcow2', '.qcow2', 'the raw disk as qcow2 (QEMU, libvirt, GNOME Boxes, OpenStack)'),
-  converted('vmdk', '.vmdk', 'the raw disk as a streamOptimized VMDK, as VMware and VirtualBox import it'),
-  converted('vhd', '.vhd', 'the raw disk as a fixed VHD, its size a whole number of MiB, as Azure requires'),
-  converted('gcp', '.gcp.tar.gz', 'disk.raw alone in a GNU tar (oldgnu, sparse), gzip: Compute Engine\'s image import format; the kernel gets the gcp drivers and ip=dhcp'),
+  converted('qcow2', '.qcow2', 'the raw disk as qcow2 (QEMU, libvirt, GNOME Boxes, OpenStack)', 'qcow2'),
+  converted('vmdk', '.vmdk', 'the raw disk as a streamOptimized VMDK, as VMware and VirtualBox import it', 'VMDK, streamOptimized'),
+  converted('vhd', '.vhd', 'the raw disk as a fixed VHD, its size a whole number of MiB, as Azure requires', 'VHD, fixed'),
+  converted('gcp', '.gcp.tar.gz', 'disk.raw alone in a GNU tar (oldgnu, sparse), gzip: Compute Engine\'s image import format; the kernel gets the gcp drivers and ip=dhcp', 'Compute Engine tarball'),
   {
     name: 'aws',
-    summary: 'the raw disk set up for EC2 (<name>.aws.raw): BIOS + UEFI, NVMe and ENA drivers, console on ttyS0, ip=dhcp; what `gopid1 push aws` uploads',
+    summary: 'the raw disk set up for EC2 (<name>.aws.raw): BIOS + UEFI (UEFI only with --boot uki), NVMe and ENA drivers, console on ttyS0, ip=dhcp; what `gopid1 push aws` uploads',
+    artifact: 'aws',
+    label: ({ artifacts }) => `EC2 disk, ${firmwareText(artifacts.aws)}`,
     needs: { ...GRUB_EFI, net: true, clouds: ['aws'] },
     builder: 'iso',
     file: awsFileName,
@@ -124,6 +147,20 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
     boot: { media: 'disk', firmware: 'uefi', bus: 'nvme', machine: 'q35' },
     includes: [],
     produce: produceAwsDisk,
+  },
+  {
+    name: 'uki',
+    summary: 'a Unified Kernel Image (<name>.efi): systemd-stub, kernel, initramfs and command line in one PE file that UEFI firmware starts directly, no GRUB',
+    artifact: 'uki',
+    label: () => 'UKI, UEFI',
+    // The command line is inside the image: nothing re-escapes it.
+    needs: { ...GRUB_EFI, grub: false },
+    builder: 'iso',
+    file: ukiFileName,
+    disk: false,
+    boot: { media: 'efi', firmware: 'uefi' },
+    includes: [],
+    produce: produceUki,
   },
 ];
 
@@ -166,9 +203,22 @@ export function provides(formats: readonly OutputName[], name: OutputName): bool
   return formats.some((built) => built === name || outputFormat(built).includes.includes(name));
 }
 
+/** What a format needs from the kernel when its disk boots as `boot` says: a disk started from a UKI has no GRUB. */
+export function needsOf(name: OutputName, boot: DiskBoot = 'grub'): KernelNeeds {
+  const format = outputFormat(name);
+  return format.disk && boot === 'uki' ? { ...format.needs, grub: false } : format.needs;
+}
+
+/** How `boot --format` starts a format's file of a build whose disks boot as `boot` says: a UKI disk only under UEFI. */
+export function bootMethodOf(name: OutputName, boot: DiskBoot = 'grub'): BootMethod | undefined {
+  const format = outputFormat(name);
+  if (!format.boot || !format.disk || boot === 'grub') return format.boot;
+  return { ...format.boot, firmware: 'uefi' };
+}
+
 /** What the chosen formats need from the kernel, together. */
-export function kernelNeedsOf(formats: readonly OutputName[]): KernelNeeds {
-  const needs = formats.map((name) => outputFormat(name).needs);
+export function kernelNeedsOf(formats: readonly OutputName[], boot: DiskBoot = 'grub'): KernelNeeds {
+  const needs = formats.map((name) => needsOf(name, boot));
   return {
     efi: needs.some((need) => need.efi),
     grub: needs.some((need) => need.grub),

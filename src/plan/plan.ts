@@ -11,6 +11,7 @@ import {
   DEFAULT_KERNEL_SOURCE,
   DEFAULT_OUT_DIR,
   DEFAULT_SOURCE_DATE_EPOCH,
+  DISK_BOOTS,
   INIT_MODES,
   INITRAMFS_COMPRESSIONS,
   KERNEL_COMPRESSIONS,
@@ -20,6 +21,7 @@ import {
   type Arch,
   type Cloud,
   type CloudName,
+  type DiskBoot,
   type InitMode,
   type InitramfsCompression,
   type KernelCompression,
@@ -79,6 +81,8 @@ export interface BuildOptions {
   uefi?: boolean;
   /** Size of the disk formats in bytes, rounded up to whole MiB (default: the smallest that fits); the space after the ESP stays zeros (sparse). */
   diskSizeBytes?: number;
+  /** What starts the disk formats: grub (default; BIOS and UEFI) or uki (the UKI as EFI/BOOT/BOOTX64.EFI; UEFI only). */
+  boot?: DiskBoot;
   /** Seconds GRUB shows its menu (default 0). */
   menuTimeoutSeconds?: number;
   cgo?: boolean;
@@ -139,8 +143,8 @@ export interface BuildPlan {
   readonly initramfs: { readonly compression: InitramfsCompression };
   /** Formats beyond kernel + initramfs, in table order. */
   readonly outputs: readonly OutputName[];
-  /** The disk formats' size: absent, the smallest that fits. */
-  readonly disk: { readonly sizeMiB?: number };
+  /** The disk formats' size (absent: the smallest that fits), and what starts them. */
+  readonly disk: { readonly sizeMiB?: number; readonly boot: DiskBoot };
   readonly runtime: {
     readonly init: InitMode;
     /** The supervising init's restart policy; `max` 0 is no limit. */
@@ -180,16 +184,16 @@ function planLimits(options: BuildOptions): BuildPlan['limits'] {
   return { ...(cpus !== undefined ? { cpus } : {}), ...(memory !== undefined ? { memoryBytes: memory } : {}) };
 }
 
-function planCmdline(options: BuildOptions, net: boolean, outputs: readonly OutputName[]): string {
+function planCmdline(options: BuildOptions, net: boolean, outputs: readonly OutputName[], boot: DiskBoot): string {
   const extra = options.cmdline ?? '';
   // The kernel configures eth0 itself; DHCP unless the user's command line says how (ip=…).
   const cmdline = kernelCmdline([net && !/(^|\s)ip=/.test(extra) ? 'ip=dhcp' : '', extra].filter(Boolean).join(' '));
   if (/[\n\r]/.test(cmdline)) throw badInput('cmdline', 'must be one line', 'Separate kernel parameters with spaces.');
   // GRUB puts a backslash before each of these when it builds Linux's command line: it would not arrive as written.
   const changed = [...new Set(cmdline.match(/["'\\]/g) ?? [])];
-  if (kernelNeedsOf(outputs).grub && changed.length > 0) {
+  if (kernelNeedsOf(outputs, boot).grub && changed.length > 0) {
     const what = changed.map((c) => (c === '"' ? 'double quotes' : c === "'" ? 'single quotes' : 'backslashes')).join(' and ');
-    throw badInput('cmdline', `with ${what} cannot go on an ISO or a disk: GRUB escapes them with a backslash before Linux sees them`, 'Use parameters without quotes or backslashes, or build without --format iso/raw/… and boot the kernel directly.');
+    throw badInput('cmdline', `with ${what} cannot go on an ISO or a disk: GRUB escapes them with a backslash before Linux sees them`, 'Use parameters without quotes or backslashes, or leave GRUB out: boot the kernel directly, or a UKI (--format uki, and --boot uki for the disks).');
   }
   return cmdline;
 }
@@ -230,14 +234,18 @@ function planPlatform(options: BuildOptions, outputs: readonly OutputName[]): { 
 const MIB = 1024 * 1024;
 
 function planDisk(options: BuildOptions, outputs: readonly OutputName[]): BuildPlan['disk'] {
-  const bytes = options.diskSizeBytes;
-  if (bytes === undefined) return {};
-  if (!Number.isInteger(bytes) || bytes <= 0) throw badInput('diskSizeBytes', `must be a positive number of bytes, not ${bytes}`, 'e.g. 1g');
+  const boot = oneOf('boot', options.boot, DISK_BOOTS, 'grub');
   const disks = OUTPUT_FORMATS.filter((format) => format.disk).map((format) => format.name);
-  if (!outputs.some((name) => disks.includes(name))) {
-    throw badInput('diskSizeBytes', 'sizes the disk formats, and none is asked for', `Add one: --format ${disks.join('|')}.`);
+  const hasDisk = outputs.some((name) => disks.includes(name));
+  if (boot === 'uki' && !hasDisk) {
+    const why = outputs.includes('uki') ? 'the uki format is the UKI itself; --boot uki puts it on a disk' : outputs.length > 0 ? `${outputs.join(' and ')} boots through GRUB and is not a disk` : 'no format is asked for';
+    throw badInput('boot', `uki starts the disk formats from a UKI, and none is asked for (${why})`, `Add a disk format that UEFI boots: --format ${disks.filter((name) => name !== 'gcp').join('|')}.`);
   }
-  return { sizeMiB: Math.ceil(bytes / MIB) };
+  const bytes = options.diskSizeBytes;
+  if (bytes === undefined) return { boot };
+  if (!Number.isInteger(bytes) || bytes <= 0) throw badInput('diskSizeBytes', `must be a positive number of bytes, not ${bytes}`, 'e.g. 1g');
+  if (!hasDisk) throw badInput('diskSizeBytes', 'sizes the disk formats, and none is asked for', `Add one: --format ${disks.join('|')}.`);
+  return { sizeMiB: Math.ceil(bytes / MIB), boot };
 }
 
 /**
@@ -262,6 +270,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   const menuTimeoutSeconds = wholeNumber('menuTimeoutSeconds', options.menuTimeoutSeconds ?? 0, 0, '5');
   const outputs = parseFormats([...(options.formats ?? []), ...(options.iso ? ['iso'] : []), ...(options.uefi ? ['iso-uefi'] : [])]);
   const { net, clouds } = planPlatform(options, outputs);
+  const disk = planDisk(options, outputs);
   if (health?.url && !net) {
     throw badInput('health', `${health.url} needs TCP/IP in the kernel, even on loopback, and net is off`, 'Add --net (or check with --health-cmd instead).');
   }
@@ -288,8 +297,8 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     program: { package: options.package ?? '.', cgo: options.cgo ?? false, strip: options.strip ?? true },
     initramfs: { compression },
     outputs,
-    disk: planDisk(options, outputs),
-    runtime: { init, restart, ...(health ? { health } : {}), cmdline: planCmdline(options, net, outputs), net, menuTimeoutSeconds },
+    disk,
+    runtime: { init, restart, ...(health ? { health } : {}), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
     limits,
     cache: options.cache ?? true,
     sourceDateEpoch: explicitEpoch ?? (facts.appCommitEpoch !== undefined ? checkEpoch('the app\'s last commit time', facts.appCommitEpoch) : DEFAULT_SOURCE_DATE_EPOCH),

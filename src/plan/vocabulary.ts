@@ -41,6 +41,13 @@ export const CLOUDS: readonly Cloud[] = ['aws', 'gcp', 'azure', 'none'];
 export type RestartPolicy = 'no' | 'on-failure' | 'always';
 export const RESTART_POLICIES: readonly RestartPolicy[] = ['no', 'on-failure', 'always'];
 
+/**
+ * How the disk formats boot: `grub` (GRUB under BIOS and UEFI) or `uki` (a Unified Kernel Image as the ESP's
+ * EFI/BOOT/BOOTX64.EFI, started by UEFI firmware alone: no boot loader, no BIOS path).
+ */
+export type DiskBoot = 'grub' | 'uki';
+export const DISK_BOOTS: readonly DiskBoot[] = ['grub', 'uki'];
+
 /** The Debian release whose toolchain builds everything that does not name one. */
 export const DEFAULT_SERIES = 'trixie';
 export const DEFAULT_KERNEL_SOURCE = `debian:${DEFAULT_SERIES}`;

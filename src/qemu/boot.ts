@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
+import { BOOT_DIR_PREFIX } from '../artifacts/leftovers.js';
 import { Gopid1Error, interrupted } from '../errors.js';
 import { LineSplitter } from '../lines.js';
 import { openLog } from '../logs.js';
@@ -26,6 +27,8 @@ export interface BootMachineOptions {
   media: BootMedia;
   /** Boot through OVMF (UEFI) instead of SeaBIOS; ISO media only. */
   uefi?: boolean;
+  /** What starts the kernel of a disk: GRUB (default), or the UKI on its ESP (--boot uki). */
+  bootloader?: 'grub' | 'uki';
   /** Bytes the initramfs unpacks to, for the default memory size; estimated when unknown. */
   unpackedBytes?: number;
   /** Stop with success once this regular expression has matched `expectCount` console lines. */
@@ -103,7 +106,7 @@ async function mustExist(file: string, what: string): Promise<number> {
     return info.size;
   } catch {
     throw new Gopid1Error('BAD_INPUT', `${what} ${file} does not exist`, {
-      hint: what === 'ISO' ? 'Build one with `gopid1 build <app> --iso` (add --uefi for UEFI), then boot <out>/<name>.iso.' : what === 'disk' ? 'Build one with `gopid1 build <app> --format raw`, then boot <out>/<name>.raw.' : 'Run `gopid1 build <app> --out <dir>` first, then boot that directory.',
+      hint: what === 'ISO' ? 'Build one with `gopid1 build <app> --iso` (add --uefi for UEFI), then boot <out>/<name>.iso.' : what === 'disk' ? 'Build one with `gopid1 build <app> --format raw`, then boot <out>/<name>.raw.' : what === 'EFI application' ? 'Build one with `gopid1 build <app> --format uki`, then boot <out>/<name>.efi.' : 'Run `gopid1 build <app> --out <dir>` first, then boot that directory.',
     });
   }
 }
@@ -130,7 +133,23 @@ const SIGNATURES = {
   disk: [0x1fe, '\x55\xaa', 'a bootable disk image (no boot signature 55 AA at 0x1fe)', 'Pass the .raw disk of `gopid1 build --format raw` with --disk.'],
   qcow2: [0, 'QFI\xfb', 'a qcow2 image (no "QFI" magic at 0)', 'Pass the .qcow2 of `gopid1 build --format qcow2` with --disk.'],
   vmdk: [0, 'KDMV', 'a VMDK (no "KDMV" magic at 0)', 'Pass the .vmdk of `gopid1 build --format vmdk` with --disk.'],
+  efi: [0, 'MZ', 'an EFI application (no "MZ" PE header at 0)', 'Pass the .efi of `gopid1 build --format uki` with --efi.'],
 } as const;
+
+/** What prints before the kernel: nothing for a direct boot, the firmware alone for a UKI, GRUB for ISOs and disks unless told. */
+function bootloaderOf(media: BootMedia, disk: 'grub' | 'uki' | undefined): { bootloader?: 'grub' | 'uki' } {
+  if (media.kind === 'direct') return {};
+  if (media.kind === 'efi') return { bootloader: 'uki' };
+  return { bootloader: media.kind === 'disk' ? (disk ?? 'grub') : 'grub' };
+}
+
+/** A directory in `dir` that holds `file` as EFI/BOOT/BOOTX64.EFI: a FAT drive's contents for UEFI's removable-media path. */
+async function espHolding(file: string, dir: string): Promise<string> {
+  const esp = path.join(dir, 'esp');
+  await mkdir(path.join(esp, 'EFI', 'BOOT'), { recursive: true });
+  await copyFile(file, path.join(esp, 'EFI', 'BOOT', 'BOOTX64.EFI'));
+  return esp;
+}
 
 async function mustBe(file: string, what: keyof typeof SIGNATURES): Promise<void> {
   const [offset, magic, description, hint] = SIGNATURES[what];
@@ -169,6 +188,9 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   } else if (media.kind === 'iso') {
     imageBytes = await mustExist(media.iso, 'ISO');
     await mustBe(media.iso, 'ISO');
+  } else if (media.kind === 'efi') {
+    imageBytes = await mustExist(media.file, 'EFI application');
+    await mustBe(media.file, 'efi');
   } else {
     imageBytes = await mustExist(media.file, 'disk');
     await mustBe(media.file, media.format === 'raw' || media.format === 'vpc' ? 'disk' : media.format);
@@ -178,7 +200,9 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   }
   const machine = resolveMachine(options.machine ?? 'auto', media.kind);
   const qemu = await findQemu();
-  const uefiFirmware = options.uefi ? await findOvmf() : undefined;
+  // Only UEFI firmware starts an EFI application.
+  const uefi = options.uefi === true || media.kind === 'efi';
+  const uefiFirmware = uefi ? await findOvmf() : undefined;
   // A kernel booted directly needs no BIOS services: qboot (microvm brings its own firmware).
   const firmware = uefiFirmware ?? (media.kind === 'direct' && machine !== 'microvm' ? await findQboot() : undefined);
   const { accel, reason } = await resolveAccel(options.accel ?? 'auto');
@@ -186,15 +210,16 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   const memoryMiB = options.memoryMiB ?? Math.max(defaultMemoryMiB(imageBytes, options.unpackedBytes ?? imageBytes * 3), uefiFirmware ? 256 : 0);
   const supervised = options.supervised ?? false;
   if (options.signal?.aborted) throw interrupted('boot');
-  // The power button is pressed through QMP; only the supervising init listens to it.
-  // Named with this process's id: `gopid1 clean` removes those of runs that died.
-  const qmpDir = supervised ? await mkdtemp(path.join(os.tmpdir(), `gopid1-qmp-${process.pid}-`)) : undefined;
-  const qmpSocket = qmpDir ? path.join(qmpDir, 'qmp.sock') : undefined;
-  const args = qemuArgs({ media, machine, memoryMiB, accel, ...(firmware ? { firmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}) });
+  // The run's own files: the QMP socket (the power button is pressed through it; only the supervising init listens
+  // to it) and an EFI application's FAT drive. Named with this process's id: `gopid1 clean` removes those of runs that died.
+  const runDir = supervised || media.kind === 'efi' ? await mkdtemp(path.join(os.tmpdir(), `${BOOT_DIR_PREFIX}${process.pid}-`)) : undefined;
+  const qmpSocket = runDir && supervised ? path.join(runDir, 'qmp.sock') : undefined;
+  const esp = runDir && media.kind === 'efi' ? await espHolding(media.file, runDir) : undefined;
+  const args = qemuArgs({ media, machine, memoryMiB, accel, ...(firmware ? { firmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}), ...(esp ? { esp } : {}) });
   const cmdline = media.kind === 'direct' ? media.cmdline : undefined;
 
   const log = await openLog(options.serialLog, { tailSize: 25 });
-  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1, expectAnywhere: options.expectAnywhere ?? false, bootloader: media.kind !== 'direct', supervised });
+  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1, expectAnywhere: options.expectAnywhere ?? false, ...bootloaderOf(media, options.bootloader), supervised });
   let verdict: ConsoleVerdict | { kind: 'sampled' } | undefined;
   let timedOut = false;
   let aborted = false;
@@ -282,7 +307,7 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     clearTimeout(quiet);
     clearTimeout(grace);
     clearTimeout(window);
-    if (qmpDir) await rm(qmpDir, { recursive: true, force: true });
+    if (runDir) await rm(runDir, { recursive: true, force: true });
     options.signal?.removeEventListener('abort', onAbort);
     splitter.end();
     await log.close();

@@ -18,7 +18,7 @@ export type MachineChoice = MachineType | 'auto';
 export function resolveMachine(choice: MachineChoice, media: BootMedia['kind']): MachineType {
   if (choice === 'auto') return 'pc';
   if (choice === 'microvm' && media !== 'direct') {
-    throw new Gopid1Error('BAD_INPUT', '--machine microvm cannot boot an ISO or a disk: it has no firmware that reads CDs or disks', { hint: 'Use --machine pc or q35 for ISOs and disks (auto picks pc).' });
+    throw new Gopid1Error('BAD_INPUT', '--machine microvm cannot boot an ISO, a disk or an EFI application: it has no firmware that reads CDs or disks', { hint: 'Use --machine pc or q35 for ISOs, disks and UKIs (auto picks pc).' });
   }
   return choice;
 }
@@ -64,11 +64,15 @@ export function defaultMemoryMiB(initrdBytes: number, unpackedBytes: number): nu
 export type DiskBus = 'ide' | 'virtio' | 'nvme' | 'scsi';
 export const DISK_BUSES: readonly DiskBus[] = ['ide', 'virtio', 'nvme', 'scsi'];
 
-/** What the machine boots: a kernel and initramfs directly, an ISO as a CD-ROM or as a disk (a USB stick), or a disk image. */
+/**
+ * What the machine boots: a kernel and initramfs directly, an ISO as a CD-ROM or as a disk (a USB stick), a disk
+ * image, or an EFI application (a UKI) that UEFI firmware starts from a FAT drive.
+ */
 export type BootMedia =
   | { kind: 'direct'; kernel: string; initrd: string; cmdline: string }
   | { kind: 'iso'; iso: string; as: 'cdrom' | 'disk' }
-  | { kind: 'disk'; file: string; bus: DiskBus; format: DiskImageFormat };
+  | { kind: 'disk'; file: string; bus: DiskBus; format: DiskImageFormat }
+  | { kind: 'efi'; file: string };
 
 /** QEMU's names of the disk image formats gopid1 writes: raw, qcow2, vmdk, vpc (VHD). */
 export type DiskImageFormat = 'raw' | 'qcow2' | 'vmdk' | 'vpc';
@@ -93,8 +97,11 @@ export function diskArgs(file: string, bus: DiskBus, format: DiskImageFormat = '
   }
 }
 
-/** QEMU's arguments for the boot media. */
-function mediaArgs(media: BootMedia): string[] {
+/**
+ * QEMU's arguments for the boot media. An EFI application is started from `esp`, a directory holding it as
+ * EFI/BOOT/BOOTX64.EFI, which QEMU presents read-only as a FAT disk (vvfat): the firmware's removable-media path.
+ */
+function mediaArgs(media: BootMedia, esp: string | undefined): string[] {
   switch (media.kind) {
     case 'direct':
       return ['-kernel', media.kernel, '-initrd', media.initrd, '-append', media.cmdline];
@@ -104,6 +111,9 @@ function mediaArgs(media: BootMedia): string[] {
         : ['-drive', `file=${qemuOptionValue(media.iso)},format=raw,if=ide,snapshot=on`, '-boot', 'c'];
     case 'disk':
       return diskArgs(media.file, media.bus, media.format);
+    case 'efi':
+      if (esp === undefined) throw new RangeError('an EFI application boots from a directory holding it as EFI/BOOT/BOOTX64.EFI');
+      return ['-drive', `file=fat:${qemuOptionValue(esp)},format=raw,if=virtio,readonly=on`];
   }
 }
 
@@ -156,6 +166,8 @@ export interface QemuArgsOptions {
   net?: { forwards: Forward[] };
   /** A QMP socket (unix path) for asking the guest to power off. */
   qmpSocket?: string;
+  /** For EFI media: the directory holding it as EFI/BOOT/BOOTX64.EFI. */
+  esp?: string;
 }
 
 /** QEMU's -netdev and -device for user networking with host forwards: virtio over PCI, or over MMIO on microvm. */
@@ -171,7 +183,7 @@ function qemuOptionValue(value: string): string {
 
 /** QEMU's arguments: the serial console on stdio, nothing else attached, no reboot (a panic ends QEMU). */
 export function qemuArgs(options: QemuArgsOptions): string[] {
-  const boot = mediaArgs(options.media);
+  const boot = mediaArgs(options.media, options.esp);
   const machine = options.machine ?? 'pc';
   return [
     '-M',

@@ -20,6 +20,8 @@ const SUPERVISOR_LINE = /^gopid1: /;
 const GRUB_BOOTING = /Booting `/;
 /** What GRUB may still print after that line, before the kernel runs. */
 const GRUB_MESSAGE = /^\s*(error: |Booting in blind mode)/;
+/** OVMF's boot manager ("BdsDxe: loading Boot0001 …", "BdsDxe: starting …"): all a UKI boot prints before the program. */
+const UEFI_BOOT_MANAGER = /^BdsDxe: /;
 
 /** An --expect pattern as a regular expression, or what is wrong with it. */
 export function toRegExp(expect: string | RegExp): RegExp {
@@ -71,18 +73,17 @@ export class ConsoleWatcher {
   initAt: number | undefined;
   private initKernelSeconds: number | undefined;
 
-  /** With a boot loader in front (ISO boots), output counts as the program's only after GRUB's "Booting `…'". */
+  /** With GRUB in front (ISO and disk boots), output counts as the program's only after GRUB's "Booting `…'". */
   private bootloaderDone: boolean;
 
   /**
-   * `bootloader`: GRUB prints first (ISO boots). `supervised`: /init is gopid1's supervising init, whose
-   * "gopid1: app exited …" line ends the program's run.
+   * `bootloader`: what prints before the kernel: `grub` (ISOs, disks), or `uki` (the firmware starts a UKI, and
+   * only the firmware's boot manager lines come first). `supervised`: /init is gopid1's supervising init, whose
+   * "gopid1: app exited …" line ends the program's run. `expectAnywhere`: `expect` is tried on every line (firmware,
+   * GRUB, kernel, the init), not only the program's.
    */
-  /**
-   * `expectAnywhere`: `expect` is tried on every line (firmware, GRUB, kernel, the init), not only the program's.
-   */
-  constructor(private readonly options: { expect?: RegExp; expectCount?: number; expectAnywhere?: boolean; bootloader?: boolean; supervised?: boolean } = {}) {
-    this.bootloaderDone = !options.bootloader;
+  constructor(private readonly options: { expect?: RegExp; expectCount?: number; expectAnywhere?: boolean; bootloader?: 'grub' | 'uki'; supervised?: boolean } = {}) {
+    this.bootloaderDone = options.bootloader !== 'grub';
   }
 
   /** The incomplete last line as it arrives: it marks when the program first spoke. */
@@ -110,6 +111,7 @@ export class ConsoleWatcher {
   private isProgramLine(text: string): boolean {
     if (text.trim() === '' || isKernelLine(text)) return false;
     if (this.options.supervised && SUPERVISOR_LINE.test(text)) return false;
+    if (this.options.bootloader === 'uki' && UEFI_BOOT_MANAGER.test(text)) return false;
     if (GRUB_BOOTING.test(text)) {
       this.bootloaderDone = true;
       return false;

@@ -199,3 +199,59 @@ describe('the raw disk converted for hypervisors and clouds: qcow2, vmdk, vhd, g
     assert.match(run.stderr, /the gcp format is for import, not for booting here \[BAD_INPUT\]/);
   });
 });
+
+describe('a Unified Kernel Image: started by UEFI firmware alone, as a file and from a disk (--boot uki)', { skip }, () => {
+  const out = tempDir('uki');
+  const uki = path.join(out, 'hello.efi');
+  const disk = path.join(out, 'hello.raw');
+
+  it('`build --format uki,raw --boot uki` writes hello.efi (at most 200 KiB over kernel + initramfs) and a disk whose ESP holds only it', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const run = await runCli(['build', hello, '--out', out, '--format', 'uki,raw', '--boot', 'uki', ...SHARED_KERNEL]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /hello\.efi \(UKI, UEFI\)\s+[\d,]+/);
+    assert.match(run.stdout, /hello\.raw \(GPT disk, UEFI\)\s+[\d,]+/);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+    const bytes = readFileSync(uki);
+    assert.equal(manifest.artifacts.uki?.bytes, bytes.length);
+    assert.ok(bytes.length <= manifest.artifacts.bzImage.bytes + manifest.artifacts.initramfs.bytes + 200 * 1024, `${bytes.length} bytes`);
+    assert.match(execFileSync('file', ['-b', uki]).toString(), /PE32\+ executable \(EFI application\) x86-64/);
+    assert.ok(bytes.includes(Buffer.from(manifest.boot.cmdline)), 'the command line is inside the image');
+    assert.ok(bytes.includes(Buffer.from('PRETTY_NAME="hello (gopid1)"')), 'its os-release names the machine, not the builder\'s Debian');
+    assert.ok(manifest.uki?.builder.packages.some((p) => p.startsWith('systemd-boot-efi=')));
+    assert.deepEqual(manifest.artifacts.raw?.firmware, ['uefi']);
+    assert.equal(manifest.disk?.boot, 'uki');
+    const raw = readFileSync(disk);
+    assert.ok(raw.subarray(0, 440).every((byte) => byte === 0), 'no BIOS boot code in the MBR');
+    assert.ok(raw.includes(bytes.subarray(0, 4096)), 'the UKI is on the ESP');
+    assert.ok(allocatedBytes(raw) <= 4 * MIB, `${allocatedBytes(raw)} bytes of the disk are not zero`);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+
+  it('is the same UKI and disk, byte for byte, when built again', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const again = tempDir('uki-again');
+    const run = await runCli(['build', hello, '--out', again, '--format', 'uki,raw', '--boot', 'uki', ...SHARED_KERNEL]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(readFileSync(path.join(again, 'hello.efi')).equals(readFileSync(uki)), 'hello.efi differs between two builds');
+    assert.ok(readFileSync(path.join(again, 'hello.raw')).equals(readFileSync(disk)), 'hello.raw differs between two builds');
+  });
+
+  it('boots the UKI under OVMF with no boot loader (boot --format uki)', BOOT_TIMEOUT, async () => {
+    const stderr = await bootDisk([out, '--format', 'uki']);
+    assert.match(stderr, /UEFI, /);
+  });
+
+  it('boots the disk under OVMF, which starts the UKI from its ESP (boot --format raw)', BOOT_TIMEOUT, async () => {
+    const stderr = await bootDisk([out, '--format', 'raw']);
+    assert.match(stderr, /UEFI, /);
+  });
+
+  it('says why --boot uki needs a disk format, and refuses what is not an EFI application', async () => {
+    let run = await runCli(['build', hello, '--out', tempDir('uki-bad'), '--format', 'iso', '--boot', 'uki']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--boot uki starts the disk formats from a UKI, and none is asked for \(iso boots through GRUB and is not a disk\) \[BAD_INPUT\]/);
+    run = await runCli(['boot', '--efi', path.join(out, 'kernel.config')]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /is not an EFI application \(no "MZ" PE header at 0\) \[BAD_INPUT\]/);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+});

@@ -21,11 +21,15 @@ describe('serial console', () => {
 
   it('matches --expect against the program\'s lines only, unless told to match anywhere', () => {
     const grub = ['SeaBIOS (version 1.16)', 'Booting from DVD/CD...', "Booting `hello'", '[    0.412000] hello: module loaded', 'gopid1: app started hello'];
-    const strict = new ConsoleWatcher({ expect: /hello/i, bootloader: true, supervised: true });
+    const strict = new ConsoleWatcher({ expect: /hello/i, bootloader: 'grub', supervised: true });
     for (const line of grub) assert.equal(strict.feed(line, 1), undefined, line);
     assert.deepEqual(strict.feed('Hello from Golang', 2), { kind: 'expected', line: 'Hello from Golang' });
-    const anywhere = new ConsoleWatcher({ expect: /hello/i, expectAnywhere: true, bootloader: true, supervised: true });
+    const anywhere = new ConsoleWatcher({ expect: /hello/i, expectAnywhere: true, bootloader: 'grub', supervised: true });
     assert.deepEqual(anywhere.feed("Booting `hello'", 1), { kind: 'expected', line: "Booting `hello'" });
+    const uki = new ConsoleWatcher({ expect: /hello|Boot0001/i, bootloader: 'uki' });
+    assert.equal(uki.feed('BdsDxe: loading Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x2,0x0)', 1), undefined);
+    assert.equal(uki.feed('BdsDxe: starting Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x2,0x0)', 1), undefined, 'the firmware\'s boot manager is not the program');
+    assert.deepEqual(uki.feed('Hello from Golang', 2), { kind: 'expected', line: 'Hello from Golang' }, 'no GRUB line to wait for before a UKI');
     const direct = new ConsoleWatcher({ expect: /Linux version/ });
     assert.equal(direct.feed('[    0.000000] Linux version 6.12.117', 1), undefined, 'a kernel line is not the program\'s');
   });
@@ -134,7 +138,7 @@ describe('partial kernel lines', () => {
 
 describe('ISO boots (GRUB in front of the kernel)', () => {
   it('count output as the program\'s only after GRUB\'s "Booting" line and its own messages', () => {
-    const watcher = new ConsoleWatcher({ bootloader: true });
+    const watcher = new ConsoleWatcher({ bootloader: 'grub' });
     watcher.feed('BdsDxe: starting Boot0001 "UEFI QEMU DVD-ROM QM00001 "', 100);
     watcher.feedPartial("    Booting `hello'", 150);
     watcher.feed("    Booting `hello'Booting `hello'", 160);

@@ -24,8 +24,8 @@ describe('leftovers of runs that died', () => {
     const kernel = path.join(cache, 'kernel');
     const sources = path.join(cache, 'sources');
     for (const dir of [kernel, sources, tmp]) mkdirSync(dir, { recursive: true });
-    const dead = [path.join(kernel, `.tmp-${deadPid}-abc`), path.join(kernel, '.damaged-123'), path.join(sources, `linux-6.1.tar.xz.partial-${deadPid}`), path.join(tmp, `gopid1-qmp-${deadPid}-x1`)];
-    const kept = [path.join(kernel, `.tmp-${process.pid}-def`), path.join(kernel, 'a1b2c3'), path.join(sources, `linux-6.2.tar.xz.partial-${process.pid}`), path.join(sources, 'linux-6.1.tar.xz'), path.join(tmp, `gopid1-qmp-${process.pid}-y2`), path.join(tmp, 'someone-else')];
+    const dead = [path.join(kernel, `.tmp-${deadPid}-abc`), path.join(kernel, '.damaged-123'), path.join(sources, `linux-6.1.tar.xz.partial-${deadPid}`), path.join(tmp, `gopid1-qmp-${deadPid}-x1`), path.join(tmp, `gopid1-boot-${deadPid}-x3`)];
+    const kept = [path.join(kernel, `.tmp-${process.pid}-def`), path.join(kernel, 'a1b2c3'), path.join(sources, `linux-6.2.tar.xz.partial-${process.pid}`), path.join(sources, 'linux-6.1.tar.xz'), path.join(tmp, `gopid1-boot-${process.pid}-y2`), path.join(tmp, 'someone-else')];
     for (const file of [...dead, ...kept]) {
       if (path.basename(file).includes('.')) writeFileSync(file, 'x');
       else mkdirSync(file);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Gopid1Error } from '../../src/errors.js';
-import { formatsBuilt, OUTPUT_FORMATS, parseFormats, provides } from '../../src/outputs/table.js';
+import { bootMethodOf, formatsBuilt, OUTPUT_FORMATS, parseFormats, provides } from '../../src/outputs/table.js';
 import { planBuild, planRecord, type BuildOptions, type HostFacts } from '../../src/plan/plan.js';
 import { DEFAULT_SOURCE_DATE_EPOCH } from '../../src/plan/vocabulary.js';
 
@@ -127,11 +127,26 @@ describe('planBuild: every input checked, errors naming API fields', () => {
   });
 
   it('sizes the disk formats in whole MiB, only when one is asked for', () => {
-    assert.deepEqual(plan({ formats: ['raw'] }).disk, {});
-    assert.deepEqual(plan({ formats: ['qcow2'], diskSizeBytes: 10 * 2 ** 30 }).disk, { sizeMiB: 10240 });
-    assert.deepEqual(plan({ formats: ['aws'], diskSizeBytes: 2 ** 20 + 1 }).disk, { sizeMiB: 2 });
+    assert.deepEqual(plan({ formats: ['raw'] }).disk, { boot: 'grub' });
+    assert.deepEqual(plan({ formats: ['qcow2'], diskSizeBytes: 10 * 2 ** 30 }).disk, { sizeMiB: 10240, boot: 'grub' });
+    assert.deepEqual(plan({ formats: ['aws'], diskSizeBytes: 2 ** 20 + 1 }).disk, { sizeMiB: 2, boot: 'grub' });
     rejects({ formats: ['iso'], diskSizeBytes: 2 ** 30 }, 'diskSizeBytes', /^diskSizeBytes sizes the disk formats, and none is asked for$/);
     rejects({ formats: ['raw'], diskSizeBytes: 0 }, 'diskSizeBytes', /must be a positive number of bytes/);
+  });
+
+  it('--boot uki starts the disks from the UKI: EFI in the kernel, quotes allowed, and only with a disk to start', () => {
+    const uki = plan({ formats: ['raw', 'aws'], boot: 'uki', cmdline: 'msg="a b"' });
+    assert.equal(uki.disk.boot, 'uki');
+    assert.match(uki.runtime.cmdline, /msg="a b"$/, 'no GRUB re-escapes the UKI\'s command line');
+    assert.ok(uki.kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'efi.config'));
+    const alone = plan({ formats: ['uki'], cmdline: "msg=it's" });
+    assert.ok(alone.kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'efi.config'), 'the UKI needs the EFI stub');
+    assert.equal(alone.disk.boot, 'grub');
+    rejects({ formats: ['uki', 'raw'], cmdline: 'msg="a b"' }, 'cmdline', /GRUB escapes them/);
+    rejects({ formats: ['uki'], boot: 'uki' }, 'boot', /^boot uki starts the disk formats from a UKI, and none is asked for \(the uki format is the UKI itself/);
+    rejects({ formats: ['iso-uefi'], boot: 'uki' }, 'boot', /\(iso-uefi boots through GRUB and is not a disk\)/);
+    rejects({ boot: 'uki' }, 'boot', /\(no format is asked for\)/);
+    rejects({ formats: ['raw'], boot: 'lilo' as never }, 'boot', /must be one of grub, uki/);
   });
 
   it('a restart policy brings the supervising init, and refuses the direct one', () => {
@@ -213,11 +228,29 @@ describe('the output table', () => {
     assert.equal(new Set(OUTPUT_FORMATS.map((f) => f.name)).size, OUTPUT_FORMATS.length);
     for (const format of OUTPUT_FORMATS) {
       assert.ok(format.summary.length > 10);
-      assert.match(format.file('my app'), /^my_app\.(iso|raw|qcow2|vmdk|vhd|gcp\.tar\.gz|aws\.raw)$/);
+      assert.match(format.file('my app'), /^my_app\.(iso|raw|qcow2|vmdk|vhd|gcp\.tar\.gz|aws\.raw|efi)$/);
       assert.equal(format.file('..'), format.file('x').replace(/^x/, 'gopid1'));
       assert.ok(format.boot === undefined ? format.name === 'gcp' : ['bios', 'uefi'].includes(format.boot.firmware));
     }
     assert.deepEqual(parseFormats([]), []);
+  });
+
+  it('labels each file as the build table shows it, a disk by the firmware it boots under', () => {
+    const disk = { file: 'h.raw', bytes: 1, sha256: '', partitioning: 'gpt', diskGuid: '' };
+    const label = (name: string, artifacts: object): string => OUTPUT_FORMATS.find((f) => f.name === name)?.label({ artifacts } as never) ?? '';
+    assert.equal(label('raw', { raw: { ...disk, firmware: ['bios', 'uefi'] } }), 'GPT disk, BIOS + UEFI');
+    assert.equal(label('aws', { aws: { ...disk, firmware: ['uefi'] } }), 'EC2 disk, UEFI');
+    assert.equal(label('iso', { iso: { uefi: true } }), 'BIOS + UEFI, USB-hybrid');
+    assert.equal(label('uki', {}), 'UKI, UEFI');
+  });
+
+  it('boots a disk started by a UKI under UEFI, and the UKI itself by the firmware alone', () => {
+    assert.deepEqual(bootMethodOf('raw'), { media: 'disk', firmware: 'bios' });
+    assert.deepEqual(bootMethodOf('raw', 'uki'), { media: 'disk', firmware: 'uefi' });
+    assert.deepEqual(bootMethodOf('aws', 'uki'), { media: 'disk', firmware: 'uefi', bus: 'nvme', machine: 'q35' });
+    assert.deepEqual(bootMethodOf('iso', 'uki'), { media: 'cdrom', firmware: 'bios' }, '--boot does not change the ISO');
+    assert.deepEqual(bootMethodOf('uki'), { media: 'efi', firmware: 'uefi' });
+    assert.equal(bootMethodOf('gcp', 'uki'), undefined);
   });
 
   it('tells which formats a build made, also from a manifest older than plans', () => {

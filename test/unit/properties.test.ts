@@ -37,7 +37,7 @@ const BOOT_LOG = [
   .join('');
 
 function replay(chunks: Buffer[]): { lines: string[]; verdicts: (ConsoleVerdict | undefined)[] } {
-  const watcher = new ConsoleWatcher({ expect: /Hello from Golang/, expectCount: 2, bootloader: true, supervised: true });
+  const watcher = new ConsoleWatcher({ expect: /Hello from Golang/, expectCount: 2, bootloader: 'grub', supervised: true });
   const lines: string[] = [];
   const verdicts: (ConsoleVerdict | undefined)[] = [];
   const splitter = new LineSplitter((line) => {

@@ -30,6 +30,14 @@ describe('QEMU command line', () => {
     assert.ok(!disk.includes('-bios'), 'SeaBIOS unless UEFI is asked for');
   });
 
+  it('starts an EFI application from a read-only FAT drive of its directory, and needs that directory', () => {
+    const args = qemuArgs({ media: { kind: 'efi', file: '/d/hello.efi' }, memoryMiB: 256, accel: 'tcg', firmware: '/usr/share/ovmf/OVMF.fd', esp: '/tmp/b,1/esp' });
+    assert.ok(args.includes('file=fat:/tmp/b,,1/esp,format=raw,if=virtio,readonly=on'));
+    assert.equal(args[args.indexOf('-bios') + 1], '/usr/share/ovmf/OVMF.fd');
+    assert.throws(() => qemuArgs({ media: { kind: 'efi', file: '/d/hello.efi' }, memoryMiB: 256, accel: 'tcg' }), /EFI\/BOOT\/BOOTX64\.EFI/);
+    assert.throws(() => resolveMachine('microvm', 'efi'), /microvm cannot boot an ISO, a disk or an EFI application/);
+  });
+
   it('boots on pc unless told otherwise, and refuses an ISO on microvm', () => {
     assert.equal(resolveMachine('auto', 'direct'), 'pc');
     assert.equal(resolveMachine('auto', 'iso'), 'pc');

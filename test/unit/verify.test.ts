@@ -22,6 +22,10 @@ describe('verify: comparing builds', () => {
     assert.equal(describeOffset('iso', 16 * 2048 + 813, Buffer.alloc(0)), '2 KiB block 16 (primary volume descriptor)');
     assert.equal(describeOffset('iso', 100, Buffer.alloc(0)), '2 KiB block 0 (MBR (hybrid boot code and partition table))');
     assert.equal(describeOffset('initramfs', 4, Buffer.alloc(0)), 'gzip header');
+    assert.equal(describeOffset('raw', 0x5c, Buffer.alloc(4 << 20)), 'sector 0 (protective MBR)');
+    assert.equal(describeOffset('aws', 600, Buffer.alloc(4 << 20)), 'sector 1 (GPT header)');
+    assert.equal(describeOffset('raw', (4 << 20) - 512, Buffer.alloc(4 << 20)), 'sector 8191 (backup GPT)');
+    assert.equal(describeOffset('uki', 0x3c, Buffer.alloc(0)), 'PE headers');
     assert.equal(describeOffset('kernelConfig', 9, Buffer.from('# a\n# b\nCONFIG_X=y\n')), 'line 3: CONFIG_X=y');
   });
 
