@@ -50,12 +50,23 @@ export function fixVhdFooter(footer: Buffer, seed: string, sourceDateEpoch: numb
   footer.writeUInt32BE(~sum >>> 0, 64);
 }
 
-/** A VMDK's descriptor with the random content id (CID) qemu-img wrote replaced by one from `seed`, same length. */
+/**
+ * A VMDK's descriptor with the random content id (CID) qemu-img wrote replaced by one from `seed`. qemu-img prints
+ * it without leading zeros ("CID=%x"), so the line is 1 to 8 digits long: it is written with 8, and the rest of the
+ * descriptor moves into its zero padding, so every build gives the same bytes whatever qemu-img drew.
+ */
 export function fixVmdkCid(head: Buffer, seed: string): boolean {
   const text = head.toString('latin1');
-  const match = /\nCID=([0-9a-f]{8})\n/.exec(text);
+  const match = /\nCID=([0-9a-f]{1,8})\n/.exec(text);
   if (!match) return false;
-  head.write(sha256(`vmdk ${seed}`).slice(0, 8), match.index + 5, 'latin1');
+  const textEnd = text.indexOf('\0', match.index);
+  const end = textEnd < 0 ? text.length : textEnd;
+  const line = `\nCID=${sha256(`vmdk ${seed}`).slice(0, 8)}\n`;
+  const descriptor = line + text.slice(match.index + match[0].length, end);
+  const grows = line.length - match[0].length;
+  // The descriptor is followed by zeros up to its region's end; it may take as many of them as it grows.
+  if (grows > 0 && (textEnd < 0 || head.subarray(end, end + grows).some((byte) => byte !== 0) || end + grows > head.length)) return false;
+  head.write(descriptor, match.index, 'latin1');
   return true;
 }
 

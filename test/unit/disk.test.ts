@@ -111,4 +111,20 @@ describe('what qemu-img leaves to chance, made fixed', () => {
     assert.equal(again.toString('latin1'), fixed);
     assert.equal(fixVmdkCid(Buffer.from('no descriptor'), 'seed'), false);
   });
+
+  it('writes a CID qemu-img printed without leading zeros as 8 digits, moving the rest into the padding: the same bytes either way', () => {
+    const descriptor = (cid: string): Buffer => {
+      const head = Buffer.alloc(1024);
+      head.write(`# Disk DescriptorFile\nversion=1\nCID=${cid}\nparentCID=ffffffff\ncreateType="streamOptimized"\n`, 512, 'latin1');
+      return head;
+    };
+    const long = descriptor('1a2b3c4d');
+    const short = descriptor('a2b3c');
+    assert.ok(fixVmdkCid(long, 'seed'));
+    assert.ok(fixVmdkCid(short, 'seed'));
+    assert.ok(short.equals(long), 'a 5-digit CID gives the bytes an 8-digit one does');
+    assert.match(short.toString('latin1'), /\nCID=[0-9a-f]{8}\nparentCID=ffffffff\ncreateType="streamOptimized"\n\0/);
+    const full = Buffer.from('x\nCID=abc\nparentCID=ffffffff\n', 'latin1');
+    assert.equal(fixVmdkCid(full, 'seed'), false, 'no padding to grow into');
+  });
 });
