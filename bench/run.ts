@@ -4,6 +4,7 @@
  *
  *   BENCH_RUNS         runs of the fast steps (Go build, initramfs, boot), default 5
  *   BENCH_KERNEL_RUNS  runs of the cold kernel build (about 3 minutes each here), default 1
+ *   BENCH_ONLY=formats only the disk formats' section (bench/formats.ts), updated in place
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { writeInitramfs } from '../src/initramfs/layout.js';
 import { GO_CACHE_VOLUME } from '../src/go/build.js';
 import { packageRoot } from '../src/paths.js';
 import { resolveAccel, type MachineType } from '../src/qemu/command.js';
+import { benchFormats, withSection } from './formats.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const kernelRuns = Number(process.env.BENCH_KERNEL_RUNS ?? 1);
@@ -314,6 +316,9 @@ async function main(): Promise<void> {
   const scratch = against.report.containers[0];
   if (!scratch) throw new Error('compare measured no scratch image');
 
+  // 8b. Each disk format's step and first line.
+  const formats = await benchFormats(work, runs, cell, log);
+
   // 9. Kernel and Go at the same time: the cold build's total against the sum of its stages.
   if (!cold) throw new Error('BENCH_KERNEL_RUNS must be at least 1');
 
@@ -425,6 +430,7 @@ async function main(): Promise<void> {
     `| ${sizes.initramfs.file} | ${sizes.initramfs.bytes} |`,
     `| bzImage + initramfs | ${sizes.bzImage.bytes + sizes.initramfs.bytes} |`,
     '',
+    ...formats,
   ].join('\n');
   const target = path.join(packageRoot, 'docs', 'PERFORMANCE.md');
   mkdirSync(path.dirname(target), { recursive: true });
@@ -433,8 +439,18 @@ async function main(): Promise<void> {
   log(`written to ${target}`);
 }
 
+/** BENCH_ONLY=formats: measure the disk formats and replace their section of docs/PERFORMANCE.md. */
+async function formatsOnly(): Promise<void> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'gopid1-bench-'));
+  const section = await benchFormats(work, runs, cell, log);
+  const target = path.join(packageRoot, 'docs', 'PERFORMANCE.md');
+  writeFileSync(target, withSection(readFileSync(target, 'utf8'), section));
+  process.stdout.write(`${section.join('\n')}\n`);
+  log(`section "Disk formats" of ${target} updated`);
+}
+
 // Exit explicitly: connections to the Docker engine must not keep the process alive.
-main().then(
+(process.env.BENCH_ONLY === 'formats' ? formatsOnly() : main()).then(
   () => process.exit(0),
   (error: unknown) => {
     process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
