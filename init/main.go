@@ -14,6 +14,9 @@
 // prints "gopid1: app exited with status N, restart K in S s". Status 125 means stop: no restart. With
 // --restart-max N, a run that ends after N restarts in a row (none lasting 60 s) is the last.
 //
+// With a watchdog (gopid1 build --watchdog SECONDS) it feeds /dev/watchdogN from its loop while the app is not
+// unhealthy and /run/gopid1/watchdog-stall does not exist, and disarms it before powering off.
+//
 // Standard library only: it is built by gopid1's Go builder like any app, stripped and static.
 package main
 
@@ -43,11 +46,15 @@ const (
 	stopStatus = 125
 )
 
+// dog is the watchdog the init feeds (nil: none); powerOff disarms it.
+var dog *watchdog
+
 // config is what gopid1 build wrote to /etc/gopid1/init.conf ("key=value" lines).
 type config struct {
 	restart    string // no, on-failure or always
 	restartMax int    // 0: no limit
 	health     healthConfig
+	watchdog   int // seconds; 0: none
 }
 
 func readConfig() config {
@@ -65,6 +72,10 @@ func readConfig() config {
 		case key == "restart-max":
 			if n, err := strconv.Atoi(value); err == nil && n >= 0 {
 				cfg.restartMax = n
+			}
+		case key == "watchdog":
+			if n, err := strconv.Atoi(value); err == nil && n > 0 {
+				cfg.watchdog = n
 			}
 		case cfg.health.set(key, value):
 		default:
@@ -309,6 +320,7 @@ func stopLeftovers() {
 // would turn the request into a halt that never returns; then PID 1 ends instead, the kernel panics, and with
 // panic=-1 the machine resets (QEMU under gopid1 boot exits).
 func powerOff(code int) {
+	dog.disarm()
 	syscall.Sync()
 	if !canPowerOff() {
 		say("cannot power off: the kernel has no ACPI or PSCI to do it; ending PID 1 instead")
@@ -345,6 +357,7 @@ func main() {
 	watchPowerButton(power)
 
 	cfg := readConfig()
+	dog = openWatchdog(cfg.watchdog)
 	supervise(&restarter{cfg: cfg}, newHealthMonitor(cfg.health), signals, power)
 }
 
@@ -433,6 +446,8 @@ func supervise(policy *restarter, health *healthMonitor, signals <-chan os.Signa
 				say("power button again: killing the app")
 				_ = syscall.Kill(app, syscall.SIGKILL)
 			}
+		case <-dog.ticks():
+			dog.feed(health.state != "unhealthy")
 		case <-kill:
 			say("the app did not stop within " + stopTimeout.String() + " of SIGTERM: killing it")
 			_ = syscall.Kill(app, syscall.SIGKILL)

@@ -164,6 +164,7 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
     media,
     ...(options.uefi ? { uefi: true } : {}),
     ...(media.kind === 'disk' && manifest?.disk?.boot ? { bootloader: manifest.disk.boot } : {}),
+    ...(manifest?.boot.watchdog ? { watchdog: true } : {}),
     ...(unpackedBytes !== undefined ? { unpackedBytes } : {}),
     ...(expect ? { expect } : {}),
     ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}),

@@ -103,7 +103,7 @@ async function packInitramfs(context: StageContext, plan: BuildPlan, { go, super
   const file = initramfsFileName(plan.initramfs.compression);
   context.report({ kind: 'step', stage: 'initramfs', text: `packing ${file}` });
   const files = supervised
-    ? { init: supervised.binary, app: go.binary, net: plan.runtime.net, ...(plan.runtime.restart.policy !== 'no' || plan.runtime.health ? { initConfig: initConfigText(plan.runtime) } : {}) }
+    ? { init: supervised.binary, app: go.binary, net: plan.runtime.net, ...(plan.runtime.restart.policy !== 'no' || plan.runtime.health || plan.runtime.watchdog ? { initConfig: initConfigText(plan.runtime) } : {}) }
     : { init: go.binary, net: plan.runtime.net };
   const initramfs = await writeInitramfs(files, context.out.staged(file), plan.sourceDateEpoch, builderCompressor(context, go.builder, plan.initramfs.compression));
   context.report({ kind: 'done', stage: 'initramfs', text: `initramfs packed (${initramfs.bytes} bytes, ${initramfs.unpackedBytes} unpacked)` });

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'BOOT_FAILED'
   | 'BOOT_TIMEOUT'
   | 'KERNEL_PANIC'
+  | 'WATCHDOG_RESET'
   | 'COMPARE_FAILED'
   | 'ENGINE_LOST'
   | 'NO_SPACE'

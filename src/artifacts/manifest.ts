@@ -82,9 +82,11 @@ export interface Manifest {
     builder: BuilderRecord;
   };
   /** Who is PID 1: the program itself, or gopid1's supervising init with the program as /app. */
-  init: { mode: 'direct' } | { mode: 'supervise'; module: string; version: string; /** Absent: no. */ restart?: { policy: string; max: number }; health?: Record<string, unknown> };
-  /** `net`: the kernel has networking and the machine gets a NIC when booted. */
-  boot: { cmdline: string; net: boolean };
+  init:
+    | { mode: 'direct' }
+    | { mode: 'supervise'; module: string; version: string; /** Absent: no. */ restart?: { policy: string; max: number }; health?: Record<string, unknown>; watchdog?: { seconds: number } };
+  /** `net`: the kernel has networking and the machine gets a NIC when booted. `watchdog`: it feeds one, and gets one when booted. */
+  boot: { cmdline: string; net: boolean; watchdog?: boolean };
   iso?: { builder: BuilderRecord; menuTimeoutSeconds: number };
   /** How the disk formats were made. */
   disk?: {
@@ -167,9 +169,9 @@ export async function assembleManifest(plan: BuildPlan, parts: BuildParts): Prom
       builder: builderRecord(go.builder),
     },
     init: supervised
-      ? { mode: 'supervise', module: parts.supervisor?.module ?? '', version: toolVersion, ...(plan.runtime.restart.policy !== 'no' ? { restart: plan.runtime.restart } : {}), ...(plan.runtime.health ? { health: { ...plan.runtime.health } } : {}) }
+      ? { mode: 'supervise', module: parts.supervisor?.module ?? '', version: toolVersion, ...(plan.runtime.restart.policy !== 'no' ? { restart: plan.runtime.restart } : {}), ...(plan.runtime.health ? { health: { ...plan.runtime.health } } : {}), ...(plan.runtime.watchdog ? { watchdog: { ...plan.runtime.watchdog } } : {}) }
       : { mode: 'direct' },
-    boot: { cmdline: plan.runtime.cmdline, net: plan.runtime.net },
+    boot: { cmdline: plan.runtime.cmdline, net: plan.runtime.net, ...(plan.runtime.watchdog ? { watchdog: true } : {}) },
     ...Object.assign({}, ...parts.products.map((product) => product.sections)),
     plan: planRecord(plan),
   };

@@ -136,6 +136,8 @@ function outcomeOf(verdict: ConsoleVerdict): Pick<RunAwsResult, 'outcome' | 'exi
       return { outcome: 'exited', ...(verdict.status !== undefined ? { exitStatus: verdict.status } : {}), ...(verdict.signal !== undefined ? { exitSignal: verdict.signal } : {}) };
     case 'panic':
       throw new Gopid1Error('KERNEL_PANIC', `the instance's kernel panicked: ${verdict.message}`, { hint: 'Read the console above; boot the same build locally with `gopid1 boot --format aws` to reproduce it.' });
+    case 'watchdog':
+      throw new Gopid1Error('WATCHDOG_RESET', 'the instance\'s watchdog was not fed in time: it resets the instance', { hint: 'The supervising init stopped feeding it (hung, or the program stayed unhealthy): read the console above.' });
   }
 }
 

@@ -23,6 +23,7 @@ import {
   type KernelConfigBase,
   type RestartPolicy,
 } from '../plan/vocabulary.js';
+import { DEFAULT_WATCHDOG_SECONDS } from '../plan/runtime.js';
 import { byteSize, collect, nonNegativeInteger, positiveInteger, positiveNumber } from './context.js';
 
 /** The flags that say what to build; `build`, `verify` and `compare` share them. Unset flags stay unset: the plan defaults them. */
@@ -39,6 +40,8 @@ export interface BuildFlags {
   init?: InitMode;
   restart?: RestartPolicy;
   restartMax?: number;
+  watchdog?: number | true;
+  panicReboot?: number;
   health?: string;
   healthCmd?: string;
   healthInterval?: number;
@@ -76,6 +79,8 @@ const FLAG_OF: Record<string, string> = {
   init: '--init',
   restart: '--restart',
   restartMax: '--restart-max',
+  watchdogSeconds: '--watchdog',
+  panicRebootSeconds: '--panic-reboot',
   health: '--health',
   healthCmd: '--health-cmd',
   healthIntervalSeconds: '--health-interval',
@@ -137,6 +142,8 @@ export function addBuildOptions(command: Command): Command {
       ]),
     )
     .option('--restart-max <n>', 'power off after n restarts in a row, none of whose runs lasted 60 s (default: no limit)', positiveInteger('--restart-max'))
+    .option('--watchdog [seconds]', 'a watchdog in the kernel (QEMU\'s i6300esb, else softdog) that the supervising init feeds while the program is not unhealthy; not fed for this long, it resets the machine (default 30; implies --init supervise)', positiveInteger('--watchdog'))
+    .option('--panic-reboot <seconds>', 'reboot this long after a kernel panic (the kernel\'s panic=; default 0: at once)', nonNegativeInteger('--panic-reboot'))
     .option('--health <url>', 'the supervising init GETs this http:// URL on loopback (e.g. http://127.0.0.1:8080/healthz; needs --net) and wants 2xx or 3xx; --health-retries failures in a row stop the program, a failure for --restart')
     .option('--health-cmd <command>', 'health check by a command in the machine (absolute path and arguments, no shell), exit 0 = healthy')
     .option('--health-interval <s>', 'seconds between health checks (default: 10)', positiveInteger('--health-interval'))
@@ -183,6 +190,8 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     init: flags.init,
     restart: flags.restart,
     restartMax: flags.restartMax,
+    watchdogSeconds: flags.watchdog === true ? DEFAULT_WATCHDOG_SECONDS : flags.watchdog,
+    panicRebootSeconds: flags.panicReboot,
     health: flags.health,
     healthCmd: flags.healthCmd,
     healthIntervalSeconds: flags.healthInterval,

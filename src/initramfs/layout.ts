@@ -15,13 +15,14 @@ export interface RootfsContents {
 }
 
 /** The supervising init's settings as /etc/gopid1/init.conf holds them. */
-export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | 'health'>): string {
-  const { restart, health } = runtime;
+export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | 'health' | 'watchdog'>): string {
+  const { restart, health, watchdog } = runtime;
   const lines = [`restart=${restart.policy}`, `restart-max=${restart.max}`];
   if (health) {
     lines.push(health.url !== undefined ? `health-url=${health.url}` : `health-cmd=${(health.command ?? []).join(' ')}`);
     lines.push(`health-interval=${health.intervalSeconds}`, `health-timeout=${health.timeoutSeconds}`, `health-start-period=${health.startPeriodSeconds}`, `health-retries=${health.retries}`);
   }
+  if (watchdog) lines.push(`watchdog=${watchdog.seconds}`);
   return `${lines.join('\n')}\n`;
 }
 

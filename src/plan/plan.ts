@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { badInput, oneOf, wholeNumber } from './check.js';
-import { planHealth, planRestart, type HealthPlan, type RestartPlan } from './runtime.js';
+import { panicParameter, planHealth, planRestart, planWatchdog, type HealthPlan, type RestartPlan, type WatchdogPlan } from './runtime.js';
 import { compressionFragment, decompressorFragment } from '../kernel/fragments.js';
 import { parseSourceSpec } from '../kernel/source.js';
 import { kernelNeedsOf, OUTPUT_FORMATS, outputFormat, parseFormats, type OutputName } from '../outputs/table.js';
@@ -69,6 +69,14 @@ export interface BuildOptions {
   healthStartPeriodSeconds?: number;
   /** Failed checks in a row that make the program unhealthy: it is stopped, a failure for the restart policy (default 3). */
   healthRetries?: number;
+  /**
+   * A watchdog the supervising init feeds every third of this many seconds (implies init supervise): the kernel's
+   * watchdog driver (i6300esb in QEMU, else the kernel's softdog) resets the machine when the init hangs, or while
+   * the health checks find the program unhealthy.
+   */
+  watchdogSeconds?: number;
+  /** Seconds after a kernel panic before the machine reboots (default 0: at once, panic=-1); the kernel's panic=. */
+  panicRebootSeconds?: number;
   /** Networking: IPv4 and a virtio NIC in the kernel, configured by the kernel from `ip=` (default ip=dhcp). Implied by the aws and gcp formats. */
   net?: boolean;
   /** The drivers of a cloud in the kernel, and networking unless net is false (default none; the aws and gcp formats imply theirs). */
@@ -151,6 +159,8 @@ export interface BuildPlan {
     readonly restart: RestartPlan;
     /** The supervising init's health checks, when asked for. */
     readonly health?: HealthPlan;
+    /** The watchdog the supervising init feeds, when asked for. */
+    readonly watchdog?: WatchdogPlan;
     readonly cmdline: string;
     readonly net: boolean;
     readonly menuTimeoutSeconds: number;
@@ -187,7 +197,8 @@ function planLimits(options: BuildOptions): BuildPlan['limits'] {
 function planCmdline(options: BuildOptions, net: boolean, outputs: readonly OutputName[], boot: DiskBoot): string {
   const extra = options.cmdline ?? '';
   // The kernel configures eth0 itself; DHCP unless the user's command line says how (ip=…).
-  const cmdline = kernelCmdline([net && !/(^|\s)ip=/.test(extra) ? 'ip=dhcp' : '', extra].filter(Boolean).join(' '));
+  // Later parameters win: the user's command line after what the options add.
+  const cmdline = kernelCmdline([net && !/(^|\s)ip=/.test(extra) ? 'ip=dhcp' : '', panicParameter(options) ?? '', extra].filter(Boolean).join(' '));
   if (/[\n\r]/.test(cmdline)) throw badInput('cmdline', 'must be one line', 'Separate kernel parameters with spaces.');
   // GRUB puts a backslash before each of these when it builds Linux's command line: it would not arrive as written.
   const changed = [...new Set(cmdline.match(/["'\\]/g) ?? [])];
@@ -199,7 +210,7 @@ function planCmdline(options: BuildOptions, net: boolean, outputs: readonly Outp
 }
 
 /** The fragments of a kernel, in order: the base's, generated ones from options, the outputs' needs, the user's. */
-function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs: InitramfsCompression, outputs: readonly OutputName[], net: boolean, clouds: readonly CloudName[]): PlannedFragment[] {
+function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs: InitramfsCompression, outputs: readonly OutputName[], net: boolean, clouds: readonly CloudName[], watchdog: boolean): PlannedFragment[] {
   const fragments: PlannedFragment[] = [];
   if (base === 'minimal') fragments.push({ origin: 'shipped', name: 'minimal.config' });
   if (options.kernelCompression !== undefined) {
@@ -209,6 +220,7 @@ function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs:
   if (kernelNeedsOf(outputs).efi) fragments.push({ origin: 'shipped', name: 'efi.config' });
   if (net) fragments.push({ origin: 'shipped', name: 'net.config' });
   for (const cloud of clouds) fragments.push({ origin: 'shipped', name: `cloud-${cloud}.config` });
+  if (watchdog) fragments.push({ origin: 'shipped', name: 'watchdog.config' });
   for (const file of options.kernelFragments ?? []) fragments.push({ origin: 'user', path: file });
   return fragments;
 }
@@ -260,11 +272,13 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   const compression = oneOf('compress', options.compress, INITRAMFS_COMPRESSIONS, DEFAULT_INITRAMFS_COMPRESSION);
   const restart = planRestart(options);
   const health = planHealth(options);
-  const init = oneOf('init', options.init, INIT_MODES, restart.policy === 'no' && !health ? 'direct' : 'supervise');
+  const watchdog = planWatchdog(options);
+  const init = oneOf('init', options.init, INIT_MODES, restart.policy === 'no' && !health && !watchdog ? 'direct' : 'supervise');
   if (init === 'direct' && restart.policy !== 'no') {
     throw badInput('restart', `${restart.policy} needs the supervising init: with init direct the program is PID 1, and when PID 1 ends the kernel panics`, 'Use --init supervise (or leave --init out).');
   }
   if (init === 'direct' && health) throw badInput(health.url ? 'health' : 'healthCmd', 'needs the supervising init, which runs the checks', 'Use --init supervise (or leave --init out).');
+  if (init === 'direct' && watchdog) throw badInput('watchdogSeconds', 'needs the supervising init, which feeds the watchdog', 'Use --init supervise (or leave --init out).');
   const limits = planLimits(options);
   const jobs = wholeNumber('jobs', options.jobs ?? (limits.cpus !== undefined ? Math.max(1, Math.ceil(limits.cpus)) : facts.cpus), 1, '2');
   const menuTimeoutSeconds = wholeNumber('menuTimeoutSeconds', options.menuTimeoutSeconds ?? 0, 0, '5');
@@ -287,7 +301,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     kernel: {
       source,
       base,
-      fragments: planFragments(options, base, compression, outputs, net, clouds),
+      fragments: planFragments(options, base, compression, outputs, net, clouds, watchdog !== undefined),
       compression: options.kernelCompression ?? (base === 'minimal' ? 'zstd' : 'gzip'),
       ...(options.kernelSha256 !== undefined ? { sha256: options.kernelSha256 } : {}),
       clouds,
@@ -298,7 +312,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     initramfs: { compression },
     outputs,
     disk,
-    runtime: { init, restart, ...(health ? { health } : {}), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
+    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
     limits,
     cache: options.cache ?? true,
     sourceDateEpoch: explicitEpoch ?? (facts.appCommitEpoch !== undefined ? checkEpoch('the app\'s last commit time', facts.appCommitEpoch) : DEFAULT_SOURCE_DATE_EPOCH),

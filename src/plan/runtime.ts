@@ -53,6 +53,31 @@ export function planHealth(options: BuildOptions): HealthPlan | undefined {
   };
 }
 
+/** The watchdog the supervising init feeds: the kernel resets the machine when it is not fed for `seconds`. */
+export interface WatchdogPlan {
+  readonly seconds: number;
+}
+
+/** The watchdog's timeout when none is given (`--watchdog` alone). */
+export const DEFAULT_WATCHDOG_SECONDS = 30;
+
+/** The longest timeout every watchdog driver gopid1 builds in takes (the i6300esb's, 2046 s). */
+export const MAX_WATCHDOG_SECONDS = 2046;
+
+export function planWatchdog(options: BuildOptions): WatchdogPlan | undefined {
+  if (options.watchdogSeconds === undefined) return undefined;
+  const seconds = wholeNumber('watchdogSeconds', options.watchdogSeconds, 2, '30');
+  if (seconds > MAX_WATCHDOG_SECONDS) throw badInput('watchdogSeconds', `must be at most ${MAX_WATCHDOG_SECONDS} (what the i6300esb takes), not ${seconds}`, 'e.g. 30');
+  return { seconds };
+}
+
+/** The kernel's panic= for a machine that reboots `seconds` after a panic (0: at once, panic=-1). */
+export function panicParameter(options: BuildOptions): string | undefined {
+  if (options.panicRebootSeconds === undefined) return undefined;
+  const seconds = wholeNumber('panicRebootSeconds', options.panicRebootSeconds, 0, '10');
+  return `panic=${seconds === 0 ? -1 : seconds}`;
+}
+
 export function planRestart(options: BuildOptions): RestartPlan {
   const policy = oneOf('restart', options.restart, RESTART_POLICIES, 'no');
   const max = options.restartMax === undefined ? 0 : wholeNumber('restartMax', options.restartMax, 1, '5');

@@ -10,7 +10,7 @@ import { LineSplitter } from '../lines.js';
 import { openLog } from '../logs.js';
 import { ConsoleWatcher, type ConsoleVerdict } from './console.js';
 import { defaultMemoryMiB, findOnPath, findOvmf, findQboot, findQemu, qemuArgs, resolveAccel, resolveMachine, type AccelChoice, type BootMedia, type Forward, type MachineChoice, type MachineType } from './command.js';
-import { qmpCommand } from './qmp.js';
+import { qmpCommand, QmpSession, type QmpEvent } from './qmp.js';
 
 /** How long an incomplete console line must stay unchanged before --expect may match it. */
 const PARTIAL_LINE_QUIET_MS = 200;
@@ -27,6 +27,8 @@ export interface BootMachineOptions {
   media: BootMedia;
   /** Boot through OVMF (UEFI) instead of SeaBIOS; ISO media only. */
   uefi?: boolean;
+  /** The machine feeds a watchdog (gopid1 build --watchdog): attach QEMU's i6300esb and report when it fires. */
+  watchdog?: boolean;
   /** What starts the kernel of a disk: GRUB (default), or the UKI on its ESP (--boot uki). */
   bootloader?: 'grub' | 'uki';
   /** Bytes the initramfs unpacks to, for the default memory size; estimated when unknown. */
@@ -210,12 +212,14 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   const memoryMiB = options.memoryMiB ?? Math.max(defaultMemoryMiB(imageBytes, options.unpackedBytes ?? imageBytes * 3), uefiFirmware ? 256 : 0);
   const supervised = options.supervised ?? false;
   if (options.signal?.aborted) throw interrupted('boot');
-  // The run's own files: the QMP socket (the power button is pressed through it; only the supervising init listens
-  // to it) and an EFI application's FAT drive. Named with this process's id: `gopid1 clean` removes those of runs that died.
-  const runDir = supervised || media.kind === 'efi' ? await mkdtemp(path.join(os.tmpdir(), `${BOOT_DIR_PREFIX}${process.pid}-`)) : undefined;
-  const qmpSocket = runDir && supervised ? path.join(runDir, 'qmp.sock') : undefined;
+  const watchdog = options.watchdog === true;
+  // The run's own files: the QMP socket (the power button is pressed through it, only the supervising init listens
+  // to it; a watchdog's firing comes back through it) and an EFI application's FAT drive. Named with this process's
+  // id: `gopid1 clean` removes those of runs that died.
+  const runDir = supervised || watchdog || media.kind === 'efi' ? await mkdtemp(path.join(os.tmpdir(), `${BOOT_DIR_PREFIX}${process.pid}-`)) : undefined;
+  const qmpSocket = runDir && (supervised || watchdog) ? path.join(runDir, 'qmp.sock') : undefined;
   const esp = runDir && media.kind === 'efi' ? await espHolding(media.file, runDir) : undefined;
-  const args = qemuArgs({ media, machine, memoryMiB, accel, ...(firmware ? { firmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}), ...(esp ? { esp } : {}) });
+  const args = qemuArgs({ media, machine, memoryMiB, accel, watchdog, ...(firmware ? { firmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}), ...(esp ? { esp } : {}) });
   const cmdline = media.kind === 'direct' ? media.cmdline : undefined;
 
   const log = await openLog(options.serialLog, { tailSize: 25 });
@@ -231,6 +235,14 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   const child = setpriv
     ? execa(setpriv, ['--pdeathsig', 'KILL', '--', qemu, ...args], { detached: true, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false, forceKillAfterDelay: 2000 })
     : execa(qemu, args, { detached: supervised, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false, forceKillAfterDelay: 2000 });
+  let exited = false;
+  void child.finally(() => (exited = true));
+  // What QEMU says besides the console: a watchdog that fired (and resets the machine).
+  let watchdogFired: string | undefined;
+  const onEvent = (event: QmpEvent): void => {
+    if (event.event === 'WATCHDOG') watchdogFired ??= String(event.data?.action ?? 'reset');
+  };
+  const qmp = qmpSocket ? QmpSession.open(qmpSocket, onEvent, { timeoutMs: 10_000, gaveUp: () => exited }) : Promise.resolve(undefined);
   let grace: NodeJS.Timeout | undefined;
   let hostPeakRssBytes: number | undefined;
   const kill = (): void => {
@@ -244,11 +256,11 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   // Timeout and abort: with the supervising init, press the power button and give it time to stop the program.
   let poweringDown = false;
   const stop = (): void => {
-    if (!qmpSocket) return kill();
+    if (!qmpSocket || !supervised) return kill();
     if (poweringDown) return;
     poweringDown = true;
     killAfter(POWER_DOWN_GRACE_MS);
-    qmpCommand(qmpSocket, 'system_powerdown').catch(kill);
+    qmp.then((session) => (session ? session.execute('system_powerdown') : qmpCommand(qmpSocket, 'system_powerdown'))).catch(kill);
   };
   const settle = (next: ConsoleVerdict | { kind: 'sampled' } | undefined): void => {
     if (verdict || !next) return;
@@ -307,6 +319,7 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     clearTimeout(quiet);
     clearTimeout(grace);
     clearTimeout(window);
+    (await qmp)?.close();
     if (runDir) await rm(runDir, { recursive: true, force: true });
     options.signal?.removeEventListener('abort', onAbort);
     splitter.end();
@@ -351,6 +364,14 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
       });
     }
     return { ...base, outcome: 'exited', ...exit, ...(verdict.kind === 'app-exited' ? { cleanPowerOff: result.exitCode === 0 && !result.signal } : {}) };
+  }
+  if (watchdogFired !== undefined || verdict?.kind === 'watchdog') {
+    throw new Gopid1Error('WATCHDOG_RESET', `the machine's watchdog was not fed in time: it ${watchdogFired === undefined || watchdogFired === 'reset' ? 'reset the machine' : `fired (QEMU action ${watchdogFired})`}`, {
+      step: 'boot',
+      logTail: lastLines,
+      logFile: options.serialLog,
+      hint: 'The supervising init stopped feeding it: it hung, the program stayed unhealthy, or /run/gopid1/watchdog-stall exists. Read the console lines above; on a cloud the machine would reboot.',
+    });
   }
   if (verdict?.kind === 'panic') {
     throw new Gopid1Error('KERNEL_PANIC', `the kernel panicked: ${verdict.message}`, {

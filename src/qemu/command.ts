@@ -168,6 +168,8 @@ export interface QemuArgsOptions {
   qmpSocket?: string;
   /** For EFI media: the directory holding it as EFI/BOOT/BOOTX64.EFI. */
   esp?: string;
+  /** Attach an i6300esb watchdog (PCI; not on microvm), which resets the machine when not fed in time. */
+  watchdog?: boolean;
 }
 
 /** QEMU's -netdev and -device for user networking with host forwards: virtio over PCI, or over MMIO on microvm. */
@@ -205,6 +207,7 @@ export function qemuArgs(options: QemuArgsOptions): string[] {
     ...(options.firmware ? ['-bios', options.firmware] : []),
     ...(options.net ? netArgs(options.net.forwards, machine) : []),
     ...(options.qmpSocket ? ['-qmp', `unix:${qemuOptionValue(options.qmpSocket)},server=on,wait=off`] : []),
+    ...(options.watchdog && machine !== 'microvm' ? ['-device', 'i6300esb'] : []),
     ...boot,
   ];
 }

@@ -12,6 +12,8 @@ const KERNEL_TIME = /^\[\s*(\d+\.\d+)\]/;
 const RUN_INIT = /\] Run \S+ as init process/;
 const INIT_EXIT = /Attempted to kill init! exitcode=(0x[0-9a-fA-F]+)/;
 const PANIC = /Kernel panic - not syncing: ?(.*)$/;
+/** The kernel's software watchdog, not fed in time, about to reset the machine (a critical message: shown with quiet). */
+const SOFTDOG_RESET = /softdog: Initiating system reboot/;
 /** The supervising init's last word about the program (init/main.go); a restart line ("…, restart 2 in 2 s") is not one. */
 const SUPERVISOR_EXIT = /^gopid1: app (?:exited with status (\d+)|killed by signal (\d+)(?: \([^)]*\))?)\s*$/;
 /** Every line the supervising init prints starts so; none of them is the program's. */
@@ -53,7 +55,9 @@ export type ConsoleVerdict =
   | { kind: 'init-exited'; code: number; status?: number; signal?: number; line: string }
   /** The supervising init reports the program's end; it powers the machine off next. */
   | { kind: 'app-exited'; status?: number; signal?: number; line: string }
-  | { kind: 'panic'; message: string; line: string };
+  | { kind: 'panic'; message: string; line: string }
+  /** A watchdog was not fed in time and resets the machine. */
+  | { kind: 'watchdog'; line: string };
 
 /**
  * Feeds console lines one at a time; returns a verdict on the line that settles the boot: the N-th match of
@@ -160,6 +164,7 @@ export class ConsoleWatcher {
     }
     const panic = PANIC.exec(line);
     if (panic) return { kind: 'panic', message: (panic[1] ?? '').trim(), line };
+    if (isKernelLine(line) && SOFTDOG_RESET.test(line)) return { kind: 'watchdog', line };
     return undefined;
   }
 }

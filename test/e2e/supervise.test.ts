@@ -204,7 +204,8 @@ describe('--restart: the supervising init starts the program again', { skip }, (
 
 describe('--health: the supervising init checks the program, and stops it when unhealthy', { skip }, () => {
   const unhealthy = path.join(fixtures, 'unhealthy');
-  const checks = ['--net', '--compress', 'xz', '--restart', 'on-failure', '--health-interval', '1', '--health-start-period', '1', '--health-retries', '2'];
+  // The watchdog test's kernel too (the timeout is the init's, not the kernel's): fed through the unhealthy spell.
+  const checks = ['--net', '--compress', 'xz', '--watchdog', '30', '--restart', 'on-failure', '--health-interval', '1', '--health-start-period', '1', '--health-retries', '2'];
   const lines = (stdout: string) => stdout.split('\n').filter((line) => /^(run \d+|gopid1: (app|health))/.test(line));
   const expected = [
     'run 1: serving',
@@ -237,6 +238,44 @@ describe('--health: the supervising init checks the program, and stops it when u
     const out = await buildAndBootTillHealthyTwice('health-cmd', ['--health-cmd', '/app -check'], expected.map((line) => line.replace('answered 500', 'exited with status 1')));
     const refused = await runCli(['build', unhealthy, '--health', 'http://127.0.0.1:8080/healthz', '--out', out]);
     assert.match(refused.stderr, /--health http:\/\/127\.0\.0\.1:8080\/healthz needs TCP\/IP in the kernel, even on loopback, and net is off \[BAD_INPUT\]/);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+});
+
+describe('--watchdog: the supervising init feeds a watchdog, which resets a machine whose init stops feeding it', { skip }, () => {
+  const out = tempDir('watchdog');
+  // The kernel of the health checks' tests: networking, xz, the watchdog drivers.
+  const kernel = ['--net', '--compress', 'xz'];
+
+  it('builds the drivers in; fed, the machine runs three times the timeout and powers off cleanly with the program\'s status', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const built = await runCli(['build', path.join(fixtures, 'watchdog'), ...kernel, '--watchdog', '4', '--out', out]);
+    assert.equal(built.code, 0, built.stderr);
+    const manifest = manifestOf(out);
+    assert.equal(manifest.init.mode, 'supervise');
+    assert.deepEqual(manifest.init.mode === 'supervise' ? manifest.init.watchdog : undefined, { seconds: 4 });
+    assert.equal(manifest.boot.watchdog, true);
+    assert.ok(manifest.kernel.fragments.some((f) => f.name === 'watchdog.config'));
+    const run = await runCli(['boot', out, '--cmdline', 'TICKS=12', '--timeout', '180']);
+    assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
+    assert.match(run.stdout, /^gopid1: watchdog: i6300ESB timer \(\/dev\/watchdog\d\), timeout 4 s, fed every 1\.333333333s$/m, 'QEMU\'s i6300esb, chosen over softdog');
+    assert.match(run.stdout, /^done$/m);
+    assert.match(run.stdout, /^gopid1: app exited with status 0$/m);
+    assert.doesNotMatch(run.stdout, /not feeding/);
+  });
+
+  it('resets the machine once the init stops feeding it, and boot says so [WATCHDOG_RESET]', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['boot', out, '--cmdline', 'STALL=1', '--timeout', '180']);
+    assert.equal(run.code, 1, `${run.stderr}\n${run.stdout}`);
+    assert.match(run.stdout, /^gopid1: watchdog: not feeding it \(\/run\/gopid1\/watchdog-stall exists\): the machine resets unless that changes$/m);
+    assert.match(run.stderr, /the machine's watchdog was not fed in time: it reset the machine \[WATCHDOG_RESET\]/);
+    assert.doesNotMatch(run.stdout, /gopid1: app exited/);
+  });
+
+  it('without QEMU\'s device (as on a cloud) feeds the kernel\'s softdog, which resets the machine the same way', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['boot', '--kernel', path.join(out, 'bzImage'), '--initrd', path.join(out, 'initramfs.cpio.xz'), '--init', 'supervise', '--cmdline', 'STALL=1', '--timeout', '180']);
+    assert.equal(run.code, 1, `${run.stderr}\n${run.stdout}`);
+    assert.match(run.stdout, /^gopid1: watchdog: Software Watchdog \(\/dev\/watchdog\d\), timeout 4 s/m);
+    assert.match(run.stderr, /\[WATCHDOG_RESET\]/);
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 });

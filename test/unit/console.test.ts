@@ -30,6 +30,9 @@ describe('serial console', () => {
     assert.equal(uki.feed('BdsDxe: loading Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x2,0x0)', 1), undefined);
     assert.equal(uki.feed('BdsDxe: starting Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x2,0x0)', 1), undefined, 'the firmware\'s boot manager is not the program');
     assert.deepEqual(uki.feed('Hello from Golang', 2), { kind: 'expected', line: 'Hello from Golang' }, 'no GRUB line to wait for before a UKI');
+    const softdog = new ConsoleWatcher({ supervised: true });
+    assert.deepEqual(softdog.feed('[   12.345678] softdog: Initiating system reboot', 3), { kind: 'watchdog', line: '[   12.345678] softdog: Initiating system reboot' });
+    assert.equal(new ConsoleWatcher().feed('softdog: Initiating system reboot', 3), undefined, 'only the kernel\'s own line says so');
     const direct = new ConsoleWatcher({ expect: /Linux version/ });
     assert.equal(direct.feed('[    0.000000] Linux version 6.12.117', 1), undefined, 'a kernel line is not the program\'s');
   });

@@ -97,6 +97,7 @@ describe('newc writer', () => {
       'restart=no\nrestart-max=0\nhealth-url=http://127.0.0.1:8080/healthz\nhealth-interval=2\nhealth-timeout=1\nhealth-start-period=3\nhealth-retries=2\n',
     );
     assert.match(initConfigText({ restart: { policy: 'no', max: 0 }, health: { command: ['/app', '-check'], ...health } }), /^health-cmd=\/app -check$/m);
+    assert.equal(initConfigText({ restart: { policy: 'no', max: 0 }, watchdog: { seconds: 30 } }), 'restart=no\nrestart-max=0\nwatchdog=30\n');
     const archive = writeNewc(rootfsEntries({ init: Buffer.from('supervisor'), app: Buffer.from('program!'), initConfig: config }), { mtime: 1704067200 });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-initconf-'));
     execFileSync('cpio', ['-i', '-d', '--quiet', '--no-absolute-filenames'], { input: archive, cwd: dir });

@@ -149,6 +149,24 @@ describe('planBuild: every input checked, errors naming API fields', () => {
     rejects({ formats: ['raw'], boot: 'lilo' as never }, 'boot', /must be one of grub, uki/);
   });
 
+  it('a watchdog brings its drivers and the supervising init, which feeds it; the direct init is refused', () => {
+    const p = plan({ watchdogSeconds: 30 });
+    assert.equal(p.runtime.init, 'supervise');
+    assert.deepEqual(p.runtime.watchdog, { seconds: 30 });
+    assert.ok(p.kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'watchdog.config'));
+    assert.ok(!plan().kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'watchdog.config'));
+    rejects({ watchdogSeconds: 30, init: 'direct' }, 'watchdogSeconds', /^watchdogSeconds needs the supervising init/);
+    rejects({ watchdogSeconds: 1 }, 'watchdogSeconds', /at least 2/);
+    rejects({ watchdogSeconds: 5000 }, 'watchdogSeconds', /at most 2046/);
+  });
+
+  it('--panic-reboot sets the kernel\'s panic=, before the user\'s own command line', () => {
+    assert.match(plan({ panicRebootSeconds: 10 }).runtime.cmdline, /^console=ttyS0 panic=-1 printk\.time=1 quiet panic=10$/);
+    assert.match(plan({ panicRebootSeconds: 0, cmdline: 'x=1' }).runtime.cmdline, /quiet panic=-1 x=1$/);
+    assert.match(plan({ panicRebootSeconds: 5, net: true }).runtime.cmdline, /quiet ip=dhcp panic=5$/);
+    rejects({ panicRebootSeconds: -1 }, 'panicRebootSeconds', /must be a whole number/);
+  });
+
   it('a restart policy brings the supervising init, and refuses the direct one', () => {
     assert.deepEqual(plan().runtime.restart, { policy: 'no', max: 0 });
     const restarting = plan({ restart: 'on-failure', restartMax: 3 });

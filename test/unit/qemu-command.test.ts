@@ -30,6 +30,14 @@ describe('QEMU command line', () => {
     assert.ok(!disk.includes('-bios'), 'SeaBIOS unless UEFI is asked for');
   });
 
+  it('attaches an i6300esb watchdog when asked, but not on microvm, which has no PCI', () => {
+    const pc = qemuArgs({ media: { kind: 'direct', kernel: 'k', initrd: 'i', cmdline: 'c' }, memoryMiB: 64, accel: 'tcg', watchdog: true });
+    assert.equal(pc[pc.indexOf('-device') + 1], 'i6300esb');
+    const microvm = qemuArgs({ media: { kind: 'direct', kernel: 'k', initrd: 'i', cmdline: 'c' }, machine: 'microvm', memoryMiB: 64, accel: 'tcg', watchdog: true });
+    assert.ok(!microvm.includes('i6300esb'));
+    assert.ok(!qemuArgs({ media: { kind: 'direct', kernel: 'k', initrd: 'i', cmdline: 'c' }, memoryMiB: 64, accel: 'tcg' }).includes('i6300esb'));
+  });
+
   it('starts an EFI application from a read-only FAT drive of its directory, and needs that directory', () => {
     const args = qemuArgs({ media: { kind: 'efi', file: '/d/hello.efi' }, memoryMiB: 256, accel: 'tcg', firmware: '/usr/share/ovmf/OVMF.fd', esp: '/tmp/b,1/esp' });
     assert.ok(args.includes('file=fat:/tmp/b,,1/esp,format=raw,if=virtio,readonly=on'));
