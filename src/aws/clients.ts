@@ -21,8 +21,20 @@ export interface AwsClients {
   region: () => Promise<string>;
 }
 
+/** An AWS region's name as AWS writes them: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, eusc-de-east-1. */
+const REGION_NAME = /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/;
+
+/** A region name, or a BAD_INPUT naming the option (a name that looks right but no region has fails at the network). */
+export function regionName(name: string, option: string): string {
+  if (!REGION_NAME.test(name)) {
+    throw new Gopid1Error('BAD_INPUT', `${option} ${JSON.stringify(name)} is not an AWS region name`, { hint: 'Use a region\'s code, e.g. us-east-1, eu-west-1, ap-southeast-2 (`aws ec2 describe-regions` lists them).' });
+  }
+  return name;
+}
+
 /** EBS and EC2 clients that retry throttling and server errors with backoff (adaptive: they also slow down). */
 export function awsClients(options: AwsClientOptions): AwsClients {
+  if (options.region !== undefined) regionName(options.region, '--region');
   // gopid1 runs on Node 20 (its design card); the SDK's notice that later releases will want Node 22 is for us, not
   // for every push a user makes.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -70,7 +82,7 @@ export function awsFailure(error: unknown, what: string): Gopid1Error {
   }
   if (code === 'ENOTFOUND' || code === 'ECONNREFUSED' || /getaddrinfo|ECONNREFUSED/.test(message)) {
     return new Gopid1Error('CLOUD_FAILED', `cannot reach AWS while ${what}: ${message}`, {
-      hint: 'Check the region name (e.g. us-east-1), AWS_ENDPOINT_URL if you set one, and the network.',
+      hint: 'Check the region name (e.g. us-east-1: an unknown region has no endpoint to reach), AWS_ENDPOINT_URL if you set one, and the network.',
       cause: error,
     });
   }

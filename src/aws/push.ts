@@ -22,7 +22,7 @@ import { toolVersion } from '../paths.js';
 import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
 import { silent, type Reporter } from '../progress.js';
 import { aggregateChecksum, dataBlocks, EBS_BLOCK_BYTES, EBS_MAX_GIB, volumeGiB, type DiskBlock } from './blocks.js';
-import { awsClients, awsFailure, type AwsClientOptions } from './clients.js';
+import { awsClients, awsFailure, regionName, type AwsClientOptions } from './clients.js';
 
 export interface PushAwsOptions extends AwsClientOptions {
   /** Out dir of a build with the `aws` format (default dist). */
@@ -232,6 +232,7 @@ async function makePublic(ec2: EC2Client, imageId: string): Promise<void> {
 export async function pushAws(options: PushAwsOptions = {}): Promise<PushAwsResult> {
   const started = Date.now();
   const report = options.onProgress ?? silent;
+  for (const target of options.copyToRegions ?? []) regionName(target, '--copy-to-regions');
   const item = await pushable(path.resolve(options.dir ?? DEFAULT_OUT_DIR));
   const clients = awsClients(options);
   const { ebs, ec2 } = clients;

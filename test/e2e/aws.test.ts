@@ -2,13 +2,13 @@ import { EBSClient, GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@
 import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Manifest, PushAwsResult } from '../../src/index.js';
 import { runCli } from '../helpers/cli.js';
 import { FIRST_BUILD_TIMEOUT_MS, e2ePrerequisites, hello, leftovers, tempDir } from '../helpers/e2e.js';
-import { startMoto, type Moto } from '../helpers/moto.js';
+import { faultyProxy, startMoto, type Moto } from '../helpers/moto.js';
 
 const skip = e2ePrerequisites();
 const BLOCK = 512 * 1024;
@@ -220,6 +220,54 @@ describe('gopid1 push aws and run aws, against moto (an AWS API emulator in a co
     const { ec2 } = clients();
     const left = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }));
     assert.ok(!(left.Snapshots ?? []).some((snapshot) => snapshot.SnapshotId === snapshotId), `${snapshotId} is still there`);
+  });
+
+  /** The pushed build under another name: another manifest, so another snapshot and AMI. */
+  const renamed = (name: string): string => {
+    const dir = tempDir(`push-${name}`);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+    manifest.name = name;
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+    copyFileSync(path.join(out, 'hello.aws.raw'), path.join(dir, 'hello.aws.raw'));
+    return dir;
+  };
+  const isBlock = (method: string, url: string) => method === 'PUT' && /\/snapshots\/[^/]+\/blocks\/\d+$/.test(url);
+
+  it('a throttled PutSnapshotBlock is sent again after a backoff: every block throttled once, the snapshot is whole', async () => {
+    const seen = new Set<string>();
+    const proxy = await faultyProxy(moto.url, (method, url) => {
+      if (!isBlock(method, url) || seen.has(url)) return 'pass';
+      seen.add(url);
+      return { status: 400, type: 'ThrottlingException', message: 'Rate exceeded' };
+    });
+    try {
+      const run = await runCli(['push', 'aws', renamed('throttled'), '--json'], { env: { ...moto.env, AWS_ENDPOINT_URL_EBS: proxy.url } });
+      assert.equal(run.code, 0, run.stderr);
+      const pushed = JSON.parse(run.stdout) as Pushed;
+      assert.equal(proxy.faults(), pushed.blocks, 'each block was throttled once');
+      const { ebs } = clients();
+      const listed = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: pushed.snapshotId }));
+      assert.equal(listed.Blocks?.length, first.blocks, 'every block arrived in the end');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a PutSnapshotBlock that keeps failing is retried, then the push fails naming the snapshot and what was sent, and deletes it', async () => {
+    const proxy = await faultyProxy(moto.url, (method, url) => (isBlock(method, url) ? { status: 500, type: 'InternalServerException', message: 'We encountered an internal error' } : 'pass'));
+    try {
+      const run = await runCli(['push', 'aws', renamed('failing')], { env: { ...moto.env, AWS_ENDPOINT_URL_EBS: proxy.url } });
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /AWS failed while uploading hello\.aws\.raw to snapshot snap-\w+ \(0 blocks sent\): InternalServerException: We encountered an internal error \[CLOUD_FAILED\]/);
+      assert.match(run.stderr, /retried with backoff/);
+      assert.ok(proxy.faults() > first.blocks, `${proxy.faults()} failed requests: the blocks were sent again`);
+      const snapshotId = /to snapshot (snap-\w+)/.exec(run.stderr)?.[1] ?? '';
+      const { ec2 } = clients();
+      const left = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }));
+      assert.ok(!(left.Snapshots ?? []).some((snapshot) => snapshot.SnapshotId === snapshotId), `${snapshotId} is still there`);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('leaves no container behind', () => {

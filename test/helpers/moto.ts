@@ -1,4 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { connectEngine } from '../../src/engine/connect.js';
 import { ensureBuilderImage } from '../../src/engine/images.js';
@@ -75,4 +77,46 @@ export async function startMoto(logDir: string): Promise<Moto> {
     close();
     throw error;
   }
+}
+
+/** What a proxy in front of moto does with one request: pass it on, or answer it with a fault instead. */
+export type Fault = 'pass' | { status: number; type: string; message: string };
+
+export interface FaultyProxy {
+  /** http://127.0.0.1:<port>, e.g. for AWS_ENDPOINT_URL_EBS. */
+  url: string;
+  /** Requests answered with a fault so far. */
+  faults: () => number;
+  close: () => Promise<void>;
+}
+
+/**
+ * An HTTP proxy in front of moto that answers some requests with an AWS error instead (throttling, a server error),
+ * as AWS does under load, and passes the rest on unchanged: moto itself never throttles.
+ */
+export async function faultyProxy(target: string, decide: (method: string, url: string) => Fault): Promise<FaultyProxy> {
+  let faults = 0;
+  const server = http.createServer((request, response) => {
+    const fault = decide(request.method ?? 'GET', request.url ?? '/');
+    if (fault !== 'pass') {
+      faults += 1;
+      request.resume();
+      response.writeHead(fault.status, { 'content-type': 'application/json', 'x-amzn-errortype': fault.type });
+      response.end(JSON.stringify({ message: fault.message }));
+      return;
+    }
+    const upstream = http.request(new URL(request.url ?? '/', target), { method: request.method, headers: request.headers }, (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+    });
+    upstream.on('error', () => response.destroy());
+    request.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    faults: () => faults,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

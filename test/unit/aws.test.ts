@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { aggregateChecksum, blockChecksum, dataBlocks, EBS_BLOCK_BYTES, volumeGiB } from '../../src/aws/blocks.js';
-import { awsFailure } from '../../src/aws/clients.js';
-import { ec2BootMode, imageName } from '../../src/aws/push.js';
+import { awsFailure, regionName } from '../../src/aws/clients.js';
+import { ec2BootMode, imageName, pushAws } from '../../src/aws/push.js';
+import { isGopid1Error } from '../../src/errors.js';
 import { consoleDelta } from '../../src/aws/run.js';
 import type { Manifest } from '../../src/index.js';
 
@@ -77,6 +78,29 @@ describe('what gopid1 tells EC2, and what it tells the user when AWS fails', () 
     const throttled = awsFailure(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }), 'uploading hello.aws.raw to snapshot snap-1 (3 blocks sent)');
     assert.equal(throttled.code, 'CLOUD_FAILED');
     assert.match(throttled.message, /uploading hello\.aws\.raw to snapshot snap-1 \(3 blocks sent\): ThrottlingException: Rate exceeded/);
+    const nowhere = awsFailure(Object.assign(new Error('getaddrinfo ENOTFOUND ec2.xx-nowhere-1.amazonaws.com'), { code: 'ENOTFOUND' }), 'looking for an AMI of this build');
+    assert.equal(nowhere.code, 'CLOUD_FAILED');
+    assert.match(nowhere.hint ?? '', /Check the region name .*an unknown region has no endpoint/);
+  });
+
+  it('refuses a region that is not a region\'s name before asking AWS anything', async () => {
+    assert.equal(regionName('us-gov-west-1', '--region'), 'us-gov-west-1');
+    assert.equal(regionName('eusc-de-east-1', '--region'), 'eusc-de-east-1');
+    for (const bad of ['Mars', 'us-east', 'us_east_1', 'eu-west-1 ', '']) assert.throws(() => regionName(bad, '--region'), /is not an AWS region name/, bad);
+    await assert.rejects(pushAws({ dir: '/nonexistent', copyToRegions: ['eu-west-1', 'moon'] }), (error: unknown) => isGopid1Error(error) && error.code === 'BAD_INPUT' && /--copy-to-regions "moon" is not an AWS region name/.test(error.message));
+  });
+
+  it('refuses a disk larger than an EBS snapshot holds (64 TiB) before asking AWS anything', { skip: !existsSync('/dev/shm') }, async () => {
+    const dir = mkdtempSync(path.join('/dev/shm', 'gopid1-huge-'));
+    try {
+      writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ schema: 1, name: 'huge', artifacts: { aws: { file: 'huge.aws.raw', bytes: 0, sha256: '', firmware: ['uefi'] } }, boot: { cmdline: '', net: true }, plan: { outputs: ['aws'] } }));
+      // Sparse: 64 TiB + 1 MiB of holes costs nothing on tmpfs (ext4 stops files at 16 TiB).
+      writeFileSync(path.join(dir, 'huge.aws.raw'), '');
+      truncateSync(path.join(dir, 'huge.aws.raw'), 64 * 2 ** 40 + 2 ** 20);
+      await assert.rejects(pushAws({ dir, region: 'us-east-1' }), (error: unknown) => isGopid1Error(error) && error.code === 'BAD_INPUT' && /huge\.aws\.raw is 70368745226240 bytes, more than the 65536 GiB an EBS snapshot holds/.test(error.message) && /--disk-size/.test(error.hint ?? ''));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
