@@ -172,7 +172,7 @@ func (m *healthMonitor) check() {
 		return
 	}
 	null, _ := syscall.Open("/dev/null", syscall.O_RDWR|syscall.O_CLOEXEC, 0)
-	attr := &syscall.ProcAttr{Dir: "/", Env: environment(), Files: []uintptr{uintptr(null), uintptr(null), uintptr(null)}, Sys: &syscall.SysProcAttr{Setpgid: true}}
+	attr := &syscall.ProcAttr{Dir: "/", Env: environment(), Files: []uintptr{uintptr(null), uintptr(null), uintptr(null)}, Sys: &syscall.SysProcAttr{Setpgid: true, Credential: credential}}
 	pid, err := syscall.ForkExec(m.cfg.command[0], m.cfg.command, attr)
 	_ = syscall.Close(null)
 	if err != nil {

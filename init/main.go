@@ -73,6 +73,10 @@ func readConfig() config {
 			if n, err := strconv.Atoi(value); err == nil && n >= 0 {
 				cfg.restartMax = n
 			}
+		case key == "user":
+			if credential = parseUser(value); credential == nil {
+				say("ignoring " + configPath + " line " + strconv.Quote(line) + ": not UID or UID:GID")
+			}
 		case key == "watchdog":
 			if n, err := strconv.Atoi(value); err == nil && n > 0 {
 				cfg.watchdog = n
@@ -242,7 +246,7 @@ func readFull(f *os.File, buf []byte) (int, error) {
 }
 
 func environment() []string {
-	env := os.Environ()
+	env := appEnv
 	for _, kv := range env {
 		if strings.HasPrefix(kv, "PATH=") {
 			return env
@@ -255,10 +259,10 @@ func environment() []string {
 // on the console reaches it), falling back to no controlling terminal where the console refuses one.
 func startApp() (int, error) {
 	argv := append([]string{appPath}, os.Args[1:]...)
-	attr := &syscall.ProcAttr{Dir: "/", Env: environment(), Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}}
+	attr := &syscall.ProcAttr{Dir: "/", Env: environment(), Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Credential: credential}}
 	pid, err := syscall.ForkExec(appPath, argv, attr)
 	if err != nil && err != syscall.ENOENT && err != syscall.EACCES && err != syscall.ENOEXEC {
-		attr.Sys = &syscall.SysProcAttr{Setsid: true}
+		attr.Sys = &syscall.SysProcAttr{Setsid: true, Credential: credential}
 		pid, err = syscall.ForkExec(appPath, argv, attr)
 	}
 	return pid, err
@@ -357,6 +361,8 @@ func main() {
 	watchPowerButton(power)
 
 	cfg := readConfig()
+	loadEnvironment()
+	loadSecrets()
 	dog = openWatchdog(cfg.watchdog)
 	supervise(&restarter{cfg: cfg}, newHealthMonitor(cfg.health), signals, power)
 }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readManifest, type Manifest } from './artifacts/manifest.js';
 import { Gopid1Error } from './errors.js';
@@ -5,6 +6,7 @@ import { bootMethodOf, formatsBuilt, outputFormat, provides, type OutputName } f
 import { bootMachine, type BootResult } from './qemu/boot.js';
 import { DEFAULT_OUT_DIR, kernelCmdline } from './plan/vocabulary.js';
 import { diskImageFormat, parseForward, type AccelChoice, type BootMedia, type DiskBus, type MachineChoice } from './qemu/command.js';
+import { runtimeConfig } from './qemu/config.js';
 import { toRegExp } from './qemu/console.js';
 
 export interface BootOptions {
@@ -44,6 +46,12 @@ export interface BootOptions {
   forwards?: string[];
   /** Attach a NIC (QEMU user networking). Default: when the build has --net, or forwards are given. */
   net?: boolean;
+  /** Environment for the program, "KEY=VALUE" each, through fw_cfg (the supervising init reads it; never /proc/cmdline). */
+  env?: string[];
+  /** Files of KEY=VALUE lines (as `docker run --env-file`); `env` wins over them. */
+  envFiles?: string[];
+  /** "NAME=FILE" each: /run/secrets/NAME in the machine, mode 0400, owned by the program's user. */
+  secrets?: string[];
   /** Stop this long after the program's first output (outcome `first-output`), e.g. to measure boots. */
   firstOutputWindowMs?: number;
   /** /init is gopid1's supervising init. Default: what the build recorded (direct for --kernel/--initrd/--iso). */
@@ -83,6 +91,24 @@ async function formatMedia(dir: string, options: BootOptions): Promise<BootOptio
     ...(bus !== undefined && options.diskBus === undefined ? { diskBus: bus } : {}),
     ...(machine !== undefined && (options.machine ?? 'auto') === 'auto' ? { machine } : {}),
   };
+}
+
+/**
+ * Run-time configuration needs the supervising init, which reads it, and a kernel with the fw_cfg driver that shows
+ * it (every gopid1 kernel since the minimal fragment has FW_CFG_SYSFS; a defconfig or older one may not).
+ */
+async function checkConfigurable(supervised: boolean, manifest: Manifest | undefined, dir: string): Promise<void> {
+  if (!supervised) {
+    throw new Gopid1Error('BAD_INPUT', '--env, --env-file and --secret need the supervising init, which hands them to the program', {
+      hint: 'Build with --init supervise (or --restart, --health, --watchdog, --env, --user, which bring it); a direct init gets its environment from --cmdline.',
+    });
+  }
+  const config = manifest ? await readFile(path.join(dir, manifest.artifacts.kernelConfig.file), 'utf8').catch(() => undefined) : undefined;
+  if (config !== undefined && !/^CONFIG_FW_CFG_SYSFS=y$/m.test(config)) {
+    throw new Gopid1Error('BAD_INPUT', `the kernel of ${manifest?.name ?? dir} has no fw_cfg driver (CONFIG_FW_CFG_SYSFS), which --env, --env-file and --secret travel through`, {
+      hint: 'Rebuild it with this gopid1 (the minimal kernel has it), or add CONFIG_FW_CFG_SYSFS=y with --kernel-fragment.',
+    });
+  }
 }
 
 /** Boots an out dir (or a kernel and initramfs) in QEMU and reports how the run ended. */
@@ -158,6 +184,8 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
   const net = options.net ?? (forwards.length > 0 || (manifest?.boot.net ?? false));
   if (!net && forwards.length > 0) throw new Gopid1Error('BAD_INPUT', '--forward needs a network card, and --no-net removes it', { hint: 'Drop --no-net.' });
   const supervised = (options.init ?? manifest?.init.mode ?? 'direct') === 'supervise';
+  const config = await runtimeConfig(options);
+  if (config) await checkConfigurable(supervised, manifest, media.kind === 'direct' ? dir : path.dirname(media.kind === 'iso' ? media.iso : media.file));
   // The console goes next to what is booted: the out dir, or the ISO's directory.
   const consoleDir = media.kind === 'iso' ? path.dirname(media.iso) : media.kind === 'disk' || media.kind === 'efi' ? path.dirname(media.file) : options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(options.kernel)) : dir;
   return bootMachine({
@@ -165,6 +193,7 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
     ...(options.uefi ? { uefi: true } : {}),
     ...(media.kind === 'disk' && manifest?.disk?.boot ? { bootloader: manifest.disk.boot } : {}),
     ...(manifest?.boot.watchdog ? { watchdog: true } : {}),
+    ...(config ? { config } : {}),
     ...(unpackedBytes !== undefined ? { unpackedBytes } : {}),
     ...(expect ? { expect } : {}),
     ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}),

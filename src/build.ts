@@ -11,6 +11,7 @@ import { initConfigText, writeInitramfs, type InitramfsResult } from './initramf
 import { buildKernel } from './kernel/build.js';
 import { parseKernelSource, type KernelSource } from './kernel/source.js';
 import { diskOnce } from './outputs/disk.js';
+import { envBlob } from './plan/env.js';
 import { ukiOnce } from './outputs/uki.js';
 import { outputFormat, rawFileName, type OutputName } from './outputs/table.js';
 import type { OutputProduct } from './outputs/product.js';
@@ -102,8 +103,10 @@ async function buildPrograms(context: StageContext, plan: BuildPlan, inputs: Inp
 async function packInitramfs(context: StageContext, plan: BuildPlan, { go, supervised }: Programs): Promise<InitramfsResult> {
   const file = initramfsFileName(plan.initramfs.compression);
   context.report({ kind: 'step', stage: 'initramfs', text: `packing ${file}` });
+  const { restart, health, watchdog, user, env } = plan.runtime;
+  const configured = restart.policy !== 'no' || health || watchdog || user;
   const files = supervised
-    ? { init: supervised.binary, app: go.binary, net: plan.runtime.net, ...(plan.runtime.restart.policy !== 'no' || plan.runtime.health || plan.runtime.watchdog ? { initConfig: initConfigText(plan.runtime) } : {}) }
+    ? { init: supervised.binary, app: go.binary, net: plan.runtime.net, ...(configured ? { initConfig: initConfigText(plan.runtime) } : {}), ...(env ? { env: envBlob(env) } : {}) }
     : { init: go.binary, net: plan.runtime.net };
   const initramfs = await writeInitramfs(files, context.out.staged(file), plan.sourceDateEpoch, builderCompressor(context, go.builder, plan.initramfs.compression));
   context.report({ kind: 'done', stage: 'initramfs', text: `initramfs packed (${initramfs.bytes} bytes, ${initramfs.unpackedBytes} unpacked)` });

@@ -26,6 +26,9 @@ interface BootFlags {
   isoAs?: 'cdrom' | 'disk';
   uefi?: boolean;
   forward?: string[];
+  env?: string[];
+  envFile?: string[];
+  secret?: string[];
   net?: boolean;
   init?: 'direct' | 'supervise';
   quiet?: boolean;
@@ -80,6 +83,9 @@ export function registerBoot(program: Command, context: CommandContext): void {
     .addOption(new Option('--iso-as <media>', 'the ISO as a CD-ROM, or as a disk (what dd to a USB stick gives)').choices(['cdrom', 'disk']))
     .option('--uefi', 'boot the ISO or disk through UEFI firmware (OVMF) instead of BIOS')
     .option('-p, --forward <[tcp:|udp:][addr:]host:guest>', 'forward a host port (on 127.0.0.1 unless addr is given) to a guest port; needs a --net build (repeatable)', collect)
+    .option('--env <KEY=VALUE>', 'environment for the program, through QEMU\'s fw_cfg, never the kernel command line (repeatable; needs the supervising init)', collect)
+    .option('--env-file <file>', 'KEY=VALUE lines for the program\'s environment, as docker run --env-file reads them (repeatable)', collect)
+    .option('--secret <NAME=FILE>', 'the file becomes /run/secrets/NAME in the machine: a tmpfs, mode 0400, owned by the program\'s user (repeatable)', collect)
     .option('--net', 'attach a NIC on QEMU user networking (default: when the build has --net)')
     .option('--no-net', 'boot without a NIC even if the build has --net')
     .addOption(new Option('--init <mode>', 'who is PID 1, for --kernel/--initrd/--iso without their manifest.json (default: what the build recorded)').choices(['direct', 'supervise']))
@@ -109,6 +115,9 @@ export function registerBoot(program: Command, context: CommandContext): void {
         ...(flags.isoAs !== undefined ? { isoAs: flags.isoAs } : {}),
         ...(flags.uefi ? { uefi: true } : {}),
         ...(flags.forward ? { forwards: flags.forward } : {}),
+        ...(flags.env ? { env: flags.env } : {}),
+        ...(flags.envFile ? { envFiles: flags.envFile } : {}),
+        ...(flags.secret ? { secrets: flags.secret } : {}),
         ...(flags.net !== undefined ? { net: flags.net } : {}),
         ...(flags.init !== undefined ? { init: flags.init } : {}),
         ...(echo ? { onConsole: (line: string) => process.stdout.write(`${line}\n`) } : {}),

@@ -42,6 +42,8 @@ export interface BuildFlags {
   restartMax?: number;
   watchdog?: number | true;
   panicReboot?: number;
+  env?: string[];
+  user?: string;
   health?: string;
   healthCmd?: string;
   healthInterval?: number;
@@ -81,6 +83,8 @@ const FLAG_OF: Record<string, string> = {
   restartMax: '--restart-max',
   watchdogSeconds: '--watchdog',
   panicRebootSeconds: '--panic-reboot',
+  env: '--env',
+  user: '--user',
   health: '--health',
   healthCmd: '--health-cmd',
   healthIntervalSeconds: '--health-interval',
@@ -143,6 +147,8 @@ export function addBuildOptions(command: Command): Command {
     )
     .option('--restart-max <n>', 'power off after n restarts in a row, none of whose runs lasted 60 s (default: no limit)', positiveInteger('--restart-max'))
     .option('--watchdog [seconds]', 'a watchdog in the kernel (QEMU\'s i6300esb, else softdog) that the supervising init feeds while the program is not unhealthy; not fed for this long, it resets the machine (default 30; implies --init supervise)', positiveInteger('--watchdog'))
+    .option('--env <KEY=VALUE>', 'the program\'s default environment, in the initramfs (repeatable; implies --init supervise); `gopid1 boot --env` wins over it. Not for secrets: use `boot --secret`', collect)
+    .option('--user <uid[:gid]>', 'run the program as this user and group (numbers; implies --init supervise, which stays root)')
     .option('--panic-reboot <seconds>', 'reboot this long after a kernel panic (the kernel\'s panic=; default 0: at once)', nonNegativeInteger('--panic-reboot'))
     .option('--health <url>', 'the supervising init GETs this http:// URL on loopback (e.g. http://127.0.0.1:8080/healthz; needs --net) and wants 2xx or 3xx; --health-retries failures in a row stop the program, a failure for --restart')
     .option('--health-cmd <command>', 'health check by a command in the machine (absolute path and arguments, no shell), exit 0 = healthy')
@@ -192,6 +198,8 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     restartMax: flags.restartMax,
     watchdogSeconds: flags.watchdog === true ? DEFAULT_WATCHDOG_SECONDS : flags.watchdog,
     panicRebootSeconds: flags.panicReboot,
+    env: flags.env,
+    user: flags.user,
     health: flags.health,
     healthCmd: flags.healthCmd,
     healthIntervalSeconds: flags.healthInterval,

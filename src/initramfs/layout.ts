@@ -12,17 +12,20 @@ export interface RootfsContents {
   net?: boolean;
   /** /etc/gopid1/init.conf: the supervising init's settings ("key=value" lines). */
   initConfig?: string;
+  /** /etc/gopid1/env: the program's default environment ("KEY=VALUE\0" each), for the supervising init. */
+  env?: Buffer;
 }
 
 /** The supervising init's settings as /etc/gopid1/init.conf holds them. */
-export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | 'health' | 'watchdog'>): string {
-  const { restart, health, watchdog } = runtime;
+export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | 'health' | 'watchdog' | 'user'>): string {
+  const { restart, health, watchdog, user } = runtime;
   const lines = [`restart=${restart.policy}`, `restart-max=${restart.max}`];
   if (health) {
     lines.push(health.url !== undefined ? `health-url=${health.url}` : `health-cmd=${(health.command ?? []).join(' ')}`);
     lines.push(`health-interval=${health.intervalSeconds}`, `health-timeout=${health.timeoutSeconds}`, `health-start-period=${health.startPeriodSeconds}`, `health-retries=${health.retries}`);
   }
   if (watchdog) lines.push(`watchdog=${watchdog.seconds}`);
+  if (user) lines.push(`user=${user.uid}:${user.gid}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -38,12 +41,10 @@ export function rootfsEntries(contents: RootfsContents): CpioEntry[] {
     { type: 'char', name: 'dev/console', mode: 0o600, major: 5, minor: 1 },
     { type: 'char', name: 'dev/null', mode: 0o666, major: 1, minor: 3 },
     { type: 'dir', name: 'etc', mode: 0o755 },
-    ...(contents.initConfig !== undefined
-      ? [
-          { type: 'dir' as const, name: 'etc/gopid1', mode: 0o755 },
-          { type: 'file' as const, name: 'etc/gopid1/init.conf', mode: 0o644, data: Buffer.from(contents.initConfig) },
-        ]
-      : []),
+    ...(contents.initConfig !== undefined || contents.env !== undefined ? [{ type: 'dir' as const, name: 'etc/gopid1', mode: 0o755 }] : []),
+    // Readable by root only: the init reads it; defaults may still be nobody else's business.
+    ...(contents.env !== undefined ? [{ type: 'file' as const, name: 'etc/gopid1/env', mode: 0o600, data: contents.env }] : []),
+    ...(contents.initConfig !== undefined ? [{ type: 'file' as const, name: 'etc/gopid1/init.conf', mode: 0o644, data: Buffer.from(contents.initConfig) }] : []),
     ...(contents.net ? [{ type: 'symlink' as const, name: 'etc/resolv.conf', target: '../proc/net/pnp' }] : []),
     { type: 'file', name: 'init', mode: 0o755, data: contents.init },
     { type: 'dir', name: 'proc', mode: 0o555 },
@@ -65,7 +66,7 @@ export interface InitramfsResult {
  * time; compress.ts has zstd and xz).
  */
 export async function writeInitramfs(
-  files: { init: string; app?: string; net?: boolean; initConfig?: string },
+  files: { init: string; app?: string; net?: boolean; initConfig?: string; env?: Buffer },
   outPath: string,
   mtime: number,
   compress: (cpio: Buffer) => Promise<Buffer> = async (cpio) => gzip9(cpio),
@@ -75,6 +76,7 @@ export async function writeInitramfs(
     ...(files.app ? { app: await readFile(files.app) } : {}),
     ...(files.net ? { net: true } : {}),
     ...(files.initConfig !== undefined ? { initConfig: files.initConfig } : {}),
+    ...(files.env !== undefined ? { env: files.env } : {}),
   };
   const cpio = writeNewc(rootfsEntries(contents), { mtime });
   const packed = await compress(cpio);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { badInput, oneOf, wholeNumber } from './check.js';
-import { panicParameter, planHealth, planRestart, planWatchdog, type HealthPlan, type RestartPlan, type WatchdogPlan } from './runtime.js';
+import { panicParameter, planEnv, planHealth, planRestart, planUser, planWatchdog, type HealthPlan, type RestartPlan, type UserPlan, type WatchdogPlan } from './runtime.js';
+import type { EnvEntry } from './env.js';
 import { compressionFragment, decompressorFragment } from '../kernel/fragments.js';
 import { parseSourceSpec } from '../kernel/source.js';
 import { kernelNeedsOf, OUTPUT_FORMATS, outputFormat, parseFormats, type OutputName } from '../outputs/table.js';
@@ -75,6 +76,10 @@ export interface BuildOptions {
    * the health checks find the program unhealthy.
    */
   watchdogSeconds?: number;
+  /** The program's default environment, "KEY=VALUE" each (implies init supervise); `gopid1 boot --env` wins over it. */
+  env?: string[];
+  /** Run the program as this user, "UID" or "UID:GID" (implies init supervise, which stays root). */
+  user?: string;
   /** Seconds after a kernel panic before the machine reboots (default 0: at once, panic=-1); the kernel's panic=. */
   panicRebootSeconds?: number;
   /** Networking: IPv4 and a virtio NIC in the kernel, configured by the kernel from `ip=` (default ip=dhcp). Implied by the aws and gcp formats. */
@@ -161,6 +166,10 @@ export interface BuildPlan {
     readonly health?: HealthPlan;
     /** The watchdog the supervising init feeds, when asked for. */
     readonly watchdog?: WatchdogPlan;
+    /** The program's default environment. */
+    readonly env?: readonly EnvEntry[];
+    /** Who the program runs as (absent: root). */
+    readonly user?: UserPlan;
     readonly cmdline: string;
     readonly net: boolean;
     readonly menuTimeoutSeconds: number;
@@ -273,12 +282,16 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   const restart = planRestart(options);
   const health = planHealth(options);
   const watchdog = planWatchdog(options);
-  const init = oneOf('init', options.init, INIT_MODES, restart.policy === 'no' && !health && !watchdog ? 'direct' : 'supervise');
+  const env = planEnv(options);
+  const user = planUser(options);
+  const init = oneOf('init', options.init, INIT_MODES, restart.policy === 'no' && !health && !watchdog && !env && !user ? 'direct' : 'supervise');
   if (init === 'direct' && restart.policy !== 'no') {
     throw badInput('restart', `${restart.policy} needs the supervising init: with init direct the program is PID 1, and when PID 1 ends the kernel panics`, 'Use --init supervise (or leave --init out).');
   }
   if (init === 'direct' && health) throw badInput(health.url ? 'health' : 'healthCmd', 'needs the supervising init, which runs the checks', 'Use --init supervise (or leave --init out).');
   if (init === 'direct' && watchdog) throw badInput('watchdogSeconds', 'needs the supervising init, which feeds the watchdog', 'Use --init supervise (or leave --init out).');
+  if (init === 'direct' && env) throw badInput('env', 'needs the supervising init, which gives the program its environment', 'Use --init supervise (or leave --init out), or put KEY=VALUE on --cmdline for a direct init.');
+  if (init === 'direct' && user) throw badInput('user', 'needs the supervising init, which starts the program as that user', 'Use --init supervise (or leave --init out).');
   const limits = planLimits(options);
   const jobs = wholeNumber('jobs', options.jobs ?? (limits.cpus !== undefined ? Math.max(1, Math.ceil(limits.cpus)) : facts.cpus), 1, '2');
   const menuTimeoutSeconds = wholeNumber('menuTimeoutSeconds', options.menuTimeoutSeconds ?? 0, 0, '5');
@@ -312,7 +325,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     initramfs: { compression },
     outputs,
     disk,
-    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
+    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
     limits,
     cache: options.cache ?? true,
     sourceDateEpoch: explicitEpoch ?? (facts.appCommitEpoch !== undefined ? checkEpoch('the app\'s last commit time', facts.appCommitEpoch) : DEFAULT_SOURCE_DATE_EPOCH),

@@ -1,4 +1,5 @@
 import { badInput, oneOf, wholeNumber } from './check.js';
+import { parseEnvAssignment, type EnvEntry } from './env.js';
 import type { BuildOptions } from './plan.js';
 import { RESTART_POLICIES, type RestartPolicy } from './vocabulary.js';
 
@@ -83,4 +84,27 @@ export function planRestart(options: BuildOptions): RestartPlan {
   const max = options.restartMax === undefined ? 0 : wholeNumber('restartMax', options.restartMax, 1, '5');
   if (max > 0 && policy === 'no') throw badInput('restartMax', 'limits restarts, and restart is no', 'Add --restart on-failure (or always).');
   return { policy, max };
+}
+
+/** The program's default environment, built into the initramfs (the boot's --env wins over it). */
+export function planEnv(options: BuildOptions): readonly EnvEntry[] | undefined {
+  if (options.env === undefined || options.env.length === 0) return undefined;
+  return options.env.map((text) => parseEnvAssignment(text, 'env'));
+}
+
+/** Who the program runs as: a user id and a group id (the init stays root). */
+export interface UserPlan {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export function planUser(options: BuildOptions): UserPlan | undefined {
+  if (options.user === undefined) return undefined;
+  const match = /^(\d+)(?::(\d+))?$/.exec(options.user.trim());
+  const uid = Number(match?.[1]);
+  const gid = Number(match?.[2] ?? match?.[1]);
+  if (!match || uid > 0xfffffffe || gid > 0xfffffffe) {
+    throw badInput('user', `${JSON.stringify(options.user)} is not UID or UID:GID`, 'e.g. --user 1000 or --user 1000:1000 (numbers: the machine has no user names).');
+  }
+  return { uid, gid };
 }

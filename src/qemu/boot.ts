@@ -10,6 +10,7 @@ import { LineSplitter } from '../lines.js';
 import { openLog } from '../logs.js';
 import { ConsoleWatcher, type ConsoleVerdict } from './console.js';
 import { defaultMemoryMiB, findOnPath, findOvmf, findQboot, findQemu, qemuArgs, resolveAccel, resolveMachine, type AccelChoice, type BootMedia, type Forward, type MachineChoice, type MachineType } from './command.js';
+import { fwCfgItems, type RuntimeConfig } from './config.js';
 import { qmpCommand, QmpSession, type QmpEvent } from './qmp.js';
 
 /** How long an incomplete console line must stay unchanged before --expect may match it. */
@@ -29,6 +30,8 @@ export interface BootMachineOptions {
   uefi?: boolean;
   /** The machine feeds a watchdog (gopid1 build --watchdog): attach QEMU's i6300esb and report when it fires. */
   watchdog?: boolean;
+  /** Environment and secrets for the supervising init, through fw_cfg. */
+  config?: RuntimeConfig;
   /** What starts the kernel of a disk: GRUB (default), or the UKI on its ESP (--boot uki). */
   bootloader?: 'grub' | 'uki';
   /** Bytes the initramfs unpacks to, for the default memory size; estimated when unknown. */
@@ -216,10 +219,11 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   // The run's own files: the QMP socket (the power button is pressed through it, only the supervising init listens
   // to it; a watchdog's firing comes back through it) and an EFI application's FAT drive. Named with this process's
   // id: `gopid1 clean` removes those of runs that died.
-  const runDir = supervised || watchdog || media.kind === 'efi' ? await mkdtemp(path.join(os.tmpdir(), `${BOOT_DIR_PREFIX}${process.pid}-`)) : undefined;
+  const runDir = supervised || watchdog || options.config || media.kind === 'efi' ? await mkdtemp(path.join(os.tmpdir(), `${BOOT_DIR_PREFIX}${process.pid}-`)) : undefined;
   const qmpSocket = runDir && (supervised || watchdog) ? path.join(runDir, 'qmp.sock') : undefined;
   const esp = runDir && media.kind === 'efi' ? await espHolding(media.file, runDir) : undefined;
-  const args = qemuArgs({ media, machine, memoryMiB, accel, watchdog, ...(firmware ? { firmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}), ...(esp ? { esp } : {}) });
+  const fwCfg = runDir && options.config ? await fwCfgItems(options.config, runDir) : [];
+  const args = qemuArgs({ media, machine, memoryMiB, accel, watchdog, fwCfg, ...(firmware ? { firmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}), ...(esp ? { esp } : {}) });
   const cmdline = media.kind === 'direct' ? media.cmdline : undefined;
 
   const log = await openLog(options.serialLog, { tailSize: 25 });

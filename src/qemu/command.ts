@@ -170,6 +170,8 @@ export interface QemuArgsOptions {
   esp?: string;
   /** Attach an i6300esb watchdog (PCI; not on microvm), which resets the machine when not fed in time. */
   watchdog?: boolean;
+  /** Files handed to the machine through fw_cfg (the run-time configuration). */
+  fwCfg?: { name: string; file: string }[];
 }
 
 /** QEMU's -netdev and -device for user networking with host forwards: virtio over PCI, or over MMIO on microvm. */
@@ -208,6 +210,7 @@ export function qemuArgs(options: QemuArgsOptions): string[] {
     ...(options.net ? netArgs(options.net.forwards, machine) : []),
     ...(options.qmpSocket ? ['-qmp', `unix:${qemuOptionValue(options.qmpSocket)},server=on,wait=off`] : []),
     ...(options.watchdog && machine !== 'microvm' ? ['-device', 'i6300esb'] : []),
+    ...(options.fwCfg ?? []).flatMap((item) => ['-fw_cfg', `name=${item.name},file=${qemuOptionValue(item.file)}`]),
     ...boot,
   ];
 }

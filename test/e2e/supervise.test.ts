@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -276,6 +276,42 @@ describe('--watchdog: the supervising init feeds a watchdog, which resets a mach
     assert.equal(run.code, 1, `${run.stderr}\n${run.stdout}`);
     assert.match(run.stdout, /^gopid1: watchdog: Software Watchdog \(\/dev\/watchdog\d\), timeout 4 s/m);
     assert.match(run.stderr, /\[WATCHDOG_RESET\]/);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+});
+
+describe('run-time configuration: boot --env, --env-file and --secret reach the program through fw_cfg, never /proc/cmdline', { skip }, () => {
+  const out = tempDir('config');
+
+  it('the build\'s default environment and --user, then the boot\'s files, variables and secrets, in that order', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const built = await runCli(['build', path.join(fixtures, 'config'), '--env', 'FROM_BUILD=yes', '--env', 'LOG=info', '--user', '1000:1000', '--out', out]);
+    assert.equal(built.code, 0, built.stderr);
+    const manifest = manifestOf(out);
+    assert.deepEqual(manifest.init.mode === 'supervise' ? [manifest.init.env, manifest.init.user] : [], [['FROM_BUILD', 'LOG'], { uid: 1000, gid: 1000 }]);
+    const files = tempDir('config-files');
+    writeFileSync(path.join(files, 'app.env'), '# the boot\'s settings\nPORT=8080\nLOG=warn\n');
+    writeFileSync(path.join(files, 'token'), 's3cret\n');
+    const run = await runCli(['boot', out, '--env-file', path.join(files, 'app.env'), '--env', 'GREETING=Grüße aus der Maschine', '--env', 'MULTI=a=b=c', '--secret', `api-token=${path.join(files, 'token')}`, '--timeout', '180']);
+    assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
+    assert.match(run.stdout, /^gopid1: config: 4 environment variables from the host$/m);
+    assert.match(run.stdout, /^gopid1: config: secrets in \/run\/secrets: api-token$/m);
+    assert.match(run.stdout, /^uid 1000 gid 1000$/m, 'the program runs as --user');
+    for (const line of ['env FROM_BUILD="yes"', 'env LOG="warn"', 'env PORT="8080"', 'env GREETING="Grüße aus der Maschine"', 'env MULTI="a=b=c"']) assert.ok(run.stdout.split('\n').includes(line), `${line} in\n${run.stdout}`);
+    assert.match(run.stdout, /^secret api-token mode 400 uid 1000 gid 1000: "s3cret\\n" <nil>$/m);
+    assert.match(run.stdout, /^fw_cfg readable: false$/m, 'the program\'s user cannot read fw_cfg itself');
+    const cmdline = /^cmdline (.*)$/m.exec(run.stdout)?.[1] ?? '';
+    assert.ok(cmdline.startsWith('console=ttyS0'), cmdline);
+    for (const leaked of ['s3cret', 'Grüße', '8080', 'FROM_BUILD', 'GREETING']) assert.ok(!cmdline.includes(leaked), `${leaked} is on the kernel command line: ${cmdline}`);
+  });
+
+  it('refuses bad input before QEMU starts: a malformed variable, a missing secret, a direct init', async () => {
+    let run = await runCli(['boot', out, '--env', 'not a variable']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--env "not a variable" is not KEY=VALUE .*\[BAD_INPUT\]/);
+    run = await runCli(['boot', out, '--secret', 'db=/nonexistent/file']);
+    assert.match(run.stderr, /--secret db: \/nonexistent\/file is not a file \[BAD_INPUT\]/);
+    run = await runCli(['boot', '--kernel', path.join(out, 'bzImage'), '--initrd', path.join(out, 'initramfs.cpio.zst'), '--init', 'direct', '--env', 'A=1']);
+    assert.match(run.stderr, /--env, --env-file and --secret need the supervising init, which hands them to the program \[BAD_INPUT\]/);
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 });

@@ -160,6 +160,18 @@ describe('planBuild: every input checked, errors naming API fields', () => {
     rejects({ watchdogSeconds: 5000 }, 'watchdogSeconds', /at most 2046/);
   });
 
+  it('--env and --user bring the supervising init with the program\'s default environment and user', () => {
+    const p = plan({ env: ['LOG=debug', 'URL=a=b'], user: '1000' });
+    assert.equal(p.runtime.init, 'supervise');
+    assert.deepEqual(p.runtime.env, [['LOG', 'debug'], ['URL', 'a=b']]);
+    assert.deepEqual(p.runtime.user, { uid: 1000, gid: 1000 });
+    assert.deepEqual(plan({ user: '1000:50' }).runtime.user, { uid: 1000, gid: 50 });
+    rejects({ env: ['LOG=debug'], init: 'direct' }, 'env', /^env needs the supervising init/);
+    rejects({ user: '1000', init: 'direct' }, 'user', /^user needs the supervising init/);
+    rejects({ user: 'nobody' }, 'user', /^user "nobody" is not UID or UID:GID$/);
+    rejects({ env: ['no value'] }, 'env', /is not KEY=VALUE/);
+  });
+
   it('--panic-reboot sets the kernel\'s panic=, before the user\'s own command line', () => {
     assert.match(plan({ panicRebootSeconds: 10 }).runtime.cmdline, /^console=ttyS0 panic=-1 printk\.time=1 quiet panic=10$/);
     assert.match(plan({ panicRebootSeconds: 0, cmdline: 'x=1' }).runtime.cmdline, /quiet panic=-1 x=1$/);
