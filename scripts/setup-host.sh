@@ -50,10 +50,12 @@ ensure_docker() {
   if [ -S /var/run/docker.sock ] && pidof dockerd >/dev/null 2>&1; then
     log "dockerd runs but does not answer yet; waiting"
   elif command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    # Under systemd, docker is systemd's to run: a masked or failing unit is reported, never worked around with a
+    # second dockerd that systemd does not know of.
     log "starting docker with systemctl"
-    systemctl start docker || true
+    systemctl start docker || die "systemctl start docker failed ($(systemctl is-enabled docker 2>&1 || true)); see systemctl status docker and journalctl -u docker, fix the unit (systemctl unmask docker if it is masked), then run make setup again."
   fi
-  if ! docker_answers && ! pidof dockerd >/dev/null 2>&1; then
+  if ! docker_answers && ! pidof dockerd >/dev/null 2>&1 && ! [ -d /run/systemd/system ]; then
     log "starting dockerd in the background (log: /var/log/gopid1-dockerd.log)"
     nohup dockerd >/var/log/gopid1-dockerd.log 2>&1 </dev/null &
   fi

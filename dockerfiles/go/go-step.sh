@@ -23,7 +23,7 @@ fi
 mkdir -p /out
 go version | tee /out/go-version
 # Who this step runs as and what network it has (compile steps: an unprivileged user, loopback only).
-echo "gopid1: sandbox: user $(id -un) (uid $(id -u)), network interfaces: $(echo $(ls /sys/class/net))"
+echo "gopid1: sandbox: user $(id -un) (uid $(id -u)), network interfaces: $(echo $(ls /sys/class/net)), capabilities $(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status), no_new_privs $(sed -n 's/^NoNewPrivs:[[:space:]]*//p' /proc/self/status)"
 # The resources this container may use (gopid1 --cpus, --memory-limit), as its cgroup says (v2, else v1).
 if [ -r /sys/fs/cgroup/cpu.max ]; then
   echo "gopid1: cgroup cpu.max $(cat /sys/fs/cgroup/cpu.max), memory.max $(cat /sys/fs/cgroup/memory.max 2>/dev/null || echo unknown)"

@@ -80,7 +80,7 @@ compile() {
 }
 
 # Who this step runs as and what network it has (an unprivileged user, loopback only).
-echo "gopid1: sandbox: user $(id -un) (uid $(id -u)), network interfaces: $(echo $(ls /sys/class/net))"
+echo "gopid1: sandbox: user $(id -un) (uid $(id -u)), network interfaces: $(echo $(ls /sys/class/net)), capabilities $(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status), no_new_privs $(sed -n 's/^NoNewPrivs:[[:space:]]*//p' /proc/self/status)"
 case "${1:-}" in
   configure) configure "${2:-tinyconfig}" ;;
   compile) compile "${2:-$(nproc)}" ;;

@@ -3,6 +3,7 @@ import os from 'node:os';
 import Docker from 'dockerode';
 import { Gopid1Error, describeError } from '../errors.js';
 import { withTimeout } from '../timeout.js';
+import { engineEndpoint } from './endpoint.js';
 
 /** The label every container and volume of gopid1 carries; its value is the run id. */
 export const LABEL = 'gopid1';
@@ -30,21 +31,26 @@ export function newRunId(): string {
 }
 
 function endpointOf(): string {
-  return process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+  try {
+    return engineEndpoint().url;
+  } catch {
+    return 'the Docker engine';
+  }
 }
 
 /**
- * Connects to the engine named by DOCKER_HOST (unix, tcp with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH, or ssh),
- * or the local socket, and pings it. Fails within ~2 s when nothing answers.
+ * Connects to the engine the docker CLI would use (engine/endpoint.ts: DOCKER_HOST, else the Docker context, else
+ * the local socket; unix, tcp with TLS, or ssh) and pings it. Fails within ~2 s when nothing answers.
  */
 export async function connectEngine(options: { runId?: string } = {}): Promise<Engine> {
-  const endpoint = endpointOf();
+  const found = engineEndpoint();
+  const endpoint = found.url;
   const pingTimeout = endpoint.startsWith('ssh://') ? SSH_PING_TIMEOUT_MS : PING_TIMEOUT_MS;
   let probe: Docker;
   let docker: Docker;
   try {
-    probe = new Docker({ timeout: pingTimeout });
-    docker = new Docker();
+    probe = new Docker({ ...found.options, timeout: pingTimeout });
+    docker = new Docker(found.options);
   } catch (error) {
     throw new Gopid1Error('DOCKER_UNAVAILABLE', `cannot use DOCKER_HOST=${endpoint}: ${describeError(error)}`, {
       hint: 'Set DOCKER_HOST to unix:///path/to/docker.sock, tcp://host:port or ssh://user@host, or unset it.',
@@ -59,7 +65,7 @@ export async function connectEngine(options: { runId?: string } = {}): Promise<E
     )) as { Version?: string };
     version = info.Version ?? 'unknown';
   } catch (error) {
-    throw new Gopid1Error('DOCKER_UNAVAILABLE', `no Docker engine answers at ${endpoint} (${describeError(error)})`, {
+    throw new Gopid1Error('DOCKER_UNAVAILABLE', `no Docker engine answers at ${endpoint}${found.source === 'DOCKER_HOST' || found.source === 'the local socket' ? '' : ` (${found.source})`} (${describeError(error)})`, {
       hint:
         'gopid1 builds the kernel and the Go program in Docker containers, so it needs a running engine. ' +
         'On Debian as root, `make setup` in the gopid1 checkout installs docker.io and starts dockerd; ' +

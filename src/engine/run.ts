@@ -6,6 +6,14 @@ import { openLog } from '../logs.js';
 import { extractArchive } from './archive.js';
 import { connectionLost, engineError, engineLost, labelsFor, type Engine } from './connect.js';
 
+/**
+ * What every builder step runs without: capabilities (the steps run as the images' unprivileged user and need
+ * none), gaining privileges through setuid files, and more processes than a parallel kernel compile makes. The root
+ * filesystem stays writable: inputs are copied into it through the engine's archive API, which a read-only root
+ * refuses.
+ */
+export const STEP_HARDENING = { CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], PidsLimit: 4096 } as const;
+
 export interface StepInput {
   /** Directory inside the container the archive is unpacked into (must exist in the image or a mount). */
   path: string;
@@ -179,6 +187,7 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
           NetworkMode: options.network ?? 'none',
           Binds: Object.entries(options.volumes ?? {}).map(([volume, target]) => `${volume}:${target}`),
           Init: true,
+          ...STEP_HARDENING,
           ...(options.limits?.cpus !== undefined ? { NanoCpus: Math.round(options.limits.cpus * 1e9) } : {}),
           // No swap beyond the limit: a step that needs more fails with 137 instead of thrashing.
           ...(options.limits?.memoryBytes !== undefined ? { Memory: options.limits.memoryBytes, MemorySwap: options.limits.memoryBytes } : {}),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { connectEngine } from '../../src/engine/connect.js';
@@ -64,6 +65,42 @@ describe('engine: builder images and steps', { skip }, () => {
       (error: unknown) => error instanceof Gopid1Error && error.code === 'STEP_FAILED' && error.exitCode === 42 && error.logTail.includes('err'),
     );
     assert.deepEqual(lines.sort(), ['err', 'out']);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+
+  it('follows the current Docker context as the docker CLI does, and runs steps without capabilities or new privileges', { timeout: 60_000 }, async () => {
+    // A context whose endpoint is another path to the local engine's socket: only the context leads there.
+    const dir = tempDir('context');
+    const socket = path.join(dir, 'engine.sock');
+    symlinkSync('/var/run/docker.sock', socket);
+    const config = path.join(dir, 'docker');
+    const id = createHash('sha256').update('probe').digest('hex');
+    mkdirSync(path.join(config, 'contexts', 'meta', id), { recursive: true });
+    writeFileSync(path.join(config, 'config.json'), JSON.stringify({ currentContext: 'probe' }));
+    writeFileSync(path.join(config, 'contexts', 'meta', id, 'meta.json'), JSON.stringify({ Name: 'probe', Endpoints: { docker: { Host: `unix://${socket}` } } }));
+    const saved = { host: process.env.DOCKER_HOST, config: process.env.DOCKER_CONFIG };
+    delete process.env.DOCKER_HOST;
+    process.env.DOCKER_CONFIG = config;
+    try {
+      const engine = await connectEngine();
+      assert.equal(engine.endpoint, `unix://${socket}`);
+      const lines: string[] = [];
+      await runStep(engine, {
+        role: 'probe',
+        title: 'probe: privileges',
+        image: 'debian:trixie',
+        cmd: ['sh', '-c', 'id -u; grep -E "^(CapBnd|NoNewPrivs)" /proc/self/status'],
+        logFile: path.join(dir, 'probe.log'),
+        onLine: (line) => lines.push(line.replace(/\s+/g, ' ')),
+      });
+      // Root in the image, and still no capability at all.
+      assert.deepEqual(lines, ['0', 'CapBnd: 0000000000000000', 'NoNewPrivs: 1']);
+    } finally {
+      if (saved.host === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved.host;
+      if (saved.config === undefined) delete process.env.DOCKER_CONFIG;
+      else process.env.DOCKER_CONFIG = saved.config;
+    }
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 });

@@ -42,8 +42,8 @@ describe('least privilege: only the module download has network, the compile has
     // Two steps in go.log: the download sees a network interface besides loopback, the compile only loopback.
     const sandbox = readFileSync(path.join(out, 'logs', 'go.log'), 'utf8').match(/^gopid1: sandbox: .*$/gm) ?? [];
     assert.equal(sandbox.length, 2, sandbox.join('\n'));
-    assert.match(sandbox[0]!, /^gopid1: sandbox: user builder \(uid 10001\), network interfaces: (?=.*\blo\b)(?=.*\b(eth|en)\w*).*$/);
-    assert.equal(sandbox[1], 'gopid1: sandbox: user builder (uid 10001), network interfaces: lo');
+    assert.match(sandbox[0]!, /^gopid1: sandbox: user builder \(uid 10001\), network interfaces: (?=.*\blo\b)(?=.*\b(eth|en)\w*).*, capabilities 0000000000000000, no_new_privs 1$/);
+    assert.equal(sandbox[1], 'gopid1: sandbox: user builder (uid 10001), network interfaces: lo, capabilities 0000000000000000, no_new_privs 1');
     const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
     assert.equal(manifest.go.network, 'none');
     assert.equal(manifest.go.downloadNetwork, 'bridge');
