@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE ?= node
 GOPID1 := $(NODE) build/src/cli/main.js
 
-.PHONY: all setup host deps compile demo test test-unit test-e2e test-robust bench clean distclean
+.PHONY: all setup host deps compile demo test test-unit test-e2e test-robust bench soak clean distclean
 
 all: compile
 
@@ -44,6 +44,10 @@ test-robust: compile
 ## bench: time the pipeline against the same steps done by hand; writes docs/PERFORMANCE.md
 bench: setup
 	$(NODE) build/bench/run.js
+
+## soak: boot hello 100 times on the default machine and 20 on each other way, counting hangs; writes docs/RELIABILITY.md
+soak: setup
+	$(NODE) build/bench/soak.js
 
 clean:
 	rm -rf build dist

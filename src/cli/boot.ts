@@ -71,7 +71,7 @@ export function registerBoot(program: Command, context: CommandContext): void {
     .option('-t, --timeout <seconds>', 'stop and fail after this long (default: none; 120 with --expect)', positiveNumber('--timeout'))
     .option('-m, --memory <mib>', 'guest RAM in MiB (default: sized from the initramfs)', positiveInteger('--memory'))
     .addOption(new Option('--accel <accel>', 'auto = KVM only when usable and the CPU has vmx/svm').choices(['auto', 'kvm', 'tcg']).default('auto'))
-    .addOption(new Option('--machine <type>', 'QEMU machine: auto = pc, or q35 for boot --format aws (as EC2 Nitro); microvm starts faster but can hang under software emulation (see docs/PERFORMANCE.md)').choices(['auto', 'pc', 'q35', 'microvm']).default('auto'))
+    .addOption(new Option('--machine <type>', 'QEMU machine: auto = pc, or q35 for boot --format aws (as EC2 Nitro); microvm starts faster but can hang under software emulation (measured rate: docs/RELIABILITY.md)').choices(['auto', 'pc', 'q35', 'microvm']).default('auto'))
     .option('--cmdline <args>', 'appended to the kernel command line the build recorded')
     .option('--kernel <file>', 'boot this bzImage instead of <dir>/bzImage')
     .option('--initrd <file>', 'boot this initramfs instead of <dir>/initramfs.cpio.gz')
