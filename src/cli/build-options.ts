@@ -44,6 +44,10 @@ export interface BuildFlags {
   panicReboot?: number;
   env?: string[];
   user?: string;
+  ip?: string;
+  gateway?: string;
+  dns?: string[];
+  hostname?: string;
   health?: string;
   healthCmd?: string;
   healthInterval?: number;
@@ -85,6 +89,10 @@ const FLAG_OF: Record<string, string> = {
   panicRebootSeconds: '--panic-reboot',
   env: '--env',
   user: '--user',
+  ip: '--ip',
+  gateway: '--gateway',
+  dns: '--dns',
+  hostname: '--hostname',
   health: '--health',
   healthCmd: '--health-cmd',
   healthIntervalSeconds: '--health-interval',
@@ -157,6 +165,10 @@ export function addBuildOptions(command: Command): Command {
     .option('--health-start-period <s>', 'seconds after each start before the first check (default: 10)', positiveInteger('--health-start-period'))
     .option('--health-retries <n>', 'failed checks in a row that make the program unhealthy (default: 3)', positiveInteger('--health-retries'))
     .option('--net', 'networking: IPv4 + virtio NIC in the kernel, configured by the kernel (ip=dhcp unless --cmdline has ip=)')
+    .option('--ip <addr/prefix>', 'a static IPv4 address for eth0, e.g. 10.0.2.15/24, set by the kernel (implies --net; default: DHCP)')
+    .option('--gateway <addr>', 'the default gateway of --ip')
+    .option('--dns <addr>', 'a DNS server of --ip, in /etc/resolv.conf (repeatable, at most two)', collect)
+    .option('--hostname <name>', 'the machine\'s host name, set by the kernel (implies --net)')
     .addOption(
       new Option('--cloud <name>', 'drivers of a cloud in the kernel, and ip=dhcp: aws (NVMe, ENA), gcp (virtio-scsi, NVMe, virtio-net, gVNIC), azure (Hyper-V VMBus, storvsc, netvsc); the aws and gcp formats imply theirs (default: none)').choices([
         ...CLOUDS,
@@ -200,6 +212,10 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     panicRebootSeconds: flags.panicReboot,
     env: flags.env,
     user: flags.user,
+    ip: flags.ip,
+    gateway: flags.gateway,
+    dns: flags.dns,
+    hostname: flags.hostname,
     health: flags.health,
     healthCmd: flags.healthCmd,
     healthIntervalSeconds: flags.healthInterval,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { badInput, oneOf, wholeNumber } from './check.js';
 import { panicParameter, planEnv, planHealth, planRestart, planUser, planWatchdog, type HealthPlan, type RestartPlan, type UserPlan, type WatchdogPlan } from './runtime.js';
 import type { EnvEntry } from './env.js';
+import { ipParameter, planStaticNetwork } from './network.js';
 import { compressionFragment, decompressorFragment } from '../kernel/fragments.js';
 import { parseSourceSpec } from '../kernel/source.js';
 import { kernelNeedsOf, OUTPUT_FORMATS, outputFormat, parseFormats, type OutputName } from '../outputs/table.js';
@@ -84,6 +85,14 @@ export interface BuildOptions {
   panicRebootSeconds?: number;
   /** Networking: IPv4 and a virtio NIC in the kernel, configured by the kernel from `ip=` (default ip=dhcp). Implied by the aws and gcp formats. */
   net?: boolean;
+  /** A static IPv4 address with its prefix length, "ADDR/PREFIX" (implies net; default DHCP). */
+  ip?: string;
+  /** The default gateway of a static address. */
+  gateway?: string;
+  /** Up to two DNS servers of a static address (in /etc/resolv.conf through /proc/net/pnp). */
+  dns?: string[];
+  /** The machine's host name (implies net), set by the kernel. */
+  hostname?: string;
   /** The drivers of a cloud in the kernel, and networking unless net is false (default none; the aws and gcp formats imply theirs). */
   cloud?: Cloud;
   /** Output formats beyond kernel + initramfs (always written): see OUTPUT_FORMATS. */
@@ -205,9 +214,13 @@ function planLimits(options: BuildOptions): BuildPlan['limits'] {
 
 function planCmdline(options: BuildOptions, net: boolean, outputs: readonly OutputName[], boot: DiskBoot): string {
   const extra = options.cmdline ?? '';
-  // The kernel configures eth0 itself; DHCP unless the user's command line says how (ip=…).
+  const fixed = planStaticNetwork(options);
+  const userIp = /(^|\s)ip=/.test(extra);
+  if (fixed && userIp) throw badInput('cmdline', 'has an ip= and so do --ip/--hostname', 'Configure the network one way: the options, or ip= on --cmdline.');
+  // The kernel configures eth0 itself; DHCP unless the options or the user's command line say how (ip=…).
+  const ip = fixed ? ipParameter(fixed) : net && !userIp ? 'ip=dhcp' : '';
   // Later parameters win: the user's command line after what the options add.
-  const cmdline = kernelCmdline([net && !/(^|\s)ip=/.test(extra) ? 'ip=dhcp' : '', panicParameter(options) ?? '', extra].filter(Boolean).join(' '));
+  const cmdline = kernelCmdline([ip, panicParameter(options) ?? '', extra].filter(Boolean).join(' '));
   if (/[\n\r]/.test(cmdline)) throw badInput('cmdline', 'must be one line', 'Separate kernel parameters with spaces.');
   // GRUB puts a backslash before each of these when it builds Linux's command line: it would not arrive as written.
   const changed = [...new Set(cmdline.match(/["'\\]/g) ?? [])];
@@ -248,8 +261,10 @@ function planPlatform(options: BuildOptions, outputs: readonly OutputName[]): { 
   // In one order whatever asked for them, so the same drivers make the same kernel (and hit its cache).
   const asked = new Set([...(cloud !== undefined && cloud !== 'none' ? [cloud] : []), ...needs.clouds]);
   const clouds = CLOUDS.filter((name): name is CloudName => name !== 'none' && asked.has(name));
+  const addressed = options.ip !== undefined || options.hostname !== undefined;
+  if (options.net === false && addressed) throw badInput(options.ip !== undefined ? 'ip' : 'hostname', 'configures networking, and net is false', 'Drop --no-net.');
   // Every cloud gives its machines an address by DHCP.
-  return { net: options.net ?? (needs.net || clouds.length > 0), clouds };
+  return { net: options.net ?? (needs.net || clouds.length > 0 || addressed), clouds };
 }
 
 const MIB = 1024 * 1024;

@@ -113,8 +113,9 @@ describe('--init supervise: gopid1\'s init is PID 1, the program is /app', { ski
 describe('--net and boot --forward: examples/httpserver answers on the host', { skip }, () => {
   it('builds the server with networking, boots it with a forward, and gets 200 from /healthz', { timeout: FIRST_BUILD_TIMEOUT_MS + BUILD_TIMEOUT_MS }, async () => {
     const out = tempDir('httpserver');
-    // --compress xz here (and in test/robust's --net build): the net kernel is built once and proves the xz path.
-    const built = await runCli(['build', path.join(packageRoot, 'examples', 'httpserver'), '--init', 'supervise', '--net', '--compress', 'xz', '--out', out]);
+    // --compress xz and --watchdog here (and in test/robust's --net build, the health and watchdog tests): the net
+    // kernel is built once and proves the xz path.
+    const built = await runCli(['build', path.join(packageRoot, 'examples', 'httpserver'), '--init', 'supervise', '--net', '--compress', 'xz', '--watchdog', '--out', out]);
     assert.equal(built.code, 0, built.stderr);
     const manifest = manifestOf(out);
     assert.equal(manifest.boot.net, true);
@@ -155,6 +156,32 @@ describe('--net and boot --forward: examples/httpserver answers on the host', { 
     assert.ok(isGopid1Error(error) && error.code === 'INTERRUPTED', String(error));
     const console = readFileSync(path.join(out, 'serial.log'), 'utf8');
     assert.match(console, /httpserver: terminated: shutting down\nhttpserver: stopped\ngopid1: app exited with status 0/);
+  });
+
+  it('a static address, gateway, DNS server and host name set by the kernel: the forward reaches the server, resolv.conf and the host name are right', { timeout: BUILD_TIMEOUT_MS }, async () => {
+    const out = tempDir('static-ip');
+    const built = await runCli(['build', path.join(fixtures, 'netinfo'), '--compress', 'xz', '--watchdog', '--ip', '10.0.2.15/24', '--gateway', '10.0.2.2', '--dns', '10.0.2.3', '--hostname', 'web1', '--out', out]);
+    assert.equal(built.code, 0, built.stderr);
+    assert.match(manifestOf(out).boot.cmdline, / ip=10\.0\.2\.15::10\.0\.2\.2:255\.255\.255\.0:web1:eth0:off:10\.0\.2\.3$/);
+    const port = await freePort();
+    const controller = new AbortController();
+    const running = boot({ dir: out, forwards: [`${port}:8080`], timeoutSeconds: 180, signal: controller.signal }).then(
+      () => new Error('the machine stopped on its own'),
+      (error: unknown) => error,
+    );
+    // Asks until the server answers (it listens once the kernel has configured eth0), then stops the machine.
+    let answer = '';
+    for (let attempt = 0; attempt < 150 && answer === ''; attempt++) {
+      answer = await fetch(`http://127.0.0.1:${port}/`).then((response) => response.text()).catch(() => '');
+      if (answer === '') await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    controller.abort();
+    const stopped = await running;
+    assert.ok(isGopid1Error(stopped) && stopped.code === 'INTERRUPTED', String(stopped));
+    assert.match(answer, /^hostname web1\n/m);
+    assert.match(answer, /^addresses .*\b10\.0\.2\.15\/24\b/m);
+    assert.match(answer, /^resolv\.conf .*nameserver 10\.0\.2\.3/m);
+    assert.match(answer, /^remote 10\.0\.2\.2:\d+$/m, 'the host reaches it through QEMU\'s gateway');
   });
 });
 

@@ -62,7 +62,8 @@ describe('bad input against the real engine and QEMU: one paragraph, the fix, no
 
   it('a host port already in use for --forward names the port and what to do', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
     const web = tempDir('robust-httpserver');
-    assert.equal((await runCli(['build', path.join(packageRoot, 'examples', 'httpserver'), '--net', '--compress', 'xz', '--out', web])).code, 0);
+    // The e2e tests' net kernel: networking, xz, the watchdog.
+    assert.equal((await runCli(['build', path.join(packageRoot, 'examples', 'httpserver'), '--net', '--compress', 'xz', '--watchdog', '--out', web])).code, 0);
     const busy = net.createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const { port } = busy.address() as net.AddressInfo;

@@ -172,6 +172,22 @@ describe('planBuild: every input checked, errors naming API fields', () => {
     rejects({ env: ['no value'] }, 'env', /is not KEY=VALUE/);
   });
 
+  it('a static address, gateway, DNS servers and host name become the kernel\'s ip=, and bring networking', () => {
+    const p = plan({ ip: '10.0.2.15/24', gateway: '10.0.2.2', dns: ['10.0.2.3', '1.1.1.1'], hostname: 'web1' });
+    assert.equal(p.runtime.net, true);
+    assert.match(p.runtime.cmdline, / ip=10\.0\.2\.15::10\.0\.2\.2:255\.255\.255\.0:web1:eth0:off:10\.0\.2\.3:1\.1\.1\.1$/);
+    assert.doesNotMatch(p.runtime.cmdline, /ip=dhcp/);
+    assert.match(plan({ ip: '192.168.7.9/20' }).runtime.cmdline, / ip=192\.168\.7\.9:::255\.255\.240\.0::eth0:off$/);
+    assert.match(plan({ hostname: 'web1' }).runtime.cmdline, / ip=::::web1:eth0:dhcp$/, 'a host name alone keeps DHCP');
+    rejects({ ip: '10.0.2.15' }, 'ip', /is not ADDR\/PREFIX/);
+    rejects({ ip: '10.0.2.256/24' }, 'ip', /is not an IPv4 address/);
+    rejects({ ip: '10.0.2.15/24', dns: ['a', 'b', 'c'] }, 'dns', /at most two servers/);
+    rejects({ gateway: '10.0.2.2' }, 'gateway', /is for a static address, and ip is not given/);
+    rejects({ hostname: 'web_1' }, 'hostname', /is not a host name/);
+    rejects({ ip: '10.0.2.15/24', cmdline: 'ip=dhcp' }, 'cmdline', /has an ip= and so do --ip\/--hostname/);
+    rejects({ ip: '10.0.2.15/24', net: false }, 'ip', /configures networking, and net is false/);
+  });
+
   it('--panic-reboot sets the kernel\'s panic=, before the user\'s own command line', () => {
     assert.match(plan({ panicRebootSeconds: 10 }).runtime.cmdline, /^console=ttyS0 panic=-1 printk\.time=1 quiet panic=10$/);
     assert.match(plan({ panicRebootSeconds: 0, cmdline: 'x=1' }).runtime.cmdline, /quiet panic=-1 x=1$/);
