@@ -23,8 +23,9 @@ export function builderCompressor(context: StageContext, builder: BuilderImage, 
         cmd: [
           'sh',
           '-c',
-          // The same account of user and network as the other builder steps print.
-          'echo "gopid1: sandbox: user $(id -un) (uid $(id -u)), network interfaces: $(echo $(ls /sys/class/net))" && ' +
+          // The same sandbox line as every step script prints (dockerfiles/*/*-step.sh): user, network, privileges.
+          'echo "gopid1: sandbox: user $(id -un) (uid $(id -u)), network interfaces: $(echo $(ls /sys/class/net)), ' +
+          'capabilities $(sed -n \'s/^CapBnd:[[:space:]]*//p\' /proc/self/status), no_new_privs $(sed -n \'s/^NoNewPrivs:[[:space:]]*//p\' /proc/self/status)" && ' +
             `mkdir -p /tmp/out && ${compressorCommand(compression).join(' ')} < /tmp/in/initramfs.cpio > /tmp/out/initramfs.cpio${SUFFIX[compression]}`,
         ],
         limits: context.limits,
