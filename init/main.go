@@ -14,6 +14,10 @@
 // prints "gopid1: app exited with status N, restart K in S s". Status 125 means stop: no restart. With
 // --restart-max N, a run that ends after N restarts in a row (none lasting 60 s) is the last.
 //
+// With a data disk (gopid1 build --data-disk SIZE) it mounts the machine's data disk on /data before the app starts
+// (writing an empty ext4 filesystem to a blank disk, growing the filesystem to a larger disk; init/data.go) and
+// unmounts it before powering off; without one the app does not start.
+//
 // With a watchdog (gopid1 build --watchdog SECONDS) it feeds /dev/watchdogN from its loop while the app is not
 // unhealthy and /run/gopid1/watchdog-stall does not exist, and disarms it before powering off.
 //
@@ -55,6 +59,7 @@ type config struct {
 	restartMax int    // 0: no limit
 	health     healthConfig
 	watchdog   int // seconds; 0: none
+	data       bool
 }
 
 func readConfig() config {
@@ -81,6 +86,8 @@ func readConfig() config {
 			if n, err := strconv.Atoi(value); err == nil && n > 0 {
 				cfg.watchdog = n
 			}
+		case key == "data" && value == dataDir:
+			cfg.data = true
 		case cfg.health.set(key, value):
 		default:
 			say("ignoring " + configPath + " line " + strconv.Quote(line))
@@ -325,6 +332,7 @@ func stopLeftovers() {
 // panic=-1 the machine resets (QEMU under gopid1 boot exits).
 func powerOff(code int) {
 	dog.disarm()
+	unmountData()
 	syscall.Sync()
 	if !canPowerOff() {
 		say("cannot power off: the kernel has no ACPI or PSCI to do it; ending PID 1 instead")
@@ -363,6 +371,11 @@ func main() {
 	cfg := readConfig()
 	loadEnvironment()
 	loadSecrets()
+	if cfg.data && !mountData() {
+		say("not starting the app without its data disk")
+		say("app exited with status 126")
+		powerOff(126)
+	}
 	dog = openWatchdog(cfg.watchdog)
 	supervise(&restarter{cfg: cfg}, newHealthMonitor(cfg.health), signals, power)
 }

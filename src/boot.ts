@@ -7,6 +7,7 @@ import { bootMachine, type BootResult } from './qemu/boot.js';
 import { DEFAULT_OUT_DIR, kernelCmdline } from './plan/vocabulary.js';
 import { diskImageFormat, parseForward, type AccelChoice, type BootMedia, type DiskBus, type MachineChoice } from './qemu/command.js';
 import { runtimeConfig } from './qemu/config.js';
+import { attachDataDisk, type AttachedDataDisk } from './data/attach.js';
 import { toRegExp } from './qemu/console.js';
 
 export interface BootOptions {
@@ -52,6 +53,11 @@ export interface BootOptions {
   envFiles?: string[];
   /** "NAME=FILE" each: /run/secrets/NAME in the machine, mode 0400, owned by the program's user. */
   secrets?: string[];
+  /**
+   * The raw disk image a machine built with --data-disk mounts on /data, written to: made blank (the machine formats
+   * it) when it does not exist. Without it such a machine gets a blank scratch disk, removed after the run.
+   */
+  dataDisk?: string;
   /** Stop this long after the program's first output (outcome `first-output`), e.g. to measure boots. */
   firstOutputWindowMs?: number;
   /** /init is gopid1's supervising init. Default: what the build recorded (direct for --kernel/--initrd/--iso). */
@@ -61,6 +67,17 @@ export interface BootOptions {
 }
 
 export type { BootResult };
+
+/** The data disk of this boot: what the machine mounts on /data, when it was built to (manifest.boot.dataDisk). */
+async function dataDiskOf(options: BootOptions, manifest: Manifest | undefined): Promise<AttachedDataDisk | undefined> {
+  const built = manifest?.boot.dataDisk;
+  if (built) return attachDataDisk(options.dataDisk, built.bytes);
+  if (options.dataDisk === undefined) return undefined;
+  if (manifest) {
+    throw new Gopid1Error('BAD_INPUT', `${manifest.name} was built without --data-disk: nothing in it mounts a data disk`, { hint: 'Build it with --data-disk SIZE (e.g. --data-disk 1g), then boot with --data-disk FILE.' });
+  }
+  return attachDataDisk(options.dataDisk, undefined);
+}
 
 
 const MAX_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -188,25 +205,32 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
   if (config) await checkConfigurable(supervised, manifest, media.kind === 'direct' ? dir : path.dirname(media.kind === 'iso' ? media.iso : media.file));
   // The console goes next to what is booted: the out dir, or the ISO's directory.
   const consoleDir = media.kind === 'iso' ? path.dirname(media.iso) : media.kind === 'disk' || media.kind === 'efi' ? path.dirname(media.file) : options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(options.kernel)) : dir;
-  return bootMachine({
-    media,
-    ...(options.uefi ? { uefi: true } : {}),
-    ...(media.kind === 'disk' && manifest?.disk?.boot ? { bootloader: manifest.disk.boot } : {}),
-    ...(manifest?.boot.watchdog ? { watchdog: true } : {}),
-    ...(config ? { config } : {}),
-    ...(unpackedBytes !== undefined ? { unpackedBytes } : {}),
-    ...(expect ? { expect } : {}),
-    ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}),
-    ...(options.expectAnywhere ? { expectAnywhere: true } : {}),
-    ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
-    ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
-    accel: options.accel ?? 'auto',
-    machine: options.machine ?? 'auto',
-    supervised,
-    ...(net ? { net: { forwards } } : {}),
-    ...(options.firstOutputWindowMs !== undefined ? { firstOutputWindowMs: options.firstOutputWindowMs } : {}),
-    serialLog: path.join(consoleDir, 'serial.log'),
-    ...(options.onConsole ? { onConsole: options.onConsole } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  const dataDisk = await dataDiskOf(options, manifest);
+  try {
+    const result = await bootMachine({
+      media,
+      ...(dataDisk ? { dataDisk: dataDisk.file } : {}),
+      ...(options.uefi ? { uefi: true } : {}),
+      ...(media.kind === 'disk' && manifest?.disk?.boot ? { bootloader: manifest.disk.boot } : {}),
+      ...(manifest?.boot.watchdog ? { watchdog: true } : {}),
+      ...(config ? { config } : {}),
+      ...(unpackedBytes !== undefined ? { unpackedBytes } : {}),
+      ...(expect ? { expect } : {}),
+      ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}),
+      ...(options.expectAnywhere ? { expectAnywhere: true } : {}),
+      ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
+      ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
+      accel: options.accel ?? 'auto',
+      machine: options.machine ?? 'auto',
+      supervised,
+      ...(net ? { net: { forwards } } : {}),
+      ...(options.firstOutputWindowMs !== undefined ? { firstOutputWindowMs: options.firstOutputWindowMs } : {}),
+      serialLog: path.join(consoleDir, 'serial.log'),
+      ...(options.onConsole ? { onConsole: options.onConsole } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return dataDisk ? { ...result, dataDisk: { file: dataDisk.file, created: dataDisk.created, scratch: dataDisk.scratch } } : result;
+  } finally {
+    await dataDisk?.dispose();
+  }
 }

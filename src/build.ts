@@ -10,7 +10,9 @@ import { initramfsFileName } from './initramfs/compress.js';
 import { initConfigText, writeInitramfs, type InitramfsResult } from './initramfs/layout.js';
 import { buildKernel } from './kernel/build.js';
 import { parseKernelSource, type KernelSource } from './kernel/source.js';
+import { buildDataDisk, type DataDiskBuildResult } from './data/build.js';
 import { diskOnce } from './outputs/disk.js';
+import { dataDiskFileName } from './outputs/names.js';
 import { envBlob } from './plan/env.js';
 import { ukiOnce } from './outputs/uki.js';
 import { outputFormat, rawFileName, type OutputName } from './outputs/table.js';
@@ -48,6 +50,8 @@ interface Inputs {
 interface Programs {
   go: GoBuildResult;
   supervised?: GoBuildResult;
+  /** The data disk (--data-disk), made after the programs while the kernel may still compile. */
+  data?: DataDiskBuildResult;
 }
 
 /**
@@ -100,13 +104,23 @@ async function buildPrograms(context: StageContext, plan: BuildPlan, inputs: Inp
   return { go, supervised };
 }
 
-async function packInitramfs(context: StageContext, plan: BuildPlan, { go, supervised }: Programs): Promise<InitramfsResult> {
+/** The programs, then the data disk when the plan has one (its template goes into the initramfs). */
+async function buildProgramsAndData(context: StageContext, plan: BuildPlan, inputs: Inputs): Promise<Programs> {
+  const programs = await buildPrograms(context, plan, inputs);
+  const { dataDisk, user } = plan.runtime;
+  if (!dataDisk) return programs;
+  const owner = user ?? { uid: 0, gid: 0 };
+  const data = await buildDataDisk(context, { name: plan.name, file: dataDiskFileName(plan.name), bytes: dataDisk.bytes, owner, sourceDateEpoch: plan.sourceDateEpoch });
+  return { ...programs, data };
+}
+
+async function packInitramfs(context: StageContext, plan: BuildPlan, { go, supervised, data }: Programs): Promise<InitramfsResult> {
   const file = initramfsFileName(plan.initramfs.compression);
   context.report({ kind: 'step', stage: 'initramfs', text: `packing ${file}` });
-  const { restart, health, watchdog, user, env } = plan.runtime;
-  const configured = restart.policy !== 'no' || health || watchdog || user;
+  const { restart, health, watchdog, user, env, dataDisk } = plan.runtime;
+  const configured = restart.policy !== 'no' || health || watchdog || user || dataDisk;
   const files = supervised
-    ? { init: supervised.binary, app: go.binary, net: plan.runtime.net, ...(configured ? { initConfig: initConfigText(plan.runtime) } : {}), ...(env ? { env: envBlob(env) } : {}) }
+    ? { init: supervised.binary, app: go.binary, net: plan.runtime.net, ...(configured ? { initConfig: initConfigText(plan.runtime) } : {}), ...(env ? { env: envBlob(env) } : {}), ...(data ? { dataTemplate: data.template } : {}) }
     : { init: go.binary, net: plan.runtime.net };
   const initramfs = await writeInitramfs(files, context.out.staged(file), plan.sourceDateEpoch, builderCompressor(context, go.builder, plan.initramfs.compression));
   context.report({ kind: 'done', stage: 'initramfs', text: `initramfs packed (${initramfs.bytes} bytes, ${initramfs.unpackedBytes} unpacked)` });
@@ -134,7 +148,7 @@ export async function executePlan(plan: BuildPlan, { onProgress, signal }: RunOp
     const [kernel, programs] = await inParallel(
       signal,
       (signal) => buildKernel({ ...context, signal }, { ...plan.kernel, source: inputs.source, useCache: plan.cache }),
-      (signal) => buildPrograms({ ...context, signal }, plan, inputs),
+      (signal) => buildProgramsAndData({ ...context, signal }, plan, inputs),
     );
     throwIfAborted(signal, 'build');
     const initramfsStarted = Date.now();

@@ -1,6 +1,6 @@
 /** Progress events the stages emit; the CLI renders them (spinner, plain lines, or nothing with --json). */
 
-export type Stage = 'kernel' | 'go' | 'initramfs' | 'iso' | 'disk' | 'uki' | 'compare' | 'aws';
+export type Stage = 'kernel' | 'go' | 'initramfs' | 'data' | 'iso' | 'disk' | 'uki' | 'compare' | 'aws';
 
 export type ProgressEvent =
   /** A stage began a step: "building the kernel builder image", "compiling". */

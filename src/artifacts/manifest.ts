@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Gopid1Error } from '../errors.js';
+import type { DataDiskBuildResult } from '../data/build.js';
 import type { BuilderImage } from '../engine/images.js';
 import type { AppFacts, GoBuildResult } from '../go/build.js';
 import { compressorDescription } from '../initramfs/compress.js';
@@ -53,6 +54,11 @@ export interface Manifest {
     aws?: ArtifactRecord & { partitioning: 'gpt'; firmware: ('bios' | 'uefi')[]; diskGuid: string };
     /** With --format uki: a Unified Kernel Image (systemd-stub + kernel + initramfs + command line), an EFI application. */
     uki?: ArtifactRecord & { firmware: ['uefi']; cmdline: string };
+    /**
+     * With --data-disk: an empty ext4 filesystem on a whole disk (raw, sparse). Its `sha256` is of the image's
+     * non-zero runs in gopid1's sparse form (`hashed: "sparse"`), not of every byte: a data disk may be terabytes.
+     */
+    dataDisk?: ArtifactRecord & { hashed: 'sparse' };
   };
   kernel: {
     source: string;
@@ -86,7 +92,9 @@ export interface Manifest {
     | { mode: 'direct' }
     | { mode: 'supervise'; module: string; version: string; /** Absent: no. */ restart?: { policy: string; max: number }; health?: Record<string, unknown>; watchdog?: { seconds: number }; /** The names of the default environment (not the values). */ env?: string[]; user?: { uid: number; gid: number } };
   /** `net`: the kernel has networking and the machine gets a NIC when booted. `watchdog`: it feeds one, and gets one when booted. */
-  boot: { cmdline: string; net: boolean; watchdog?: boolean };
+  boot: { cmdline: string; net: boolean; watchdog?: boolean; /** The machine mounts a data disk on /data: `gopid1 boot` attaches one of this size when none is given. */ dataDisk?: { bytes: number } };
+  /** How the data disk was made (--data-disk). */
+  dataDisk?: { builder: BuilderRecord; uuid: string; mountpoint: '/data' };
   iso?: { builder: BuilderRecord; menuTimeoutSeconds: number };
   /** How the disk formats were made. */
   disk?: {
@@ -123,6 +131,7 @@ export interface BuildParts {
   go: GoBuildResult;
   supervised?: GoBuildResult | undefined;
   initramfs: InitramfsResult;
+  data?: DataDiskBuildResult | undefined;
   products: OutputProduct[];
 }
 
@@ -142,6 +151,7 @@ export async function assembleManifest(plan: BuildPlan, parts: BuildParts): Prom
       ...(supervised ? { app: await artifactRecord(staging, 'app') } : {}),
       initramfs: { ...(await artifactRecord(staging, initramfsFile)), unpackedBytes: initramfs.unpackedBytes, format: `newc+${compression}`, compressor: compressorDescription(compression) },
       kernelConfig: await artifactRecord(staging, 'kernel.config'),
+      ...(parts.data ? { dataDisk: { file: parts.data.file, bytes: parts.data.bytes, sha256: parts.data.sparseSha256, hashed: 'sparse' as const } } : {}),
       ...Object.assign({}, ...parts.products.map((product) => product.artifacts)),
     },
     kernel: {
@@ -171,7 +181,8 @@ export async function assembleManifest(plan: BuildPlan, parts: BuildParts): Prom
     init: supervised
       ? { mode: 'supervise', module: parts.supervisor?.module ?? '', version: toolVersion, ...(plan.runtime.restart.policy !== 'no' ? { restart: plan.runtime.restart } : {}), ...(plan.runtime.health ? { health: { ...plan.runtime.health } } : {}), ...(plan.runtime.watchdog ? { watchdog: { ...plan.runtime.watchdog } } : {}), ...(plan.runtime.env ? { env: plan.runtime.env.map(([key]) => key) } : {}), ...(plan.runtime.user ? { user: { ...plan.runtime.user } } : {}) }
       : { mode: 'direct' },
-    boot: { cmdline: plan.runtime.cmdline, net: plan.runtime.net, ...(plan.runtime.watchdog ? { watchdog: true } : {}) },
+    boot: { cmdline: plan.runtime.cmdline, net: plan.runtime.net, ...(plan.runtime.watchdog ? { watchdog: true } : {}), ...(parts.data ? { dataDisk: { bytes: parts.data.bytes } } : {}) },
+    ...(parts.data ? { dataDisk: { builder: builderRecord(parts.data.builder), uuid: parts.data.uuid, mountpoint: '/data' as const } } : {}),
     ...Object.assign({}, ...parts.products.map((product) => product.sections)),
     plan: planRecord(plan),
   };

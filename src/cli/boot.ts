@@ -29,6 +29,7 @@ interface BootFlags {
   env?: string[];
   envFile?: string[];
   secret?: string[];
+  dataDisk?: string;
   net?: boolean;
   init?: 'direct' | 'supervise';
   quiet?: boolean;
@@ -51,6 +52,14 @@ function summary(result: BootResult, expect?: string): string {
     case 'first-output':
       return `✔ stopped after the program's first output; ${first}; ${how}`;
   }
+}
+
+/** What became of the data disk, after the summary. */
+function dataDiskNote(result: BootResult): string {
+  const disk = result.dataDisk;
+  if (!disk) return '';
+  if (disk.scratch) return '\n  /data was a blank disk for this run only, now removed: keep it with --data-disk FILE';
+  return disk.created ? `\n  /data is on ${disk.file}, made blank for this boot` : '';
 }
 
 /** The process exit code for a finished boot: the program's own status when it exited. */
@@ -86,6 +95,7 @@ export function registerBoot(program: Command, context: CommandContext): void {
     .option('--env <KEY=VALUE>', 'environment for the program, through QEMU\'s fw_cfg, never the kernel command line (repeatable; needs the supervising init)', collect)
     .option('--env-file <file>', 'KEY=VALUE lines for the program\'s environment, as docker run --env-file reads them (repeatable)', collect)
     .option('--secret <NAME=FILE>', 'the file becomes /run/secrets/NAME in the machine: a tmpfs, mode 0400, owned by the program\'s user (repeatable)', collect)
+    .option('--data-disk <file>', 'the raw disk a --data-disk build mounts on /data, written to; made blank (the machine formats it) when it does not exist (default: a blank disk for this run only)')
     .option('--net', 'attach a NIC on QEMU user networking (default: when the build has --net)')
     .option('--no-net', 'boot without a NIC even if the build has --net')
     .addOption(new Option('--init <mode>', 'who is PID 1, for --kernel/--initrd/--iso without their manifest.json (default: what the build recorded)').choices(['direct', 'supervise']))
@@ -118,13 +128,14 @@ export function registerBoot(program: Command, context: CommandContext): void {
         ...(flags.env ? { env: flags.env } : {}),
         ...(flags.envFile ? { envFiles: flags.envFile } : {}),
         ...(flags.secret ? { secrets: flags.secret } : {}),
+        ...(flags.dataDisk !== undefined ? { dataDisk: flags.dataDisk } : {}),
         ...(flags.net !== undefined ? { net: flags.net } : {}),
         ...(flags.init !== undefined ? { init: flags.init } : {}),
         ...(echo ? { onConsole: (line: string) => process.stdout.write(`${line}\n`) } : {}),
         signal: context.signal,
       });
       if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: true, ...result }, null, 2)}\n`);
-      else process.stderr.write(`${summary(result, flags.expect)}\n`);
+      else process.stderr.write(`${summary(result, flags.expect)}${dataDiskNote(result)}\n`);
       context.setExitCode(bootExitCode(result));
     });
 }

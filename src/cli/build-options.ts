@@ -42,6 +42,7 @@ export interface BuildFlags {
   restartMax?: number;
   watchdog?: number | true;
   panicReboot?: number;
+  dataDisk?: number;
   env?: string[];
   user?: string;
   ip?: string;
@@ -87,6 +88,7 @@ const FLAG_OF: Record<string, string> = {
   restartMax: '--restart-max',
   watchdogSeconds: '--watchdog',
   panicRebootSeconds: '--panic-reboot',
+  dataDiskBytes: '--data-disk',
   env: '--env',
   user: '--user',
   ip: '--ip',
@@ -157,6 +159,7 @@ export function addBuildOptions(command: Command): Command {
     .option('--watchdog [seconds]', 'a watchdog in the kernel (QEMU\'s i6300esb, else softdog) that the supervising init feeds while the program is not unhealthy; not fed for this long, it resets the machine (default 30; implies --init supervise)', positiveInteger('--watchdog'))
     .option('--env <KEY=VALUE>', 'the program\'s default environment, in the initramfs (repeatable; implies --init supervise); `gopid1 boot --env` wins over it. Not for secrets: use `boot --secret`', collect)
     .option('--user <uid[:gid]>', 'run the program as this user and group (numbers; implies --init supervise, which stays root)')
+    .option('--data-disk <size>', 'a data disk, e.g. 1g (at least 128m): <name>.data.img, an empty ext4 filesystem; the supervising init mounts the machine\'s data disk on /data, formats a blank one on first boot, grows the filesystem to a larger disk, unmounts it at power-off (implies --init supervise)', byteSize('--data-disk'))
     .option('--panic-reboot <seconds>', 'reboot this long after a kernel panic (the kernel\'s panic=; default 0: at once)', nonNegativeInteger('--panic-reboot'))
     .option('--health <url>', 'the supervising init GETs this http:// URL on loopback (e.g. http://127.0.0.1:8080/healthz; needs --net) and wants 2xx or 3xx; --health-retries failures in a row stop the program, a failure for --restart')
     .option('--health-cmd <command>', 'health check by a command in the machine (absolute path and arguments, no shell), exit 0 = healthy')
@@ -210,6 +213,7 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     restartMax: flags.restartMax,
     watchdogSeconds: flags.watchdog === true ? DEFAULT_WATCHDOG_SECONDS : flags.watchdog,
     panicRebootSeconds: flags.panicReboot,
+    dataDiskBytes: flags.dataDisk,
     env: flags.env,
     user: flags.user,
     ip: flags.ip,

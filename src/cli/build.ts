@@ -34,6 +34,7 @@ export function sizeTable(result: BuildResult): string {
     [artifacts.initramfs.file, formatBytes(artifacts.initramfs.bytes), formatMiB(artifacts.initramfs.bytes)],
     ['total', formatBytes(total), formatMiB(total)],
     ...formatRows(result.manifest),
+    ...(artifacts.dataDisk ? [[`${artifacts.dataDisk.file} (data disk, ext4, sparse)`, formatBytes(artifacts.dataDisk.bytes), formatMiB(artifacts.dataDisk.bytes)]] : []),
   ];
   const programs =
     init.mode === 'supervise'

@@ -14,11 +14,13 @@ export interface RootfsContents {
   initConfig?: string;
   /** /etc/gopid1/env: the program's default environment ("KEY=VALUE\0" each), for the supervising init. */
   env?: Buffer;
+  /** /etc/gopid1/data.sparse: the filesystem the supervising init writes to a blank data disk (data/sparse.ts's form). */
+  dataTemplate?: Buffer;
 }
 
 /** The supervising init's settings as /etc/gopid1/init.conf holds them. */
-export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | 'health' | 'watchdog' | 'user'>): string {
-  const { restart, health, watchdog, user } = runtime;
+export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | 'health' | 'watchdog' | 'user' | 'dataDisk'>): string {
+  const { restart, health, watchdog, user, dataDisk } = runtime;
   const lines = [`restart=${restart.policy}`, `restart-max=${restart.max}`];
   if (health) {
     lines.push(health.url !== undefined ? `health-url=${health.url}` : `health-cmd=${(health.command ?? []).join(' ')}`);
@@ -26,6 +28,7 @@ export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | '
   }
   if (watchdog) lines.push(`watchdog=${watchdog.seconds}`);
   if (user) lines.push(`user=${user.uid}:${user.gid}`);
+  if (dataDisk) lines.push('data=/data');
   return `${lines.join('\n')}\n`;
 }
 
@@ -41,7 +44,8 @@ export function rootfsEntries(contents: RootfsContents): CpioEntry[] {
     { type: 'char', name: 'dev/console', mode: 0o600, major: 5, minor: 1 },
     { type: 'char', name: 'dev/null', mode: 0o666, major: 1, minor: 3 },
     { type: 'dir', name: 'etc', mode: 0o755 },
-    ...(contents.initConfig !== undefined || contents.env !== undefined ? [{ type: 'dir' as const, name: 'etc/gopid1', mode: 0o755 }] : []),
+    ...(contents.initConfig !== undefined || contents.env !== undefined || contents.dataTemplate !== undefined ? [{ type: 'dir' as const, name: 'etc/gopid1', mode: 0o755 }] : []),
+    ...(contents.dataTemplate !== undefined ? [{ type: 'file' as const, name: 'etc/gopid1/data.sparse', mode: 0o600, data: contents.dataTemplate }] : []),
     // Readable by root only: the init reads it; defaults may still be nobody else's business.
     ...(contents.env !== undefined ? [{ type: 'file' as const, name: 'etc/gopid1/env', mode: 0o600, data: contents.env }] : []),
     ...(contents.initConfig !== undefined ? [{ type: 'file' as const, name: 'etc/gopid1/init.conf', mode: 0o644, data: Buffer.from(contents.initConfig) }] : []),
@@ -66,7 +70,7 @@ export interface InitramfsResult {
  * time; compress.ts has zstd and xz).
  */
 export async function writeInitramfs(
-  files: { init: string; app?: string; net?: boolean; initConfig?: string; env?: Buffer },
+  files: { init: string; app?: string; net?: boolean; initConfig?: string; env?: Buffer; dataTemplate?: Buffer },
   outPath: string,
   mtime: number,
   compress: (cpio: Buffer) => Promise<Buffer> = async (cpio) => gzip9(cpio),
@@ -77,6 +81,7 @@ export async function writeInitramfs(
     ...(files.net ? { net: true } : {}),
     ...(files.initConfig !== undefined ? { initConfig: files.initConfig } : {}),
     ...(files.env !== undefined ? { env: files.env } : {}),
+    ...(files.dataTemplate !== undefined ? { dataTemplate: files.dataTemplate } : {}),
   };
   const cpio = writeNewc(rootfsEntries(contents), { mtime });
   const packed = await compress(cpio);

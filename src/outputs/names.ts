@@ -24,3 +24,8 @@ export function awsFileName(name: string): string {
 export function ukiFileName(name: string): string {
   return machineFileName(name, '.efi');
 }
+
+/** The data disk's file name (--data-disk): an ext4 filesystem on a whole disk, raw. */
+export function dataDiskFileName(name: string): string {
+  return machineFileName(name, '.data.img');
+}

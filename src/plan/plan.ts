@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { badInput, oneOf, wholeNumber } from './check.js';
-import { panicParameter, planEnv, planHealth, planRestart, planUser, planWatchdog, type HealthPlan, type RestartPlan, type UserPlan, type WatchdogPlan } from './runtime.js';
+import { panicParameter, planDataDisk, planEnv, planHealth, planRestart, planUser, planWatchdog, type DataDiskPlan, type HealthPlan, type RestartPlan, type UserPlan, type WatchdogPlan } from './runtime.js';
 import type { EnvEntry } from './env.js';
 import { ipParameter, planStaticNetwork } from './network.js';
 import { compressionFragment, decompressorFragment } from '../kernel/fragments.js';
@@ -81,6 +81,12 @@ export interface BuildOptions {
   env?: string[];
   /** Run the program as this user, "UID" or "UID:GID" (implies init supervise, which stays root). */
   user?: string;
+  /**
+   * A data disk of this many bytes (whole MiB, at least 128 MiB; implies init supervise): the build writes an empty
+   * ext4 image of it as <name>.data.img, and the supervising init mounts the machine's data disk on /data (formatting
+   * a blank one on first boot, growing the filesystem to a larger disk) and unmounts it at power-off.
+   */
+  dataDiskBytes?: number;
   /** Seconds after a kernel panic before the machine reboots (default 0: at once, panic=-1); the kernel's panic=. */
   panicRebootSeconds?: number;
   /** Networking: IPv4 and a virtio NIC in the kernel, configured by the kernel from `ip=` (default ip=dhcp). Implied by the aws and gcp formats. */
@@ -179,6 +185,8 @@ export interface BuildPlan {
     readonly env?: readonly EnvEntry[];
     /** Who the program runs as (absent: root). */
     readonly user?: UserPlan;
+    /** The data disk the init mounts on /data, when asked for. */
+    readonly dataDisk?: DataDiskPlan;
     readonly cmdline: string;
     readonly net: boolean;
     readonly menuTimeoutSeconds: number;
@@ -232,7 +240,8 @@ function planCmdline(options: BuildOptions, net: boolean, outputs: readonly Outp
 }
 
 /** The fragments of a kernel, in order: the base's, generated ones from options, the outputs' needs, the user's. */
-function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs: InitramfsCompression, outputs: readonly OutputName[], net: boolean, clouds: readonly CloudName[], watchdog: boolean): PlannedFragment[] {
+function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs: InitramfsCompression, outputs: readonly OutputName[], platform: { net: boolean; clouds: readonly CloudName[] }, runtime: { watchdog: boolean; dataDisk: boolean }): PlannedFragment[] {
+  const { net, clouds } = platform;
   const fragments: PlannedFragment[] = [];
   if (base === 'minimal') fragments.push({ origin: 'shipped', name: 'minimal.config' });
   if (options.kernelCompression !== undefined) {
@@ -242,7 +251,8 @@ function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs:
   if (kernelNeedsOf(outputs).efi) fragments.push({ origin: 'shipped', name: 'efi.config' });
   if (net) fragments.push({ origin: 'shipped', name: 'net.config' });
   for (const cloud of clouds) fragments.push({ origin: 'shipped', name: `cloud-${cloud}.config` });
-  if (watchdog) fragments.push({ origin: 'shipped', name: 'watchdog.config' });
+  if (runtime.watchdog) fragments.push({ origin: 'shipped', name: 'watchdog.config' });
+  if (runtime.dataDisk) fragments.push({ origin: 'shipped', name: 'data.config' });
   for (const file of options.kernelFragments ?? []) fragments.push({ origin: 'user', path: file });
   return fragments;
 }
@@ -299,7 +309,8 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   const watchdog = planWatchdog(options);
   const env = planEnv(options);
   const user = planUser(options);
-  const init = oneOf('init', options.init, INIT_MODES, restart.policy === 'no' && !health && !watchdog && !env && !user ? 'direct' : 'supervise');
+  const dataDisk = planDataDisk(options);
+  const init = oneOf('init', options.init, INIT_MODES, restart.policy === 'no' && !health && !watchdog && !env && !user && !dataDisk ? 'direct' : 'supervise');
   if (init === 'direct' && restart.policy !== 'no') {
     throw badInput('restart', `${restart.policy} needs the supervising init: with init direct the program is PID 1, and when PID 1 ends the kernel panics`, 'Use --init supervise (or leave --init out).');
   }
@@ -307,6 +318,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   if (init === 'direct' && watchdog) throw badInput('watchdogSeconds', 'needs the supervising init, which feeds the watchdog', 'Use --init supervise (or leave --init out).');
   if (init === 'direct' && env) throw badInput('env', 'needs the supervising init, which gives the program its environment', 'Use --init supervise (or leave --init out), or put KEY=VALUE on --cmdline for a direct init.');
   if (init === 'direct' && user) throw badInput('user', 'needs the supervising init, which starts the program as that user', 'Use --init supervise (or leave --init out).');
+  if (init === 'direct' && dataDisk) throw badInput('dataDiskBytes', 'needs the supervising init, which mounts the disk on /data', 'Use --init supervise (or leave --init out).');
   const limits = planLimits(options);
   const jobs = wholeNumber('jobs', options.jobs ?? (limits.cpus !== undefined ? Math.max(1, Math.ceil(limits.cpus)) : facts.cpus), 1, '2');
   const menuTimeoutSeconds = wholeNumber('menuTimeoutSeconds', options.menuTimeoutSeconds ?? 0, 0, '5');
@@ -329,7 +341,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     kernel: {
       source,
       base,
-      fragments: planFragments(options, base, compression, outputs, net, clouds, watchdog !== undefined),
+      fragments: planFragments(options, base, compression, outputs, { net, clouds }, { watchdog: watchdog !== undefined, dataDisk: dataDisk !== undefined }),
       compression: options.kernelCompression ?? (base === 'minimal' ? 'zstd' : 'gzip'),
       ...(options.kernelSha256 !== undefined ? { sha256: options.kernelSha256 } : {}),
       clouds,
@@ -340,7 +352,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     initramfs: { compression },
     outputs,
     disk,
-    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
+    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), ...(dataDisk ? { dataDisk } : {}), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
     limits,
     cache: options.cache ?? true,
     sourceDateEpoch: explicitEpoch ?? (facts.appCommitEpoch !== undefined ? checkEpoch('the app\'s last commit time', facts.appCommitEpoch) : DEFAULT_SOURCE_DATE_EPOCH),

@@ -108,3 +108,25 @@ export function planUser(options: BuildOptions): UserPlan | undefined {
   }
   return { uid, gid };
 }
+
+/** The data disk: an empty ext4 filesystem of `bytes` made by the build, mounted on /data by the supervising init. */
+export interface DataDiskPlan {
+  readonly bytes: number;
+}
+
+const MIB = 1024 * 1024;
+/** The filesystem the init writes to a blank disk before growing it: no data disk is smaller (dockerfiles/iso/data-step.sh). */
+export const DATA_TEMPLATE_MIB = 128;
+/** The largest data disk: EBS's largest volume of most types (16 TiB). */
+const MAX_DATA_DISK_MIB = 16 * 1024 * 1024;
+
+export function planDataDisk(options: BuildOptions): DataDiskPlan | undefined {
+  const bytes = options.dataDiskBytes;
+  if (bytes === undefined) return undefined;
+  if (!Number.isInteger(bytes) || bytes <= 0) throw badInput('dataDiskBytes', `must be a positive number of bytes, not ${bytes}`, 'e.g. 1g');
+  const mib = Math.ceil(bytes / MIB);
+  if (mib < DATA_TEMPLATE_MIB || mib > MAX_DATA_DISK_MIB) {
+    throw badInput('dataDiskBytes', `must be from ${DATA_TEMPLATE_MIB} MiB to 16 TiB, not ${mib} MiB`, `e.g. 1g (the init formats a blank disk of at least ${DATA_TEMPLATE_MIB} MiB).`);
+  }
+  return { bytes: mib * MIB };
+}

@@ -32,6 +32,8 @@ export interface BootMachineOptions {
   watchdog?: boolean;
   /** Environment and secrets for the supervising init, through fw_cfg. */
   config?: RuntimeConfig;
+  /** A raw disk image the machine mounts on /data (virtio-blk, written to). */
+  dataDisk?: string;
   /** What starts the kernel of a disk: GRUB (default), or the UKI on its ESP (--boot uki). */
   bootloader?: 'grub' | 'uki';
   /** Bytes the initramfs unpacks to, for the default memory size; estimated when unknown. */
@@ -100,6 +102,8 @@ export interface BootResult {
   /** The kernel command line of a direct boot (an ISO's is in its grub.cfg). */
   cmdline?: string;
   uefi: boolean;
+  /** The disk the machine mounted on /data: `created` for this boot (blank), `scratch` removed after it. */
+  dataDisk?: { file: string; created: boolean; scratch: boolean };
   command: string[];
   serialLog: string;
 }
@@ -223,7 +227,7 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   const qmpSocket = runDir && (supervised || watchdog) ? path.join(runDir, 'qmp.sock') : undefined;
   const esp = runDir && media.kind === 'efi' ? await espHolding(media.file, runDir) : undefined;
   const fwCfg = runDir && options.config ? await fwCfgItems(options.config, runDir) : [];
-  const args = qemuArgs({ media, machine, memoryMiB, accel, watchdog, fwCfg, ...(firmware ? { firmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}), ...(esp ? { esp } : {}) });
+  const args = qemuArgs({ media, machine, memoryMiB, accel, watchdog, fwCfg, ...(options.dataDisk !== undefined ? { dataDisk: options.dataDisk } : {}), ...(firmware ? { firmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}), ...(esp ? { esp } : {}) });
   const cmdline = media.kind === 'direct' ? media.cmdline : undefined;
 
   const log = await openLog(options.serialLog, { tailSize: 25 });

@@ -172,6 +172,13 @@ export interface QemuArgsOptions {
   watchdog?: boolean;
   /** Files handed to the machine through fw_cfg (the run-time configuration). */
   fwCfg?: { name: string; file: string }[];
+  /** A raw disk image the machine mounts on /data, attached on virtio-blk and written to. */
+  dataDisk?: string;
+}
+
+/** QEMU's arguments for the data disk: virtio-blk over PCI (over MMIO on microvm), written to, discards passed on. */
+export function dataDiskArgs(file: string, machine: MachineType = 'pc'): string[] {
+  return ['-drive', `file=${qemuOptionValue(file)},format=raw,if=none,id=data0,discard=unmap`, '-device', `${machine === 'microvm' ? 'virtio-blk-device' : 'virtio-blk-pci'},drive=data0,serial=gopid1-data`];
 }
 
 /** QEMU's -netdev and -device for user networking with host forwards: virtio over PCI, or over MMIO on microvm. */
@@ -211,6 +218,7 @@ export function qemuArgs(options: QemuArgsOptions): string[] {
     ...(options.qmpSocket ? ['-qmp', `unix:${qemuOptionValue(options.qmpSocket)},server=on,wait=off`] : []),
     ...(options.watchdog && machine !== 'microvm' ? ['-device', 'i6300esb'] : []),
     ...(options.fwCfg ?? []).flatMap((item) => ['-fw_cfg', `name=${item.name},file=${qemuOptionValue(item.file)}`]),
+    ...(options.dataDisk !== undefined ? dataDiskArgs(options.dataDisk, machine) : []),
     ...boot,
   ];
 }

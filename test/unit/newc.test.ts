@@ -98,12 +98,14 @@ describe('newc writer', () => {
     );
     assert.match(initConfigText({ restart: { policy: 'no', max: 0 }, health: { command: ['/app', '-check'], ...health } }), /^health-cmd=\/app -check$/m);
     assert.equal(initConfigText({ restart: { policy: 'no', max: 0 }, watchdog: { seconds: 30 }, user: { uid: 1000, gid: 100 } }), 'restart=no\nrestart-max=0\nwatchdog=30\nuser=1000:100\n');
-    const archive = writeNewc(rootfsEntries({ init: Buffer.from('supervisor'), app: Buffer.from('program!'), initConfig: config, env: Buffer.from('LOG=debug\0') }), { mtime: 1704067200 });
+    assert.equal(initConfigText({ restart: { policy: 'no', max: 0 }, dataDisk: { bytes: 2 ** 30 } }), 'restart=no\nrestart-max=0\ndata=/data\n');
+    const archive = writeNewc(rootfsEntries({ init: Buffer.from('supervisor'), app: Buffer.from('program!'), initConfig: config, env: Buffer.from('LOG=debug\0'), dataTemplate: Buffer.from('GP1SPARS') }), { mtime: 1704067200 });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-initconf-'));
     execFileSync('cpio', ['-i', '-d', '--quiet', '--no-absolute-filenames'], { input: archive, cwd: dir });
     assert.equal(readFileSync(path.join(dir, 'etc', 'gopid1', 'init.conf'), 'utf8'), config);
     assert.equal(readFileSync(path.join(dir, 'etc', 'gopid1', 'env'), 'utf8'), 'LOG=debug\0');
     assert.equal(statSync(path.join(dir, 'etc', 'gopid1', 'env')).mode & 0o777, 0o600, 'the default environment is root\'s to read');
+    assert.equal(readFileSync(path.join(dir, 'etc', 'gopid1', 'data.sparse'), 'latin1'), 'GP1SPARS', 'the data disk\'s template');
   });
 });
 

@@ -160,6 +160,19 @@ describe('planBuild: every input checked, errors naming API fields', () => {
     rejects({ watchdogSeconds: 5000 }, 'watchdogSeconds', /at most 2046/);
   });
 
+  it('a data disk brings the supervising init and the block and ext4 drivers, in whole MiB from 128 MiB to 16 TiB', () => {
+    const p = plan({ dataDiskBytes: 1e9 });
+    assert.equal(p.runtime.init, 'supervise');
+    assert.deepEqual(p.runtime.dataDisk, { bytes: 954 * 2 ** 20 });
+    assert.ok(p.kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'data.config'));
+    assert.ok(!plan().kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'data.config'));
+    assert.deepEqual(plan({ dataDiskBytes: 128 * 2 ** 20 }).runtime.dataDisk, { bytes: 128 * 2 ** 20 });
+    rejects({ dataDiskBytes: 64 * 2 ** 20 }, 'dataDiskBytes', /^dataDiskBytes must be from 128 MiB to 16 TiB, not 64 MiB$/);
+    rejects({ dataDiskBytes: 2 ** 45 }, 'dataDiskBytes', /not 33554432 MiB/);
+    rejects({ dataDiskBytes: 1.5 }, 'dataDiskBytes', /must be a positive number of bytes/);
+    rejects({ dataDiskBytes: 2 ** 30, init: 'direct' }, 'dataDiskBytes', /^dataDiskBytes needs the supervising init, which mounts the disk on \/data/);
+  });
+
   it('--env and --user bring the supervising init with the program\'s default environment and user', () => {
     const p = plan({ env: ['LOG=debug', 'URL=a=b'], user: '1000' });
     assert.equal(p.runtime.init, 'supervise');
