@@ -60,6 +60,8 @@ type config struct {
 	health     healthConfig
 	watchdog   int // seconds; 0: none
 	data       bool
+	ip6        string // ADDR/PREFIX
+	gateway6   string
 }
 
 func readConfig() config {
@@ -88,6 +90,10 @@ func readConfig() config {
 			}
 		case key == "data" && value == dataDir:
 			cfg.data = true
+		case key == "ip6":
+			cfg.ip6 = value
+		case key == "gateway6":
+			cfg.gateway6 = value
 		case cfg.health.set(key, value):
 		default:
 			say("ignoring " + configPath + " line " + strconv.Quote(line))
@@ -369,6 +375,9 @@ func main() {
 	watchPowerButton(power)
 
 	cfg := readConfig()
+	if cfg.ip6 != "" {
+		configureIPv6(cfg.ip6, cfg.gateway6)
+	}
 	loadEnvironment()
 	loadSecrets()
 	if cfg.data && !mountData() {

@@ -49,6 +49,8 @@ export interface BuildFlags {
   gateway?: string;
   dns?: string[];
   hostname?: string;
+  ip6?: string;
+  gateway6?: string;
   health?: string;
   healthCmd?: string;
   healthInterval?: number;
@@ -95,6 +97,8 @@ const FLAG_OF: Record<string, string> = {
   gateway: '--gateway',
   dns: '--dns',
   hostname: '--hostname',
+  ip6: '--ip6',
+  gateway6: '--gateway6',
   health: '--health',
   healthCmd: '--health-cmd',
   healthIntervalSeconds: '--health-interval',
@@ -172,6 +176,8 @@ export function addBuildOptions(command: Command): Command {
     .option('--gateway <addr>', 'the default gateway of --ip')
     .option('--dns <addr>', 'a DNS server of --ip, in /etc/resolv.conf (repeatable, at most two)', collect)
     .option('--hostname <name>', 'the machine\'s host name, set by the kernel (implies --net)')
+    .option('--ip6 <addr/prefix>', 'a static IPv6 address for eth0, e.g. fd00::15/64, set by the supervising init (implies --net and --init supervise; without it IPv6 comes from router advertisements, SLAAC)')
+    .option('--gateway6 <addr>', 'the default gateway of --ip6')
     .addOption(
       new Option('--cloud <name>', 'drivers of a cloud in the kernel, and ip=dhcp: aws (NVMe, ENA), gcp (virtio-scsi, NVMe, virtio-net, gVNIC), azure (Hyper-V VMBus, storvsc, netvsc); the aws and gcp formats imply theirs (default: none)').choices([
         ...CLOUDS,
@@ -220,6 +226,8 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     gateway: flags.gateway,
     dns: flags.dns,
     hostname: flags.hostname,
+    ip6: flags.ip6,
+    gateway6: flags.gateway6,
     health: flags.health,
     healthCmd: flags.healthCmd,
     healthIntervalSeconds: flags.healthInterval,

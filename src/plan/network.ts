@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { badInput } from './check.js';
 import type { BuildOptions } from './plan.js';
 
@@ -56,4 +57,30 @@ export function ipParameter(network: StaticNetwork): string {
   if (network.address === '') return `ip=::::${network.hostname ?? ''}:eth0:dhcp`;
   const fields = [network.address, '', network.gateway ?? '', netmask(network.prefix), network.hostname ?? '', 'eth0', 'off', ...network.dns];
   return `ip=${fields.join(':')}`;
+}
+
+/** A static IPv6 address (`--ip6 ADDR/PREFIX`, `--gateway6`), which the supervising init sets: the kernel's ip= has no IPv6. */
+export interface StaticIpv6 {
+  readonly address: string;
+  readonly prefix: number;
+  readonly gateway?: string;
+}
+
+function ipv6(text: string, field: string, example: string): string {
+  if (!isIPv6(text) || text.includes('%')) throw badInput(field, `${JSON.stringify(text)} is not an IPv6 address`, `e.g. ${example}`);
+  return text.toLowerCase();
+}
+
+/** The static IPv6 address the options ask for; undefined: SLAAC alone (router advertisements), as the kernel does. */
+export function planStaticIpv6(options: BuildOptions): StaticIpv6 | undefined {
+  const { ip6, gateway6 } = options;
+  if (ip6 === undefined) {
+    if (gateway6 !== undefined) throw badInput('gateway6', 'is for a static IPv6 address, and ip6 is not given', 'Add --ip6 ADDR/PREFIX (e.g. --ip6 fd00::15/64); with SLAAC the router advertises the gateway.');
+    return undefined;
+  }
+  const slash = ip6.lastIndexOf('/');
+  const prefixText = slash < 0 ? '' : ip6.slice(slash + 1);
+  const prefix = Number(prefixText);
+  if (!/^\d{1,3}$/.test(prefixText) || prefix < 1 || prefix > 128) throw badInput('ip6', `${JSON.stringify(ip6)} is not ADDR/PREFIX`, 'e.g. --ip6 fd00::15/64');
+  return { address: ipv6(ip6.slice(0, slash), 'ip6', 'fd00::15/64'), prefix, ...(gateway6 !== undefined ? { gateway: ipv6(gateway6, 'gateway6', 'fd00::1') } : {}) };
 }

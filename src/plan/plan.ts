@@ -2,7 +2,7 @@ import path from 'node:path';
 import { badInput, oneOf, wholeNumber } from './check.js';
 import { panicParameter, planDataDisk, planEnv, planHealth, planRestart, planUser, planWatchdog, type DataDiskPlan, type HealthPlan, type RestartPlan, type UserPlan, type WatchdogPlan } from './runtime.js';
 import type { EnvEntry } from './env.js';
-import { ipParameter, planStaticNetwork } from './network.js';
+import { ipParameter, planStaticIpv6, planStaticNetwork, type StaticIpv6 } from './network.js';
 import { compressionFragment, decompressorFragment } from '../kernel/fragments.js';
 import { parseSourceSpec } from '../kernel/source.js';
 import { kernelNeedsOf, OUTPUT_FORMATS, outputFormat, parseFormats, type OutputName } from '../outputs/table.js';
@@ -99,6 +99,10 @@ export interface BuildOptions {
   dns?: string[];
   /** The machine's host name (implies net), set by the kernel. */
   hostname?: string;
+  /** A static IPv6 address with its prefix length, "ADDR/PREFIX" (implies net and init supervise, which sets it; SLAAC works without). */
+  ip6?: string;
+  /** The default gateway of a static IPv6 address. */
+  gateway6?: string;
   /** The drivers of a cloud in the kernel, and networking unless net is false (default none; the aws and gcp formats imply theirs). */
   cloud?: Cloud;
   /** Output formats beyond kernel + initramfs (always written): see OUTPUT_FORMATS. */
@@ -187,6 +191,8 @@ export interface BuildPlan {
     readonly user?: UserPlan;
     /** The data disk the init mounts on /data, when asked for. */
     readonly dataDisk?: DataDiskPlan;
+    /** The static IPv6 address the init sets on eth0, when asked for. */
+    readonly ipv6?: StaticIpv6;
     readonly cmdline: string;
     readonly net: boolean;
     readonly menuTimeoutSeconds: number;
@@ -271,8 +277,8 @@ function planPlatform(options: BuildOptions, outputs: readonly OutputName[]): { 
   // In one order whatever asked for them, so the same drivers make the same kernel (and hit its cache).
   const asked = new Set([...(cloud !== undefined && cloud !== 'none' ? [cloud] : []), ...needs.clouds]);
   const clouds = CLOUDS.filter((name): name is CloudName => name !== 'none' && asked.has(name));
-  const addressed = options.ip !== undefined || options.hostname !== undefined;
-  if (options.net === false && addressed) throw badInput(options.ip !== undefined ? 'ip' : 'hostname', 'configures networking, and net is false', 'Drop --no-net.');
+  const addressed = options.ip !== undefined || options.hostname !== undefined || options.ip6 !== undefined;
+  if (options.net === false && addressed) throw badInput(options.ip !== undefined ? 'ip' : options.ip6 !== undefined ? 'ip6' : 'hostname', 'configures networking, and net is false', 'Drop --no-net.');
   // Every cloud gives its machines an address by DHCP.
   return { net: options.net ?? (needs.net || clouds.length > 0 || addressed), clouds };
 }
@@ -310,7 +316,8 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   const env = planEnv(options);
   const user = planUser(options);
   const dataDisk = planDataDisk(options);
-  const init = oneOf('init', options.init, INIT_MODES, restart.policy === 'no' && !health && !watchdog && !env && !user && !dataDisk ? 'direct' : 'supervise');
+  const ipv6 = planStaticIpv6(options);
+  const init = oneOf('init', options.init, INIT_MODES, restart.policy === 'no' && !health && !watchdog && !env && !user && !dataDisk && !ipv6 ? 'direct' : 'supervise');
   if (init === 'direct' && restart.policy !== 'no') {
     throw badInput('restart', `${restart.policy} needs the supervising init: with init direct the program is PID 1, and when PID 1 ends the kernel panics`, 'Use --init supervise (or leave --init out).');
   }
@@ -318,6 +325,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   if (init === 'direct' && watchdog) throw badInput('watchdogSeconds', 'needs the supervising init, which feeds the watchdog', 'Use --init supervise (or leave --init out).');
   if (init === 'direct' && env) throw badInput('env', 'needs the supervising init, which gives the program its environment', 'Use --init supervise (or leave --init out), or put KEY=VALUE on --cmdline for a direct init.');
   if (init === 'direct' && user) throw badInput('user', 'needs the supervising init, which starts the program as that user', 'Use --init supervise (or leave --init out).');
+  if (init === 'direct' && ipv6) throw badInput('ip6', 'needs the supervising init, which sets it (the kernel\'s ip= has no IPv6)', 'Use --init supervise (or leave --init out); SLAAC works with either init.');
   if (init === 'direct' && dataDisk) throw badInput('dataDiskBytes', 'needs the supervising init, which mounts the disk on /data', 'Use --init supervise (or leave --init out).');
   const limits = planLimits(options);
   const jobs = wholeNumber('jobs', options.jobs ?? (limits.cpus !== undefined ? Math.max(1, Math.ceil(limits.cpus)) : facts.cpus), 1, '2');
@@ -352,7 +360,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     initramfs: { compression },
     outputs,
     disk,
-    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), ...(dataDisk ? { dataDisk } : {}), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
+    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), ...(dataDisk ? { dataDisk } : {}), ...(ipv6 ? { ipv6 } : {}), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
     limits,
     cache: options.cache ?? true,
     sourceDateEpoch: explicitEpoch ?? (facts.appCommitEpoch !== undefined ? checkEpoch('the app\'s last commit time', facts.appCommitEpoch) : DEFAULT_SOURCE_DATE_EPOCH),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -158,30 +159,47 @@ describe('--net and boot --forward: examples/httpserver answers on the host', { 
     assert.match(console, /httpserver: terminated: shutting down\nhttpserver: stopped\ngopid1: app exited with status 0/);
   });
 
-  it('a static address, gateway, DNS server and host name set by the kernel: the forward reaches the server, resolv.conf and the host name are right', { timeout: BUILD_TIMEOUT_MS }, async () => {
+  it('static IPv4 (the kernel) and IPv6 (the init), SLAAC, DNS and a host name: the server answers through a forward, dials the host over IPv6, resolves a name', { timeout: BUILD_TIMEOUT_MS }, async () => {
     const out = tempDir('static-ip');
-    const built = await runCli(['build', path.join(fixtures, 'netinfo'), '--compress', 'xz', '--watchdog', '--ip', '10.0.2.15/24', '--gateway', '10.0.2.2', '--dns', '10.0.2.3', '--hostname', 'web1', '--out', out]);
+    const built = await runCli(['build', path.join(fixtures, 'netinfo'), '--compress', 'xz', '--watchdog', '--ip', '10.0.2.15/24', '--gateway', '10.0.2.2', '--dns', '10.0.2.3', '--hostname', 'web1', '--ip6', 'fec0::15/64', '--gateway6', 'fec0::2', '--out', out]);
     assert.equal(built.code, 0, built.stderr);
     assert.match(manifestOf(out).boot.cmdline, / ip=10\.0\.2\.15::10\.0\.2\.2:255\.255\.255\.0:web1:eth0:off:10\.0\.2\.3$/);
     const port = await freePort();
+    // A server on the host, on every address (IPv6 too): QEMU's user network takes the guest's connections to its
+    // host address, fec0::2, to the host's loopback.
+    const hostServer = net.createServer((socket) => socket.end(`hello ${socket.remoteAddress ?? ''}`));
+    await new Promise<void>((resolve) => hostServer.listen(0, '::', resolve));
+    const hostPort = (hostServer.address() as net.AddressInfo).port;
     const controller = new AbortController();
     const running = boot({ dir: out, forwards: [`${port}:8080`], timeoutSeconds: 180, signal: controller.signal }).then(
       () => new Error('the machine stopped on its own'),
       (error: unknown) => error,
     );
-    // Asks until the server answers (it listens once the kernel has configured eth0), then stops the machine.
+    const ask = (what: string): Promise<string> => fetch(`http://127.0.0.1:${port}${what}`).then((response) => response.text()).catch(() => '');
+    // Asks until the server answers (it listens once the kernel has configured eth0) and SLAAC has given eth0 its
+    // address from QEMU's router advertisement (derived from the NIC's MAC, 52:54:00:12:34:56), then stops the machine.
     let answer = '';
-    for (let attempt = 0; attempt < 150 && answer === ''; attempt++) {
-      answer = await fetch(`http://127.0.0.1:${port}/`).then((response) => response.text()).catch(() => '');
-      if (answer === '') await new Promise((resolve) => setTimeout(resolve, 1000));
+    for (let attempt = 0; attempt < 150 && !/fec0::5054:ff:fe12:3456\/64/.test(answer); attempt++) {
+      answer = await ask('/');
+      if (!/fec0::5054:ff:fe12:3456\/64/.test(answer)) await new Promise((resolve) => setTimeout(resolve, 1000));
     }
+    const dialed = await ask(`/dial?to=${encodeURIComponent(`[fec0::2]:${hostPort}`)}&from=fec0::15`);
+    const hostResolves = await lookup('deb.debian.org').then(() => true, () => false);
+    const resolved = hostResolves ? await ask('/resolve?name=deb.debian.org') : '';
     controller.abort();
     const stopped = await running;
+    hostServer.close();
     assert.ok(isGopid1Error(stopped) && stopped.code === 'INTERRUPTED', String(stopped));
     assert.match(answer, /^hostname web1\n/m);
     assert.match(answer, /^addresses .*\b10\.0\.2\.15\/24\b/m);
+    assert.match(answer, /^addresses .* fec0::15\/64\b/m, 'the static IPv6 address');
+    assert.match(answer, /^addresses .* fec0::5054:ff:fe12:3456\/64\b/m, 'the SLAAC address');
+    assert.match(answer, /^addresses .* ::1\/128\b/m, 'IPv6 on loopback');
     assert.match(answer, /^resolv\.conf .*nameserver 10\.0\.2\.3/m);
     assert.match(answer, /^remote 10\.0\.2\.2:\d+$/m, 'the host reaches it through QEMU\'s gateway');
+    assert.match(dialed, /^local \[fec0::15\]:\d+\nread "hello /m, 'out over IPv6 from the static address, through the gateway');
+    assert.match(readFileSync(path.join(out, 'serial.log'), 'utf8'), /^gopid1: net: eth0 fec0::15\/64, gateway fec0::2$/m);
+    if (hostResolves) assert.match(resolved, /^addresses \S+.* \(<nil>\)$/m, 'a name resolves through QEMU\'s DNS');
   });
 });
 

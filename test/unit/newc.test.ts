@@ -99,6 +99,7 @@ describe('newc writer', () => {
     assert.match(initConfigText({ restart: { policy: 'no', max: 0 }, health: { command: ['/app', '-check'], ...health } }), /^health-cmd=\/app -check$/m);
     assert.equal(initConfigText({ restart: { policy: 'no', max: 0 }, watchdog: { seconds: 30 }, user: { uid: 1000, gid: 100 } }), 'restart=no\nrestart-max=0\nwatchdog=30\nuser=1000:100\n');
     assert.equal(initConfigText({ restart: { policy: 'no', max: 0 }, dataDisk: { bytes: 2 ** 30 } }), 'restart=no\nrestart-max=0\ndata=/data\n');
+    assert.equal(initConfigText({ restart: { policy: 'no', max: 0 }, ipv6: { address: 'fd00::15', prefix: 64, gateway: 'fd00::1' } }), 'restart=no\nrestart-max=0\nip6=fd00::15/64\ngateway6=fd00::1\n');
     const archive = writeNewc(rootfsEntries({ init: Buffer.from('supervisor'), app: Buffer.from('program!'), initConfig: config, env: Buffer.from('LOG=debug\0'), dataTemplate: Buffer.from('GP1SPARS') }), { mtime: 1704067200 });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-initconf-'));
     execFileSync('cpio', ['-i', '-d', '--quiet', '--no-absolute-filenames'], { input: archive, cwd: dir });

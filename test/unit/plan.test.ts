@@ -160,6 +160,23 @@ describe('planBuild: every input checked, errors naming API fields', () => {
     rejects({ watchdogSeconds: 5000 }, 'watchdogSeconds', /at most 2046/);
   });
 
+  it('a static IPv6 address and gateway go to the supervising init (the kernel\'s ip= has none), and bring networking', () => {
+    const p = plan({ ip6: 'FEC0::15/64', gateway6: 'fec0::2' });
+    assert.equal(p.runtime.init, 'supervise');
+    assert.equal(p.runtime.net, true);
+    assert.deepEqual(p.runtime.ipv6, { address: 'fec0::15', prefix: 64, gateway: 'fec0::2' });
+    assert.match(p.runtime.cmdline, / ip=dhcp/, 'IPv4 by DHCP still');
+    assert.deepEqual(plan({ ip6: 'fd00::1/128' }).runtime.ipv6, { address: 'fd00::1', prefix: 128 });
+    rejects({ ip6: 'fec0::15' }, 'ip6', /^ip6 "fec0::15" is not ADDR\/PREFIX$/);
+    rejects({ ip6: 'fec0::15/129' }, 'ip6', /is not ADDR\/PREFIX/);
+    rejects({ ip6: '10.0.2.15/24' }, 'ip6', /^ip6 "10.0.2.15" is not an IPv6 address$/);
+    rejects({ ip6: 'fe80::1%eth0/64' }, 'ip6', /is not an IPv6 address/);
+    rejects({ ip6: 'fec0::15/64', gateway6: 'router' }, 'gateway6', /^gateway6 "router" is not an IPv6 address$/);
+    rejects({ gateway6: 'fec0::2' }, 'gateway6', /^gateway6 is for a static IPv6 address, and ip6 is not given$/);
+    rejects({ ip6: 'fec0::15/64', init: 'direct' }, 'ip6', /^ip6 needs the supervising init, which sets it/);
+    rejects({ ip6: 'fec0::15/64', net: false }, 'ip6', /configures networking, and net is false/);
+  });
+
   it('a data disk brings the supervising init and the block and ext4 drivers, in whole MiB from 128 MiB to 16 TiB', () => {
     const p = plan({ dataDiskBytes: 1e9 });
     assert.equal(p.runtime.init, 'supervise');
