@@ -8,8 +8,10 @@ export interface RootfsContents {
   init: Buffer;
   /** /app: the program, started by the supervising init. */
   app?: Buffer;
-  /** The kernel configures the network: /etc/resolv.conf points at the DNS servers it learnt (/proc/net/pnp). */
+  /** The kernel configures the network: /etc/resolv.conf points at the DNS servers it learnt (/proc/net/pnp), /etc/hosts names localhost. */
   net?: boolean;
+  /** The machine's host name (--hostname), in /etc/hosts. */
+  hostname?: string;
   /** /etc/gopid1/init.conf: the supervising init's settings ("key=value" lines). */
   initConfig?: string;
   /** /etc/gopid1/env: the program's default environment ("KEY=VALUE\0" each), for the supervising init. */
@@ -33,6 +35,11 @@ export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | '
   return `${lines.join('\n')}\n`;
 }
 
+/** /etc/hosts of a machine with networking: localhost on both loopbacks, and its host name, as Debian writes them. */
+export function hostsText(hostname?: string): string {
+  return ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...(hostname !== undefined ? [`127.0.1.1\t${hostname}`] : []), ''].join('\n');
+}
+
 /**
  * The root filesystem of a gopid1 machine: /init (and /app under the supervising init), the two device nodes a
  * PID 1 needs before anything mounts devtmpfs (/dev/console for its stdio, /dev/null for os/exec), and empty
@@ -50,6 +57,7 @@ export function rootfsEntries(contents: RootfsContents): CpioEntry[] {
     // Readable by root only: the init reads it; defaults may still be nobody else's business.
     ...(contents.env !== undefined ? [{ type: 'file' as const, name: 'etc/gopid1/env', mode: 0o600, data: contents.env }] : []),
     ...(contents.initConfig !== undefined ? [{ type: 'file' as const, name: 'etc/gopid1/init.conf', mode: 0o644, data: Buffer.from(contents.initConfig) }] : []),
+    ...(contents.net ? [{ type: 'file' as const, name: 'etc/hosts', mode: 0o644, data: Buffer.from(hostsText(contents.hostname)) }] : []),
     ...(contents.net ? [{ type: 'symlink' as const, name: 'etc/resolv.conf', target: '../proc/net/pnp' }] : []),
     { type: 'file', name: 'init', mode: 0o755, data: contents.init },
     { type: 'dir', name: 'proc', mode: 0o555 },
@@ -71,7 +79,7 @@ export interface InitramfsResult {
  * time; compress.ts has zstd and xz).
  */
 export async function writeInitramfs(
-  files: { init: string; app?: string; net?: boolean; initConfig?: string; env?: Buffer; dataTemplate?: Buffer },
+  files: { init: string; app?: string; net?: boolean; hostname?: string; initConfig?: string; env?: Buffer; dataTemplate?: Buffer },
   outPath: string,
   mtime: number,
   compress: (cpio: Buffer) => Promise<Buffer> = async (cpio) => gzip9(cpio),
@@ -80,6 +88,7 @@ export async function writeInitramfs(
     init: await readFile(files.init),
     ...(files.app ? { app: await readFile(files.app) } : {}),
     ...(files.net ? { net: true } : {}),
+    ...(files.hostname !== undefined ? { hostname: files.hostname } : {}),
     ...(files.initConfig !== undefined ? { initConfig: files.initConfig } : {}),
     ...(files.env !== undefined ? { env: files.env } : {}),
     ...(files.dataTemplate !== undefined ? { dataTemplate: files.dataTemplate } : {}),

@@ -193,6 +193,8 @@ export interface BuildPlan {
     readonly dataDisk?: DataDiskPlan;
     /** The static IPv6 address the init sets on eth0, when asked for. */
     readonly ipv6?: StaticIpv6;
+    /** The machine's host name (the kernel sets it from ip=; /etc/hosts names it). */
+    readonly hostname?: string;
     readonly cmdline: string;
     readonly net: boolean;
     readonly menuTimeoutSeconds: number;
@@ -360,7 +362,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     initramfs: { compression },
     outputs,
     disk,
-    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), ...(dataDisk ? { dataDisk } : {}), ...(ipv6 ? { ipv6 } : {}), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
+    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), ...(dataDisk ? { dataDisk } : {}), ...(ipv6 ? { ipv6 } : {}), ...(options.hostname !== undefined ? { hostname: options.hostname } : {}), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
     limits,
     cache: options.cache ?? true,
     sourceDateEpoch: explicitEpoch ?? (facts.appCommitEpoch !== undefined ? checkEpoch('the app\'s last commit time', facts.appCommitEpoch) : DEFAULT_SOURCE_DATE_EPOCH),

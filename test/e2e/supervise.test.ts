@@ -186,6 +186,7 @@ describe('--net and boot --forward: examples/httpserver answers on the host', { 
     const dialed = await ask(`/dial?to=${encodeURIComponent(`[fec0::2]:${hostPort}`)}&from=fec0::15`);
     const hostResolves = await lookup('deb.debian.org').then(() => true, () => false);
     const resolved = hostResolves ? await ask('/resolve?name=deb.debian.org') : '';
+    const named = (await ask('/resolve?name=web1')) + (await ask('/resolve?name=localhost'));
     controller.abort();
     const stopped = await running;
     hostServer.close();
@@ -199,6 +200,7 @@ describe('--net and boot --forward: examples/httpserver answers on the host', { 
     assert.match(answer, /^remote 10\.0\.2\.2:\d+$/m, 'the host reaches it through QEMU\'s gateway');
     assert.match(dialed, /^local \[fec0::15\]:\d+\nread "hello /m, 'out over IPv6 from the static address, through the gateway');
     assert.match(readFileSync(path.join(out, 'serial.log'), 'utf8'), /^gopid1: net: eth0 fec0::15\/64, gateway fec0::2$/m);
+    assert.match(named, /^addresses 127\.0\.1\.1 \(<nil>\)\naddresses 127\.0\.0\.1 ::1 \(<nil>\)$/m, '/etc/hosts names the machine and localhost');
     if (hostResolves) assert.match(resolved, /^addresses \S+.* \(<nil>\)$/m, 'a name resolves through QEMU\'s DNS');
   });
 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { initConfigText, rootfsEntries, writeInitramfs } from '../../src/initramfs/layout.js';
+import { hostsText, initConfigText, rootfsEntries, writeInitramfs } from '../../src/initramfs/layout.js';
 import { writeNewc } from '../../src/initramfs/newc.js';
 
 function hasCpio(): boolean {
@@ -78,13 +78,16 @@ describe('newc writer', () => {
   });
 
   it('holds the supervising init as /init, the program as /app, and with networking /etc/resolv.conf -> /proc/net/pnp', { skip: hasCpio() ? false : 'GNU cpio is not installed (make setup installs it)' }, () => {
-    const archive = writeNewc(rootfsEntries({ init: Buffer.from('supervisor'), app: Buffer.from('program!'), net: true }), { mtime: 1704067200 });
+    const archive = writeNewc(rootfsEntries({ init: Buffer.from('supervisor'), app: Buffer.from('program!'), net: true, hostname: 'web1' }), { mtime: 1704067200 });
     const listing = execFileSync('cpio', ['-t', '-v', '--quiet'], { input: archive }).toString();
     const lines = listing.trim().split('\n');
     const byName = new Map(lines.map((line) => [line.replace(/ -> .*$/, '').split(/\s+/).pop(), line]));
     assert.match(byName.get('init') ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+10 /);
     assert.match(byName.get('app') ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+8 /);
     assert.match(byName.get('etc/resolv.conf') ?? '', /^lrwxrwxrwx .* etc\/resolv.conf -> \.\.\/proc\/net\/pnp$/);
+    assert.match(byName.get('etc/hosts') ?? '', /^-rw-r--r--\s+1 root\s+root\s+76 /);
+    assert.equal(hostsText('web1'), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tweb1\n');
+    assert.equal(hostsText(), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
     assert.equal(byName.get('etc/gopid1/init.conf'), undefined, 'no settings file without settings');
   });
 
