@@ -53,20 +53,55 @@ func mergeEnv(lists ...[]string) []string {
 	return merged
 }
 
-// loadEnvironment puts the app's environment together, and says how many names the host gave.
-func loadEnvironment() {
-	built, _ := os.ReadFile(buildEnvPath)
-	host, err := os.ReadFile(filepath.Join(fwCfgRoot, "env", "raw"))
-	if err == nil {
-		say("config: " + strconv.Itoa(len(nulEntries(host))) + " environment variables from the host")
-	}
-	appEnv = mergeEnv(nulEntries(built), os.Environ(), nulEntries(host))
+// hostConfig is what the host gave the machine at boot: environment entries and secrets (name → bytes).
+type hostConfig struct {
+	from    string // "the host" (fw_cfg), "user-data"
+	env     []string
+	secrets map[string][]byte
 }
 
-// loadSecrets copies each secret the host gave into /run/secrets/NAME (a tmpfs), mode 0400, owned by the app's user.
-func loadSecrets() {
-	entries, err := os.ReadDir(filepath.Join(fwCfgRoot, "secret"))
-	if err != nil {
+// readFwCfg reads what gopid1 boot --env, --env-file and --secret gave QEMU's fw_cfg.
+func readFwCfg() hostConfig {
+	config := hostConfig{from: "the host", secrets: map[string][]byte{}}
+	if data, err := os.ReadFile(filepath.Join(fwCfgRoot, "env", "raw")); err == nil {
+		config.env = nulEntries(data)
+	}
+	entries, _ := os.ReadDir(filepath.Join(fwCfgRoot, "secret"))
+	for _, entry := range entries {
+		data, err := os.ReadFile(filepath.Join(fwCfgRoot, "secret", entry.Name(), "raw"))
+		if err != nil {
+			say("config: secret " + entry.Name() + ": " + err.Error())
+			continue
+		}
+		config.secrets[entry.Name()] = data
+	}
+	return config
+}
+
+// loadEnvironment puts the app's environment together: the build's defaults, the kernel's, then each host config
+// in order; it says how many names each gave.
+func loadEnvironment(configs ...hostConfig) {
+	built, _ := os.ReadFile(buildEnvPath)
+	lists := [][]string{nulEntries(built), os.Environ()}
+	for _, config := range configs {
+		if len(config.env) > 0 {
+			say("config: " + strconv.Itoa(len(config.env)) + " environment variables from " + config.from)
+		}
+		lists = append(lists, config.env)
+	}
+	appEnv = mergeEnv(lists...)
+}
+
+// loadSecrets writes each secret the host configs gave into /run/secrets/NAME (a tmpfs), mode 0400, owned by the
+// app's user; a later config wins for the same name.
+func loadSecrets(configs ...hostConfig) {
+	secrets := map[string][]byte{}
+	for _, config := range configs {
+		for name, data := range config.secrets {
+			secrets[name] = data
+		}
+	}
+	if len(secrets) == 0 {
 		return
 	}
 	uid, gid := 0, 0
@@ -78,13 +113,8 @@ func loadSecrets() {
 		return
 	}
 	var names []string
-	for _, entry := range entries {
-		name := entry.Name()
-		data, err := os.ReadFile(filepath.Join(fwCfgRoot, "secret", name, "raw"))
-		if err == nil {
-			err = writeSecret(filepath.Join(secretsDir, name), data, uid, gid)
-		}
-		if err != nil {
+	for name, data := range secrets {
+		if err := writeSecret(filepath.Join(secretsDir, name), data, uid, gid); err != nil {
 			say("config: secret " + name + ": " + err.Error())
 			continue
 		}

@@ -62,6 +62,7 @@ type config struct {
 	data       bool
 	ip6        string // ADDR/PREFIX
 	gateway6   string
+	metadata   string // the cloud whose metadata service gives user-data: aws, gcp; "": none
 }
 
 func readConfig() config {
@@ -90,6 +91,8 @@ func readConfig() config {
 			}
 		case key == "data" && value == dataDir:
 			cfg.data = true
+		case key == "metadata":
+			cfg.metadata = value
 		case key == "ip6":
 			cfg.ip6 = value
 		case key == "gateway6":
@@ -378,8 +381,9 @@ func main() {
 	if cfg.ip6 != "" {
 		configureIPv6(cfg.ip6, cfg.gateway6)
 	}
-	loadEnvironment()
-	loadSecrets()
+	userData, host := readUserData(cfg.metadata), readFwCfg()
+	loadEnvironment(userData, host)
+	loadSecrets(userData, host)
 	if cfg.data && !mountData() {
 		say("not starting the app without its data disk")
 		say("app exited with status 126")

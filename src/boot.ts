@@ -54,6 +54,11 @@ export interface BootOptions {
   /** "NAME=FILE" each: /run/secrets/NAME in the machine, mode 0400, owned by the program's user. */
   secrets?: string[];
   /**
+   * Serve the run-time configuration (env, envFiles, secrets) as instance user-data through an emulation of the
+   * cloud's metadata service at 169.254.169.254, as the machine of a cloud build reads it there, instead of fw_cfg.
+   */
+  metadataServer?: boolean;
+  /**
    * The raw disk image a machine built with --data-disk mounts on /data, written to: made blank (the machine formats
    * it) when it does not exist. Without it such a machine gets a blank scratch disk, removed after the run.
    */
@@ -67,6 +72,19 @@ export interface BootOptions {
 }
 
 export type { BootResult };
+
+/** The cloud whose metadata service --metadata-server emulates: the one the machine asks (a DHCP guest: the network moves). */
+function metadataCloudOf(manifest: Manifest | undefined, net: boolean): 'aws' | 'gcp' {
+  const cloud = manifest?.init.mode === 'supervise' ? manifest.init.metadata : undefined;
+  if (cloud === undefined) {
+    throw new Gopid1Error('BAD_INPUT', `--metadata-server: ${manifest?.name ?? 'the machine'} does not ask a metadata service for user-data`, { hint: 'Build it for a cloud under the supervising init: e.g. --format aws --init supervise (or --cloud aws|gcp).' });
+  }
+  if (!net) throw new Gopid1Error('BAD_INPUT', '--metadata-server needs a network card, and --no-net removes it', { hint: 'Drop --no-net.' });
+  if (/(^|\s)ip=\d/.test(manifest?.boot.cmdline ?? '')) {
+    throw new Gopid1Error('BAD_INPUT', '--metadata-server moves the machine to 169.254.169.0/24, and its address is static (--ip)', { hint: 'Boot it without --metadata-server, or build it with DHCP, as clouds give addresses.' });
+  }
+  return cloud;
+}
 
 /** The data disk of this boot: what the machine mounts on /data, when it was built to (manifest.boot.dataDisk). */
 async function dataDiskOf(options: BootOptions, manifest: Manifest | undefined): Promise<AttachedDataDisk | undefined> {
@@ -205,11 +223,13 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
   if (config) await checkConfigurable(supervised, manifest, media.kind === 'direct' ? dir : path.dirname(media.kind === 'iso' ? media.iso : media.file));
   // The console goes next to what is booted: the out dir, or the ISO's directory.
   const consoleDir = media.kind === 'iso' ? path.dirname(media.iso) : media.kind === 'disk' || media.kind === 'efi' ? path.dirname(media.file) : options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(options.kernel)) : dir;
+  const metadata = options.metadataServer ? metadataCloudOf(manifest, net) : undefined;
   const dataDisk = await dataDiskOf(options, manifest);
   try {
     const result = await bootMachine({
       media,
       ...(dataDisk ? { dataDisk: dataDisk.file } : {}),
+      ...(metadata ? { metadata } : {}),
       ...(options.uefi ? { uefi: true } : {}),
       ...(media.kind === 'disk' && manifest?.disk?.boot ? { bootloader: manifest.disk.boot } : {}),
       ...(manifest?.boot.watchdog ? { watchdog: true } : {}),

@@ -117,8 +117,8 @@ async function buildProgramsAndData(context: StageContext, plan: BuildPlan, inpu
 async function packInitramfs(context: StageContext, plan: BuildPlan, { go, supervised, data }: Programs): Promise<InitramfsResult> {
   const file = initramfsFileName(plan.initramfs.compression);
   context.report({ kind: 'step', stage: 'initramfs', text: `packing ${file}` });
-  const { restart, health, watchdog, user, env, dataDisk, ipv6 } = plan.runtime;
-  const configured = restart.policy !== 'no' || health || watchdog || user || dataDisk || ipv6;
+  const { restart, health, watchdog, user, env, dataDisk, ipv6, metadata } = plan.runtime;
+  const configured = restart.policy !== 'no' || health || watchdog || user || dataDisk || ipv6 || metadata;
   const network = { net: plan.runtime.net, ...(plan.runtime.hostname !== undefined ? { hostname: plan.runtime.hostname } : {}) };
   const files = supervised
     ? { init: supervised.binary, app: go.binary, ...network, ...(configured ? { initConfig: initConfigText(plan.runtime) } : {}), ...(env ? { env: envBlob(env) } : {}), ...(data ? { dataTemplate: data.template } : {}) }

@@ -90,7 +90,7 @@ export interface Manifest {
   /** Who is PID 1: the program itself, or gopid1's supervising init with the program as /app. */
   init:
     | { mode: 'direct' }
-    | { mode: 'supervise'; module: string; version: string; /** Absent: no. */ restart?: { policy: string; max: number }; health?: Record<string, unknown>; watchdog?: { seconds: number }; /** The names of the default environment (not the values). */ env?: string[]; user?: { uid: number; gid: number } };
+    | { mode: 'supervise'; module: string; version: string; /** Absent: no. */ restart?: { policy: string; max: number }; health?: Record<string, unknown>; watchdog?: { seconds: number }; /** The names of the default environment (not the values). */ env?: string[]; user?: { uid: number; gid: number }; /** The cloud whose metadata service gives the instance's user-data. */ metadata?: 'aws' | 'gcp' };
   /** `net`: the kernel has networking and the machine gets a NIC when booted. `watchdog`: it feeds one, and gets one when booted. */
   boot: { cmdline: string; net: boolean; watchdog?: boolean; /** The machine mounts a data disk on /data: `gopid1 boot` attaches one of this size when none is given. */ dataDisk?: { bytes: number } };
   /** How the data disk was made (--data-disk). */
@@ -179,7 +179,7 @@ export async function assembleManifest(plan: BuildPlan, parts: BuildParts): Prom
       builder: builderRecord(go.builder),
     },
     init: supervised
-      ? { mode: 'supervise', module: parts.supervisor?.module ?? '', version: toolVersion, ...(plan.runtime.restart.policy !== 'no' ? { restart: plan.runtime.restart } : {}), ...(plan.runtime.health ? { health: { ...plan.runtime.health } } : {}), ...(plan.runtime.watchdog ? { watchdog: { ...plan.runtime.watchdog } } : {}), ...(plan.runtime.env ? { env: plan.runtime.env.map(([key]) => key) } : {}), ...(plan.runtime.user ? { user: { ...plan.runtime.user } } : {}) }
+      ? { mode: 'supervise', module: parts.supervisor?.module ?? '', version: toolVersion, ...(plan.runtime.restart.policy !== 'no' ? { restart: plan.runtime.restart } : {}), ...(plan.runtime.health ? { health: { ...plan.runtime.health } } : {}), ...(plan.runtime.watchdog ? { watchdog: { ...plan.runtime.watchdog } } : {}), ...(plan.runtime.env ? { env: plan.runtime.env.map(([key]) => key) } : {}), ...(plan.runtime.user ? { user: { ...plan.runtime.user } } : {}), ...(plan.runtime.metadata ? { metadata: plan.runtime.metadata } : {}) }
       : { mode: 'direct' },
     boot: { cmdline: plan.runtime.cmdline, net: plan.runtime.net, ...(plan.runtime.watchdog ? { watchdog: true } : {}), ...(parts.data ? { dataDisk: { bytes: parts.data.bytes } } : {}) },
     ...(parts.data ? { dataDisk: { builder: builderRecord(parts.data.builder), uuid: parts.data.uuid, mountpoint: '/data' as const } } : {}),

@@ -17,13 +17,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
 import { Gopid1Error, throwIfAborted } from '../errors.js';
+import { readManifest } from '../artifacts/manifest.js';
 import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
 import { silent, type Reporter } from '../progress.js';
 import { ConsoleWatcher, toRegExp, type ConsoleVerdict } from '../qemu/console.js';
 import { awsClients, awsFailure, type AwsClientOptions } from './clients.js';
 import { findImage, MANIFEST_TAG } from './push.js';
+import { runtimeConfig, userDataText, type RuntimeConfigOptions } from '../qemu/config.js';
 
-export interface RunAwsOptions extends AwsClientOptions {
+export interface RunAwsOptions extends AwsClientOptions, RuntimeConfigOptions {
   /** An out dir whose build was pushed (its AMI is found by the manifest's tag), or an AMI id. Default dist. */
   target?: string;
   /** Default t3.micro: a small Nitro type (NVMe root volume, ENA, UEFI). */
@@ -64,6 +66,30 @@ export interface RunAwsResult {
 
 export const DEFAULT_INSTANCE_TYPE = 't3.micro';
 const FINISHED_STATES = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);
+
+/** EC2 takes at most 16 KiB of user-data. */
+const MAX_USER_DATA_BYTES = 16 * 1024;
+
+/**
+ * The instance's user-data: the run-time configuration (--env, --env-file, --secret) in gopid1's format, which the
+ * supervising init of an aws build reads through IMDSv2 (init/metadata.go). Checked before any request.
+ */
+async function userDataOf(options: RunAwsOptions): Promise<string | undefined> {
+  const config = await runtimeConfig(options);
+  if (!config) return undefined;
+  const target = options.target ?? DEFAULT_OUT_DIR;
+  const manifest = /^ami-/.test(target) ? undefined : await readManifest(target).catch(() => undefined);
+  if (manifest && !(manifest.init.mode === 'supervise' && manifest.init.metadata === 'aws')) {
+    throw new Gopid1Error('BAD_INPUT', `--env, --env-file and --secret reach the program as instance user-data, and ${manifest.name} does not read it`, {
+      hint: 'Rebuild it with the supervising init for EC2: gopid1 build <app> --format aws --init supervise, then push it again.',
+    });
+  }
+  const text = await userDataText(config);
+  if (Buffer.byteLength(text) > MAX_USER_DATA_BYTES) {
+    throw new Gopid1Error('BAD_INPUT', `the environment and secrets make ${Buffer.byteLength(text)} bytes of user-data, more than the ${MAX_USER_DATA_BYTES} EC2 takes`, { hint: 'Keep large data out of the environment: put it on a disk, or fetch it from a secrets service at start.' });
+  }
+  return text;
+}
 
 /** The AMI to launch: given, or the one `push aws` registered for the out dir's build. */
 async function imageFor(ec2: EC2Client, target: string): Promise<string> {
@@ -107,7 +133,7 @@ async function openPorts(ec2: EC2Client, options: RunAwsOptions, name: string): 
   return group.GroupId;
 }
 
-async function launch(ec2: EC2Client, options: RunAwsOptions, imageId: string, groups: string[]): Promise<string> {
+async function launch(ec2: EC2Client, options: RunAwsOptions, imageId: string, groups: string[], userData: string | undefined): Promise<string> {
   const launched = await ec2.send(
     new RunInstancesCommand({
       ImageId: imageId,
@@ -119,6 +145,7 @@ async function launch(ec2: EC2Client, options: RunAwsOptions, imageId: string, g
       // Powering off (the supervising init, or a program that ends) ends the instance and its bill.
       InstanceInitiatedShutdownBehavior: 'terminate',
       MetadataOptions: { HttpTokens: 'required' },
+      ...(userData !== undefined ? { UserData: Buffer.from(userData).toString('base64') } : {}),
       TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: `gopid1 ${imageId}` }, { Key: 'gopid1:run', Value: 'true' }] }],
     }),
   );
@@ -181,6 +208,7 @@ async function watch(ec2: EC2Client, instanceId: string, options: RunAwsOptions,
 export async function runAws(options: RunAwsOptions = {}): Promise<RunAwsResult> {
   const started = Date.now();
   const report = options.onProgress ?? silent;
+  const userData = await userDataOf(options);
   const { ec2, region: resolveRegion } = awsClients(options);
   const step = <T>(what: string, action: () => Promise<T>): Promise<T> =>
     action().catch((error: unknown) => {
@@ -192,7 +220,7 @@ export async function runAws(options: RunAwsOptions = {}): Promise<RunAwsResult>
   let instanceId: string | undefined;
   let kept = false;
   try {
-    instanceId = await step('launching the instance', () => launch(ec2, options, imageId, ownGroup ? [ownGroup] : (options.securityGroupIds ?? [])));
+    instanceId = await step('launching the instance', () => launch(ec2, options, imageId, ownGroup ? [ownGroup] : (options.securityGroupIds ?? []), userData));
     report({ kind: 'step', stage: 'aws', text: `${instanceId} (${options.instanceType ?? DEFAULT_INSTANCE_TYPE}) launched from ${imageId} in ${region}` });
     const id = instanceId;
     kept = options.keep ?? false;

@@ -30,6 +30,7 @@ interface BootFlags {
   envFile?: string[];
   secret?: string[];
   dataDisk?: string;
+  metadataServer?: boolean;
   net?: boolean;
   init?: 'direct' | 'supervise';
   quiet?: boolean;
@@ -95,6 +96,7 @@ export function registerBoot(program: Command, context: CommandContext): void {
     .option('--env <KEY=VALUE>', 'environment for the program, through QEMU\'s fw_cfg, never the kernel command line (repeatable; needs the supervising init)', collect)
     .option('--env-file <file>', 'KEY=VALUE lines for the program\'s environment, as docker run --env-file reads them (repeatable)', collect)
     .option('--secret <NAME=FILE>', 'the file becomes /run/secrets/NAME in the machine: a tmpfs, mode 0400, owned by the program\'s user (repeatable)', collect)
+    .option('--metadata-server', 'serve --env, --env-file and --secret as instance user-data through an emulation of the cloud\'s metadata service (169.254.169.254: EC2\'s IMDSv2 or Compute Engine\'s), as the machine of a --cloud aws|gcp build reads them on its cloud, instead of fw_cfg')
     .option('--data-disk <file>', 'the raw disk a --data-disk build mounts on /data, written to; made blank (the machine formats it) when it does not exist (default: a blank disk for this run only)')
     .option('--net', 'attach a NIC on QEMU user networking (default: when the build has --net)')
     .option('--no-net', 'boot without a NIC even if the build has --net')
@@ -129,6 +131,7 @@ export function registerBoot(program: Command, context: CommandContext): void {
         ...(flags.envFile ? { envFiles: flags.envFile } : {}),
         ...(flags.secret ? { secrets: flags.secret } : {}),
         ...(flags.dataDisk !== undefined ? { dataDisk: flags.dataDisk } : {}),
+        ...(flags.metadataServer ? { metadataServer: true } : {}),
         ...(flags.net !== undefined ? { net: flags.net } : {}),
         ...(flags.init !== undefined ? { init: flags.init } : {}),
         ...(echo ? { onConsole: (line: string) => process.stdout.write(`${line}\n`) } : {}),

@@ -42,7 +42,7 @@ export function sizeTable(result: BuildResult): string {
       : `init ${formatBytes(artifacts.init.bytes)} bytes`;
   return [
     table(rows, [1, 2]),
-    `${programs} (unpacked initramfs ${formatBytes(artifacts.initramfs.unpackedBytes)}); ${boot.net ? 'networking (virtio-net, IPv4); ' : ''}${result.plan.kernel.clouds.length > 0 ? `${result.plan.kernel.clouds.join(' + ')} drivers; ` : ''}` +
+    `${programs} (unpacked initramfs ${formatBytes(artifacts.initramfs.unpackedBytes)}); ${boot.net ? 'networking (virtio-net, IPv4 + IPv6); ' : ''}${result.plan.kernel.clouds.length > 0 ? `${result.plan.kernel.clouds.join(' + ')} drivers; ` : ''}` +
       `Linux ${kernel.release}${kernel.fromCache ? ' from the cache' : ''}; built in ${formatSeconds(result.durations.totalMs)} → ${result.outDir}`,
   ].join('\n');
 }

@@ -18,6 +18,9 @@ interface RunAwsFlags {
   expectAnywhere?: boolean;
   timeout?: number;
   keep?: boolean;
+  env?: string[];
+  envFile?: string[];
+  secret?: string[];
   quiet?: boolean;
 }
 
@@ -55,6 +58,9 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('--expect-anywhere', 'match --expect against every console line (firmware, GRUB, kernel, the init), not only the program\'s')
     .option('-t, --timeout <seconds>', 'give up and terminate after this long (default: 600)', positiveNumber('--timeout'))
     .option('--keep', 'leave the instance running at the end')
+    .option('--env <KEY=VALUE>', 'environment for the program, as the instance\'s user-data (read through IMDSv2 by the supervising init of a --format aws build; repeatable)', collect)
+    .option('--env-file <file>', 'KEY=VALUE lines for the program\'s environment, as docker run --env-file reads them (repeatable)', collect)
+    .option('--secret <NAME=FILE>', 'the file becomes /run/secrets/NAME in the machine, through the user-data (mode 0400, owned by the program\'s user; repeatable)', collect)
     .option('-q, --quiet', 'do not echo the console')
     .action(async (target: string | undefined, flags: RunAwsFlags, command: Command) => {
       const global = globalFlags(command);
@@ -73,6 +79,9 @@ export function registerRun(program: Command, context: CommandContext): void {
         ...(flags.expectAnywhere ? { expectAnywhere: true } : {}),
         ...(flags.timeout !== undefined ? { timeoutSeconds: flags.timeout } : {}),
         ...(flags.keep ? { keep: true } : {}),
+        ...(flags.env ? { env: flags.env } : {}),
+        ...(flags.envFile ? { envFiles: flags.envFile } : {}),
+        ...(flags.secret ? { secrets: flags.secret } : {}),
         ...(mode !== 'json' && !flags.quiet ? { onConsole: (line: string) => process.stdout.write(`${line}\n`) } : {}),
         onProgress: view.onEvent,
         signal: context.signal,

@@ -21,8 +21,8 @@ export interface RootfsContents {
 }
 
 /** The supervising init's settings as /etc/gopid1/init.conf holds them. */
-export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | 'health' | 'watchdog' | 'user' | 'dataDisk' | 'ipv6'>): string {
-  const { restart, health, watchdog, user, dataDisk, ipv6 } = runtime;
+export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | 'health' | 'watchdog' | 'user' | 'dataDisk' | 'ipv6' | 'metadata'>): string {
+  const { restart, health, watchdog, user, dataDisk, ipv6, metadata } = runtime;
   const lines = [`restart=${restart.policy}`, `restart-max=${restart.max}`];
   if (health) {
     lines.push(health.url !== undefined ? `health-url=${health.url}` : `health-cmd=${(health.command ?? []).join(' ')}`);
@@ -31,6 +31,7 @@ export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | '
   if (watchdog) lines.push(`watchdog=${watchdog.seconds}`);
   if (user) lines.push(`user=${user.uid}:${user.gid}`);
   if (dataDisk) lines.push('data=/data');
+  if (metadata) lines.push(`metadata=${metadata}`);
   if (ipv6) lines.push(`ip6=${ipv6.address}/${ipv6.prefix}`, ...(ipv6.gateway !== undefined ? [`gateway6=${ipv6.gateway}`] : []));
   return `${lines.join('\n')}\n`;
 }

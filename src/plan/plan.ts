@@ -195,6 +195,8 @@ export interface BuildPlan {
     readonly ipv6?: StaticIpv6;
     /** The machine's host name (the kernel sets it from ip=; /etc/hosts names it). */
     readonly hostname?: string;
+    /** The cloud whose metadata service the supervising init asks for the instance's user-data (env and secrets): a cloud with one, built in. */
+    readonly metadata?: 'aws' | 'gcp';
     readonly cmdline: string;
     readonly net: boolean;
     readonly menuTimeoutSeconds: number;
@@ -285,6 +287,12 @@ function planPlatform(options: BuildOptions, outputs: readonly OutputName[]): { 
   return { net: options.net ?? (needs.net || clouds.length > 0 || addressed), clouds };
 }
 
+/** A supervised machine with a cloud's drivers reads its user-data from that cloud's metadata service (aws before gcp). */
+function metadataOf(init: InitMode, clouds: readonly CloudName[]): { metadata?: 'aws' | 'gcp' } {
+  const cloud = clouds.find((name): name is 'aws' | 'gcp' => name === 'aws' || name === 'gcp');
+  return init === 'supervise' && cloud !== undefined ? { metadata: cloud } : {};
+}
+
 const MIB = 1024 * 1024;
 
 function planDisk(options: BuildOptions, outputs: readonly OutputName[]): BuildPlan['disk'] {
@@ -362,7 +370,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     initramfs: { compression },
     outputs,
     disk,
-    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), ...(dataDisk ? { dataDisk } : {}), ...(ipv6 ? { ipv6 } : {}), ...(options.hostname !== undefined ? { hostname: options.hostname } : {}), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
+    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), ...(dataDisk ? { dataDisk } : {}), ...(ipv6 ? { ipv6 } : {}), ...(options.hostname !== undefined ? { hostname: options.hostname } : {}), ...metadataOf(init, clouds), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
     limits,
     cache: options.cache ?? true,
     sourceDateEpoch: explicitEpoch ?? (facts.appCommitEpoch !== undefined ? checkEpoch('the app\'s last commit time', facts.appCommitEpoch) : DEFAULT_SOURCE_DATE_EPOCH),

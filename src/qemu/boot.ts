@@ -11,6 +11,7 @@ import { openLog } from '../logs.js';
 import { ConsoleWatcher, type ConsoleVerdict } from './console.js';
 import { defaultMemoryMiB, findOnPath, findOvmf, findQboot, findQemu, qemuArgs, resolveAccel, resolveMachine, type AccelChoice, type BootMedia, type Forward, type MachineChoice, type MachineType } from './command.js';
 import { fwCfgItems, type RuntimeConfig } from './config.js';
+import { metadataService, type MetadataCloud } from './metadata.js';
 import { qmpCommand, QmpSession, type QmpEvent } from './qmp.js';
 
 /** How long an incomplete console line must stay unchanged before --expect may match it. */
@@ -32,6 +33,8 @@ export interface BootMachineOptions {
   watchdog?: boolean;
   /** Environment and secrets for the supervising init, through fw_cfg. */
   config?: RuntimeConfig;
+  /** Emulate this cloud's metadata service, serving `config` as the instance's user-data instead of fw_cfg. */
+  metadata?: MetadataCloud;
   /** A raw disk image the machine mounts on /data (virtio-blk, written to). */
   dataDisk?: string;
   /** What starts the kernel of a disk: GRUB (default), or the UKI on its ESP (--boot uki). */
@@ -223,11 +226,13 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
   // The run's own files: the QMP socket (the power button is pressed through it, only the supervising init listens
   // to it; a watchdog's firing comes back through it) and an EFI application's FAT drive. Named with this process's
   // id: `gopid1 clean` removes those of runs that died.
-  const runDir = supervised || watchdog || options.config || media.kind === 'efi' ? await mkdtemp(path.join(os.tmpdir(), `${BOOT_DIR_PREFIX}${process.pid}-`)) : undefined;
+  const runDir = supervised || watchdog || options.config || options.metadata || media.kind === 'efi' ? await mkdtemp(path.join(os.tmpdir(), `${BOOT_DIR_PREFIX}${process.pid}-`)) : undefined;
   const qmpSocket = runDir && (supervised || watchdog) ? path.join(runDir, 'qmp.sock') : undefined;
   const esp = runDir && media.kind === 'efi' ? await espHolding(media.file, runDir) : undefined;
-  const fwCfg = runDir && options.config ? await fwCfgItems(options.config, runDir) : [];
-  const args = qemuArgs({ media, machine, memoryMiB, accel, watchdog, fwCfg, ...(options.dataDisk !== undefined ? { dataDisk: options.dataDisk } : {}), ...(firmware ? { firmware } : {}), ...(options.net ? { net: options.net } : {}), ...(qmpSocket ? { qmpSocket } : {}), ...(esp ? { esp } : {}) });
+  const metadata = runDir && options.metadata ? await metadataService(options.metadata, options.config, runDir) : undefined;
+  const fwCfg = metadata ? metadata.fwCfg : runDir && options.config ? await fwCfgItems(options.config, runDir) : [];
+  const net = options.net && metadata ? { ...options.net, netdev: metadata.netdev } : options.net;
+  const args = qemuArgs({ media, machine, memoryMiB, accel, watchdog, fwCfg, ...(options.dataDisk !== undefined ? { dataDisk: options.dataDisk } : {}), ...(firmware ? { firmware } : {}), ...(net ? { net } : {}), ...(qmpSocket ? { qmpSocket } : {}), ...(esp ? { esp } : {}) });
   const cmdline = media.kind === 'direct' ? media.cmdline : undefined;
 
   const log = await openLog(options.serialLog, { tailSize: 25 });

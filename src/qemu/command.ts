@@ -162,8 +162,8 @@ export interface QemuArgsOptions {
   accel: 'kvm' | 'tcg';
   /** Firmware image for -bios: OVMF for UEFI, qboot for direct kernel boots; QEMU's SeaBIOS when absent. */
   firmware?: string;
-  /** A virtio NIC on QEMU's user networking (guest 10.0.2.15, DHCP, outbound NAT), with these forwards. */
-  net?: { forwards: Forward[] };
+  /** A virtio NIC on QEMU's user networking (guest 10.0.2.15, DHCP, outbound NAT), with these forwards and further -netdev user options. */
+  net?: { forwards: Forward[]; netdev?: string };
   /** A QMP socket (unix path) for asking the guest to power off. */
   qmpSocket?: string;
   /** For EFI media: the directory holding it as EFI/BOOT/BOOTX64.EFI. */
@@ -182,9 +182,9 @@ export function dataDiskArgs(file: string, machine: MachineType = 'pc'): string[
 }
 
 /** QEMU's -netdev and -device for user networking with host forwards: virtio over PCI, or over MMIO on microvm. */
-export function netArgs(forwards: Forward[], machine: MachineType = 'pc'): string[] {
+export function netArgs(forwards: Forward[], machine: MachineType = 'pc', netdev = ''): string[] {
   const hostfwd = forwards.map((f) => `,hostfwd=${f.protocol}:${f.hostAddress}:${f.hostPort}-:${f.guestPort}`).join('');
-  return ['-netdev', `user,id=net0${hostfwd}`, '-device', `${machine === 'microvm' ? 'virtio-net-device' : 'virtio-net-pci'},netdev=net0`];
+  return ['-netdev', `user,id=net0${hostfwd}${netdev}`, '-device', `${machine === 'microvm' ? 'virtio-net-device' : 'virtio-net-pci'},netdev=net0`];
 }
 
 /** Commas separate QEMU's -drive options, so a comma inside a value is written twice. */
@@ -214,7 +214,7 @@ export function qemuArgs(options: QemuArgsOptions): string[] {
     'stdio',
     '-no-reboot',
     ...(options.firmware ? ['-bios', options.firmware] : []),
-    ...(options.net ? netArgs(options.net.forwards, machine) : []),
+    ...(options.net ? netArgs(options.net.forwards, machine, options.net.netdev) : []),
     ...(options.qmpSocket ? ['-qmp', `unix:${qemuOptionValue(options.qmpSocket)},server=on,wait=off`] : []),
     ...(options.watchdog && machine !== 'microvm' ? ['-device', 'i6300esb'] : []),
     ...(options.fwCfg ?? []).flatMap((item) => ['-fw_cfg', `name=${item.name},file=${qemuOptionValue(item.file)}`]),

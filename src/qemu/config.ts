@@ -84,3 +84,23 @@ export async function fwCfgItems(config: RuntimeConfig, dir: string): Promise<Fw
   for (const secret of config.secrets) items.push({ name: `${SECRET_PREFIX}${secret.name}`, file: secret.file });
   return items;
 }
+
+/** The first line of gopid1's instance user-data: the init leaves user-data without it alone. */
+export const USER_DATA_HEADER = '#gopid1';
+
+/**
+ * The run-time configuration as instance user-data, which the supervising init of a cloud machine reads from the
+ * metadata service (init/metadata.go): `#gopid1`, then `KEY=VALUE` lines, then `secret:NAME=BASE64` lines.
+ */
+export async function userDataText(config: RuntimeConfig): Promise<string> {
+  const lines = [USER_DATA_HEADER];
+  for (const [key, value] of config.env) {
+    if (/[\r\n]/.test(value)) throw bad(`the value of ${key} spans lines, which instance user-data cannot carry`, 'Put it in a secret (--secret NAME=FILE) instead.');
+    lines.push(`${key}=${value}`);
+  }
+  for (const secret of config.secrets) lines.push(`secret:${secret.name}=${(await readFile(secret.file)).toString('base64')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The fw_cfg item that tells the init, under QEMU, to ask the (emulated) metadata service for its user-data. */
+export const METADATA_ITEM = 'opt/gopid1/metadata';

@@ -186,6 +186,20 @@ describe('gopid1 push aws and run aws, against moto (an AWS API emulator in a co
     assert.equal(sent.find((params) => params.get('Action') === 'DeleteSecurityGroup')?.get('GroupId'), group);
   });
 
+  it('`run aws --env --secret` hands them to the instance as gopid1\'s user-data, and refuses a build that does not read it', async () => {
+    const files = tempDir('run-user-data');
+    writeFileSync(path.join(files, 'token'), 's3cret\n');
+    const before = (await moto.requests()).length;
+    const run = await runCli(['run', 'aws', first.imageId, '--env', 'LOG=debug', '--secret', `api-token=${path.join(files, 'token')}`, '--expect', 'Enabling fast FPU', '--expect-anywhere', '--timeout', '60'], { env: moto.env });
+    assert.equal(run.code, 0, run.stderr);
+    const launch = (await moto.requests()).slice(before).map(form).find((params) => params.get('Action') === 'RunInstances');
+    assert.equal(Buffer.from(launch?.get('UserData') ?? '', 'base64').toString(), `#gopid1\nLOG=debug\nsecret:api-token=${Buffer.from('s3cret\n').toString('base64')}\n`);
+    const refused = await runCli(['run', 'aws', out, '--env', 'LOG=debug'], { env: moto.env });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /and hello does not read it \[BAD_INPUT\]/);
+    assert.match(refused.stderr, /--format aws --init supervise/);
+  });
+
   it('`run aws` of an out dir that was never pushed says to push it', async () => {
     const other = tempDir('run-unpushed');
     writeFileSync(path.join(other, 'manifest.json'), '{"name":"never pushed"}');

@@ -351,6 +351,31 @@ describe('run-time configuration: boot --env, --env-file and --secret reach the 
     for (const leaked of ['s3cret', 'Grüße', '8080', 'FROM_BUILD', 'GREETING']) assert.ok(!cmdline.includes(leaked), `${leaked} is on the kernel command line: ${cmdline}`);
   });
 
+  it('on a cloud the same configuration comes from the instance user-data: boot --metadata-server emulates EC2\'s IMDSv2', { timeout: BUILD_TIMEOUT_MS }, async () => {
+    const cloud = tempDir('config-cloud');
+    // The cloud kernel of aws.test.ts (efi, net, aws and gcp drivers, gzip).
+    const built = await runCli(['build', path.join(fixtures, 'config'), '--format', 'gcp,aws', '--compress', 'gzip', '--init', 'supervise', '--user', '1000:1000', '--out', cloud]);
+    assert.equal(built.code, 0, built.stderr);
+    const manifest = manifestOf(cloud);
+    assert.equal(manifest.init.mode === 'supervise' ? manifest.init.metadata : undefined, 'aws');
+    const files = tempDir('config-cloud-files');
+    writeFileSync(path.join(files, 'token'), 's3cret\n');
+    const run = await runCli(['boot', cloud, '--metadata-server', '--env', 'GREETING=Grüße aus der Wolke', '--secret', `api-token=${path.join(files, 'token')}`, '--timeout', '180']);
+    assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
+    assert.match(run.stdout, /^gopid1: config: 1 environment variables from user-data$/m);
+    assert.doesNotMatch(run.stdout, /from the host/, 'nothing through fw_cfg');
+    assert.match(run.stdout, /^gopid1: config: secrets in \/run\/secrets: api-token$/m);
+    assert.ok(run.stdout.split('\n').includes('env GREETING="Grüße aus der Wolke"'), run.stdout);
+    assert.match(run.stdout, /^secret api-token mode 400 uid 1000 gid 1000: "s3cret\\n" <nil>$/m);
+    assert.doesNotMatch(/^cmdline (.*)$/m.exec(run.stdout)?.[1] ?? '', /s3cret|Wolke/);
+
+    const plain = await runCli(['boot', cloud, '--timeout', '180']);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.doesNotMatch(plain.stdout, /user-data/, 'under QEMU without --metadata-server the init does not ask for it');
+    const refused = await runCli(['boot', out, '--metadata-server']);
+    assert.match(refused.stderr, /--metadata-server: config does not ask a metadata service for user-data \[BAD_INPUT\]/);
+  });
+
   it('refuses bad input before QEMU starts: a malformed variable, a missing secret, a direct init', async () => {
     let run = await runCli(['boot', out, '--env', 'not a variable']);
     assert.equal(run.code, 1);

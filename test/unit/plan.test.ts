@@ -177,6 +177,14 @@ describe('planBuild: every input checked, errors naming API fields', () => {
     rejects({ ip6: 'fec0::15/64', net: false }, 'ip6', /configures networking, and net is false/);
   });
 
+  it('a supervised machine with a cloud\'s drivers reads its user-data from that cloud\'s metadata service', () => {
+    assert.equal(plan({ formats: ['aws'], init: 'supervise' }).runtime.metadata, 'aws');
+    assert.equal(plan({ cloud: 'gcp', init: 'supervise' }).runtime.metadata, 'gcp');
+    assert.equal(plan({ formats: ['gcp', 'aws'], init: 'supervise' }).runtime.metadata, 'aws');
+    assert.equal(plan({ cloud: 'azure', init: 'supervise' }).runtime.metadata, undefined);
+    assert.equal(plan({ formats: ['aws'] }).runtime.metadata, undefined, 'the direct init reads nothing');
+  });
+
   it('a data disk brings the supervising init and the block and ext4 drivers, in whole MiB from 128 MiB to 16 TiB', () => {
     const p = plan({ dataDiskBytes: 1e9 });
     assert.equal(p.runtime.init, 'supervise');
