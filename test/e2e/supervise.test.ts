@@ -346,6 +346,7 @@ describe('run-time configuration: boot --env, --env-file and --secret reach the 
     for (const line of ['env FROM_BUILD="yes"', 'env LOG="warn"', 'env PORT="8080"', 'env GREETING="Grüße aus der Maschine"', 'env MULTI="a=b=c"']) assert.ok(run.stdout.split('\n').includes(line), `${line} in\n${run.stdout}`);
     assert.match(run.stdout, /^secret api-token mode 400 uid 1000 gid 1000: "s3cret\\n" <nil>$/m);
     assert.match(run.stdout, /^fw_cfg readable: false$/m, 'the program\'s user cannot read fw_cfg itself');
+    assert.match(run.stdout, /^kernel\.panic -1$/m, 'without --panic-reboot the kernel reboots at once after a panic');
     const cmdline = /^cmdline (.*)$/m.exec(run.stdout)?.[1] ?? '';
     assert.ok(cmdline.startsWith('console=ttyS0'), cmdline);
     for (const leaked of ['s3cret', 'Grüße', '8080', 'FROM_BUILD', 'GREETING']) assert.ok(!cmdline.includes(leaked), `${leaked} is on the kernel command line: ${cmdline}`);
@@ -354,7 +355,7 @@ describe('run-time configuration: boot --env, --env-file and --secret reach the 
   it('on a cloud the same configuration comes from the instance user-data: boot --metadata-server emulates EC2\'s IMDSv2', { timeout: BUILD_TIMEOUT_MS }, async () => {
     const cloud = tempDir('config-cloud');
     // The cloud kernel of aws.test.ts (efi, net, aws and gcp drivers, gzip).
-    const built = await runCli(['build', path.join(fixtures, 'config'), '--format', 'gcp,aws', '--compress', 'gzip', '--init', 'supervise', '--user', '1000:1000', '--out', cloud]);
+    const built = await runCli(['build', path.join(fixtures, 'config'), '--format', 'gcp,aws', '--compress', 'gzip', '--init', 'supervise', '--user', '1000:1000', '--panic-reboot', '5', '--out', cloud]);
     assert.equal(built.code, 0, built.stderr);
     const manifest = manifestOf(cloud);
     assert.equal(manifest.init.mode === 'supervise' ? manifest.init.metadata : undefined, 'aws');
@@ -368,6 +369,7 @@ describe('run-time configuration: boot --env, --env-file and --secret reach the 
     assert.ok(run.stdout.split('\n').includes('env GREETING="Grüße aus der Wolke"'), run.stdout);
     assert.match(run.stdout, /^secret api-token mode 400 uid 1000 gid 1000: "s3cret\\n" <nil>$/m);
     assert.doesNotMatch(/^cmdline (.*)$/m.exec(run.stdout)?.[1] ?? '', /s3cret|Wolke/);
+    assert.match(run.stdout, /^kernel\.panic 5$/m, '--panic-reboot 5: the kernel reboots 5 s after a panic');
 
     const plain = await runCli(['boot', cloud, '--timeout', '180']);
     assert.equal(plain.code, 0, plain.stderr);
