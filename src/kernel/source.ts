@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sha256File } from '../artifacts/files.js';
+import { trustedKeys, verifiedSums } from './signature.js';
 import { Gopid1Error, describeError, interrupted } from '../errors.js';
 
 /** Where the kernel source comes from. */
@@ -102,7 +103,7 @@ export function kernelOrgUrls(version: string): { tarball: string; sums: string 
   return { tarball: `${base}/linux-${version}.tar.xz`, sums: `${base}/sha256sums.asc` };
 }
 
-/** Finds the sha256 of `file` in kernel.org's sha256sums.asc text (signature lines are ignored). */
+/** Finds the sha256 of `file` in the (verified) text of kernel.org's sha256sums.asc. */
 export function sha256FromSums(sums: string, file: string): string | undefined {
   for (const line of sums.split('\n')) {
     const match = /^([0-9a-f]{64})\s+\*?(\S+)$/.exec(line.trim());
@@ -132,7 +133,8 @@ async function fetchOrFail(url: string, what: string, signal?: AbortSignal): Pro
 
 /**
  * Downloads linux-<version>.tar.xz into `cacheDir` (once) and checks its sha256: against `expected` when
- * given, else against kernel.org's sha256sums.asc. A mismatch deletes the file and fails.
+ * given, else against kernel.org's sha256sums.asc, whose signature by the Kernel.org checksum autosigner must
+ * verify first (signature.ts). A mismatch deletes the file and fails.
  */
 export async function downloadKernelOrg(version: string, cacheDir: string, expected: string | undefined, signal?: AbortSignal): Promise<{ path: string; sha256: string }> {
   try {
@@ -152,7 +154,8 @@ async function download(version: string, cacheDir: string, expected: string | un
   const name = `linux-${version}.tar.xz`;
   let want = expected?.toLowerCase();
   if (want === undefined) {
-    const sums = await (await fetchOrFail(urls.sums, 'the kernel.org checksum list', signal)).text();
+    const signed = await (await fetchOrFail(urls.sums, 'the kernel.org checksum list', signal)).text();
+    const sums = await verifiedSums(signed, await trustedKeys(), urls.sums);
     want = sha256FromSums(sums, name);
     if (!want) {
       throw new Gopid1Error('KERNEL_SOURCE', `kernel.org's sha256sums.asc does not list ${name}`, {
