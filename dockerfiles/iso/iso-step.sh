@@ -8,7 +8,7 @@
 set -euo pipefail
 
 # Who this step runs as and what network it has (an unprivileged user, loopback only).
-echo "gopid1: sandbox: user $(id -un) (uid $(id -u)), network interfaces: $(echo $(ls /sys/class/net)), capabilities $(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status), no_new_privs $(sed -n 's/^NoNewPrivs:[[:space:]]*//p' /proc/self/status)"
+echo "gopid1: sandbox: user $(id -un) (uid $(id -u)), network interfaces: $(echo $(ls /sys/class/net)), capabilities $(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status), no_new_privs $(sed -n 's/^NoNewPrivs:[[:space:]]*//p' /proc/self/status), root $(awk '$5 == "/" { split($6, o, ","); print o[1]; exit }' /proc/self/mountinfo)"
 root=/iso/root
 rm -rf "$root" && mkdir -p "$root/boot/grub" /iso/out
 cp /iso/in/bzImage /iso/in/initramfs.cpio* "$root/boot/"

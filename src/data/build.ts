@@ -75,6 +75,7 @@ export async function buildDataDisk(context: StageContext, options: DataDiskBuil
         SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
       },
       limits: context.limits,
+      writable: ['/iso'],
       outputs: [{ path: '/iso/out', dest: scratch }],
       logFile: path.join(out.logs, 'data.log'),
       onLine: (line) => report({ kind: 'line', stage: 'data', line }),

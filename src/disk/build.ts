@@ -167,6 +167,7 @@ export async function buildDisk(context: StageContext, options: DiskBuildOptions
         ...(options.sizeMiB !== undefined ? { GOPID1_DISK_MIB: String(options.sizeMiB) } : {}),
       },
       limits: context.limits,
+      writable: ['/iso'],
       inputs: [await diskInput(options, kernel, initramfs, marker)],
       outputs: [{ path: '/iso/out', dest: scratch }],
       logFile: path.join(out.logs, 'disk.log'),

@@ -117,6 +117,7 @@ export async function convertDisk(context: StageContext, options: ConvertOptions
       cmd: ['convert-step'],
       env: { GOPID1_TARGET: options.target, GOPID1_FILE: options.file, GOPID1_DISK_BYTES: String(parts.bytes), SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
       limits: context.limits,
+      writable: ['/iso'],
       inputs: [{ path: '/iso', archive: () => packFiles([{ name: 'in/disk.head', data: parts.head }, { name: 'in/disk.tail', data: parts.tail }]) }],
       outputs: [{ path: `/iso/out/${options.file}`, dest: scratch }],
       logFile: path.join(out.logs, 'disk.log'),

@@ -8,9 +8,9 @@ import { connectionLost, engineError, engineLost, labelsFor, type Engine } from 
 
 /**
  * What every builder step runs without: capabilities (the steps run as the images' unprivileged user and need
- * none), gaining privileges through setuid files, and more processes than a parallel kernel compile makes. The root
- * filesystem stays writable: inputs are copied into it through the engine's archive API, which a read-only root
- * refuses.
+ * none), gaining privileges through setuid files, and more processes than a parallel kernel compile makes. A step
+ * that says which paths it writes (`writable`) also runs on a read-only root filesystem: the engine's archive API
+ * copies inputs into those paths' volumes, which a read-only root allows.
  */
 export const STEP_HARDENING = { CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], PidsLimit: 4096 } as const;
 
@@ -41,6 +41,12 @@ export interface StepOptions {
   image: string;
   cmd: string[];
   env?: Record<string, string>;
+  /**
+   * The paths the step writes. Given, the container's root filesystem is read-only: each of these is an anonymous
+   * volume (seeded from the image, labelled, removed with the container) and /tmp, unless listed, a tmpfs. Inputs
+   * and outputs must lie in them.
+   */
+  writable?: string[];
   /** Named volumes: volume name → mount point. */
   volumes?: Record<string, string>;
   /** "none" (default) for steps that only compile; "bridge" for steps that fetch. */
@@ -148,6 +154,15 @@ function lineWriter(splitter: LineSplitter): Writable {
   });
 }
 
+/** A read-only root filesystem with `writable` as anonymous volumes (copied from the image) and /tmp a tmpfs. */
+function readOnlyRoot(writable: string[], labels: Record<string, string>): Docker.HostConfig {
+  return {
+    ReadonlyRootfs: true,
+    Mounts: writable.map((target) => ({ Type: 'volume' as const, Source: '', Target: target, VolumeOptions: { NoCopy: false, Labels: labels, DriverConfig: { Name: 'local', Options: {} } } })),
+    ...(writable.includes('/tmp') ? {} : { Tmpfs: { '/tmp': 'rw,nosuid,nodev,mode=1777' } }),
+  };
+}
+
 /**
  * Runs one build step in a fresh container labelled `gopid1=<run id>` and `gopid1.role=<role>`: puts the
  * inputs in, streams output lines to `onLine` and the log file, waits for the exit code, takes the outputs
@@ -188,6 +203,7 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
           Binds: Object.entries(options.volumes ?? {}).map(([volume, target]) => `${volume}:${target}`),
           Init: true,
           ...STEP_HARDENING,
+          ...(options.writable ? readOnlyRoot(options.writable, labelsFor(engine, options.role)) : {}),
           ...(options.limits?.cpus !== undefined ? { NanoCpus: Math.round(options.limits.cpus * 1e9) } : {}),
           // No swap beyond the limit: a step that needs more fails with 137 instead of thrashing.
           ...(options.limits?.memoryBytes !== undefined ? { Memory: options.limits.memoryBytes, MemorySwap: options.limits.memoryBytes } : {}),

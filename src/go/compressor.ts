@@ -25,10 +25,13 @@ export function builderCompressor(context: StageContext, builder: BuilderImage, 
           '-c',
           // The same sandbox line as every step script prints (dockerfiles/*/*-step.sh): user, network, privileges.
           'echo "gopid1: sandbox: user $(id -un) (uid $(id -u)), network interfaces: $(echo $(ls /sys/class/net)), ' +
-          'capabilities $(sed -n \'s/^CapBnd:[[:space:]]*//p\' /proc/self/status), no_new_privs $(sed -n \'s/^NoNewPrivs:[[:space:]]*//p\' /proc/self/status)" && ' +
+          'capabilities $(sed -n \'s/^CapBnd:[[:space:]]*//p\' /proc/self/status), no_new_privs $(sed -n \'s/^NoNewPrivs:[[:space:]]*//p\' /proc/self/status), ' +
+            'root $(awk \'$5 == "/" { split($6, o, ","); print o[1]; exit }\' /proc/self/mountinfo)" && ' +
             `mkdir -p /tmp/out && ${compressorCommand(compression).join(' ')} < /tmp/in/initramfs.cpio > /tmp/out/initramfs.cpio${SUFFIX[compression]}`,
         ],
         limits: context.limits,
+        // Read-only but for /tmp, where the cpio goes in and the compressed one comes out.
+        writable: ['/tmp'],
         inputs: [{ path: '/tmp', archive: () => packFiles([{ name: 'in/initramfs.cpio', data: cpio }]) }],
         outputs: [{ path: '/tmp/out', dest: scratch }],
         logFile: path.join(context.out.logs, 'initramfs.log'),

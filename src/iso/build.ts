@@ -74,6 +74,7 @@ export async function buildIso(context: StageContext, options: IsoBuildOptions):
         SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
       },
       limits: context.limits,
+      writable: ['/iso'],
       inputs: [grubBootInput({ kernel, initramfs, initramfsFile }, options, marker)],
       outputs: [{ path: '/iso/out', dest: scratch }],
       logFile: path.join(out.logs, 'iso.log'),

@@ -56,6 +56,7 @@ export async function buildUki(context: StageContext, options: UkiBuildOptions):
       cmd: ['uki-step'],
       env: {},
       limits: context.limits,
+      writable: ['/iso'],
       inputs: [
         {
           path: '/iso',
