@@ -49,6 +49,8 @@ export interface StepOptions {
   writable?: string[];
   /** Named volumes: volume name → mount point. */
   volumes?: Record<string, string>;
+  /** Named volumes mounted read-only: volume name → mount point. */
+  readOnlyVolumes?: Record<string, string>;
   /** "none" (default) for steps that only compile; "bridge" for steps that fetch. */
   network?: 'none' | 'bridge';
   workingDir?: string;
@@ -200,7 +202,10 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
         Tty: false,
         HostConfig: {
           NetworkMode: options.network ?? 'none',
-          Binds: Object.entries(options.volumes ?? {}).map(([volume, target]) => `${volume}:${target}`),
+          Binds: [
+            ...Object.entries(options.volumes ?? {}).map(([volume, target]) => `${volume}:${target}`),
+            ...Object.entries(options.readOnlyVolumes ?? {}).map(([volume, target]) => `${volume}:${target}:ro`),
+          ],
           Init: true,
           ...STEP_HARDENING,
           ...(options.writable ? readOnlyRoot(options.writable, labelsFor(engine, options.role)) : {}),

@@ -11,6 +11,8 @@ import { checkStaticInit } from './elf.js';
 
 /** The Docker volume that keeps Go's module and build caches between runs, owned by the builder's unprivileged user. */
 export const GO_CACHE_VOLUME = 'gopid1-go-cache-10001';
+/** The module cache: written by the download step (with network) alone, read-only to the compile. */
+export const GO_MODCACHE_VOLUME = 'gopid1-go-modcache-10001';
 /** Earlier cache volumes, written by builders that ran as root: removed when the new one is made. */
 const LEGACY_GO_CACHE_VOLUMES = ['gopid1-go-cache'];
 
@@ -122,8 +124,9 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
   const { engine, report, signal, out } = context;
   const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
   const cacheVolume = options.useCache ? await ensureVolume(engine, GO_CACHE_VOLUME, 'go', { replaces: LEGACY_GO_CACHE_VOLUMES }) : undefined;
-  // Modules that are not vendored are fetched first by a step of their own, the only one with network; the
-  // compile never has any (GOPROXY=off). Without the cache volume the modules go through a volume of this run.
+  // Modules that are not vendored are fetched first by a step of their own, the only one with network, into the
+  // module cache alone; the compile never has any (GOPROXY=off) and reads that cache read-only. Without the cache
+  // volumes the modules go through a volume of this run, and the build cache stays in the compile's /tmp.
   const fetch = app.hasRequires && !app.vendored;
   const ldflags = goLdflags(options);
   const env: Record<string, string> = {
@@ -132,20 +135,17 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
     GOPID1_LDFLAGS: ldflags,
     SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
   };
-  const fetchEnv: Record<string, string> = {};
+  const fetchEnv: Record<string, string> = { GOCACHE: '/tmp/go-build' };
   for (const name of ['GOPROXY', 'GOPRIVATE', 'GONOPROXY', 'GONOSUMDB', 'GOSUMDB', 'GOINSECURE']) {
     const value = process.env[name];
     if (value !== undefined) fetchEnv[name] = value;
   }
-  const moduleVolume = fetch && !cacheVolume ? await createVolume(engine, 'go-modules') : undefined;
-  const volumes: Record<string, string> = {};
-  if (cacheVolume) {
-    volumes[cacheVolume] = '/cache';
-  } else {
-    env.GOCACHE = '/tmp/go-build';
-    if (moduleVolume) volumes[moduleVolume.name] = '/cache';
-    else env.GOMODCACHE = '/tmp/go-mod';
-  }
+  const runVolume = fetch && !cacheVolume ? await createVolume(engine, 'go-modules') : undefined;
+  const moduleVolume = !fetch ? undefined : cacheVolume ? await ensureVolume(engine, GO_MODCACHE_VOLUME, 'go') : runVolume?.name;
+  if (!cacheVolume) env.GOCACHE = '/tmp/go-build';
+  if (!moduleVolume) env.GOMODCACHE = '/tmp/go-mod';
+  const buildVolumes: Record<string, string> = cacheVolume ? { [cacheVolume]: '/cache' } : {};
+  const modules: Record<string, string> = moduleVolume ? { [moduleVolume]: '/modcache' } : {};
   const exclude = new Set(['.git', ...options.exclude]);
   const source = (): StepInput => ({ path: '/src', archive: () => packDirectory(app.dir, { skip: (relative) => exclude.has(relative) }) });
   const what = options.supervisor ? 'supervising init' : options.outName;
@@ -162,7 +162,7 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
         env: { ...env, ...fetchEnv },
         network: 'bridge',
         limits: context.limits,
-        volumes,
+        volumes: modules,
         inputs: [source()],
         logFile,
         onLine: (line) => report({ kind: 'line', stage: 'go', line }),
@@ -186,7 +186,8 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
       env: { ...env, GOPROXY: 'off' },
       network: 'none',
       limits: context.limits,
-      volumes,
+      volumes: buildVolumes,
+      readOnlyVolumes: modules,
       inputs: [source()],
       outputs: [{ path: '/out', dest: scratch }],
       logFile,
@@ -234,6 +235,6 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
     };
   } finally {
     await rm(scratch, { recursive: true, force: true });
-    await moduleVolume?.dispose();
+    await runVolume?.dispose();
   }
 }

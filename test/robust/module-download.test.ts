@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -47,6 +48,11 @@ describe('least privilege: only the module download has network, the compile has
     const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
     assert.equal(manifest.go.network, 'none');
     assert.equal(manifest.go.downloadNetwork, 'bridge');
+    // The download wrote the module cache volume, which the compile mounts read-only; the build cache is not its to write.
+    const inCache = (volume: string, file: string): string =>
+      execFileSync('docker', ['run', '--rm', '--network', 'none', '-v', `${volume}:/v:ro`, manifest.go.builder.id, 'sh', '-c', `ls /v/${file} 2>/dev/null || true`]).toString();
+    assert.match(inCache('gopid1-go-modcache-10001', `${modulePath}@v1.0.0`), /greet\.go/);
+    assert.equal(inCache('gopid1-go-cache-10001', `mod/${modulePath}@v1.0.0`), '');
 
     const booted = await runCli(['boot', out, '--expect', 'Hello from a downloaded module', '--timeout', '60']);
     assert.equal(booted.code, 0, booted.stderr);
