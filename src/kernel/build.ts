@@ -178,6 +178,8 @@ export async function buildKernel(context: StageContext, options: KernelBuildOpt
       cmd: ['kernel-step', 'configure', options.base === 'minimal' ? 'tinyconfig' : 'defconfig'],
       env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
       volumes: { [volume.name]: '/work' },
+      // Everything it writes is in the /work volume (and /tmp): the root filesystem is read-only.
+      writable: [],
       limits: context.limits,
       inputs,
       outputs: ['.config', 'gopid1-kconfig-deps', 'gopid1-kernelrelease'].map((name) => ({ path: `/work/build/${name}`, dest: scratch })),
@@ -205,6 +207,8 @@ export async function buildKernel(context: StageContext, options: KernelBuildOpt
       cmd: ['kernel-step', 'compile', String(options.jobs)],
       env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
       volumes: { [volume.name]: '/work' },
+      // Everything it writes is in the /work volume (and /tmp): the root filesystem is read-only.
+      writable: [],
       limits: context.limits,
       outputs: [{ path: '/work/build/arch/x86/boot/bzImage', dest: scratch }],
       logFile,
