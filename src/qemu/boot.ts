@@ -12,6 +12,7 @@ import { ConsoleWatcher, type ConsoleVerdict } from './console.js';
 import { defaultMemoryMiB, findOnPath, findOvmf, findQboot, findQemu, qemuArgs, resolveAccel, resolveMachine, type AccelChoice, type BootMedia, type Forward, type MachineChoice, type MachineType } from './command.js';
 import { fwCfgItems, type RuntimeConfig } from './config.js';
 import { metadataService, type MetadataCloud } from './metadata.js';
+import { outcomeOf } from './outcome.js';
 import { qmpCommand, QmpSession, type QmpEvent } from './qmp.js';
 
 /** How long an incomplete console line must stay unchanged before --expect may match it. */
@@ -181,9 +182,6 @@ function peakRss(pid: number | undefined): number | undefined {
   }
 }
 
-function exitDescription(verdict: Extract<ConsoleVerdict, { kind: 'init-exited' | 'app-exited' }>): string {
-  return verdict.signal !== undefined ? `was killed by signal ${verdict.signal}` : `exited with status ${verdict.status}`;
-}
 
 /**
  * Boots a kernel and initramfs in QEMU with the serial console on a pipe, and watches it: the N-th
@@ -357,87 +355,21 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     ...(watcher.kernelClockZeroAt !== undefined ? { kernelStartMs: watcher.kernelClockZeroAt } : {}),
     ...(watcher.initAt !== undefined ? { initMs: watcher.initAt } : {}),
   };
-  const lastLines = log.tail();
-
-  if (verdict?.kind === 'sampled') return { ...base, outcome: 'first-output' };
-  if (verdict?.kind === 'expected') return { ...base, outcome: 'expected', ...(watcher.expectedAt !== undefined ? { expectMs: watcher.expectedAt } : {}) };
-  if (aborted) {
-    const ended = verdict?.kind === 'app-exited' ? ` after the program ${exitDescription(verdict)}` : '';
-    throw interrupted('boot', qmpSocket ? `The machine was asked to power off (ACPI power button)${ended}; the console is in ${options.serialLog}.` : `QEMU was stopped; the console is in ${options.serialLog}.`);
-  }
-  if ((verdict?.kind === 'init-exited' || verdict?.kind === 'app-exited') && !timedOut) {
-    const exit = verdict.signal !== undefined ? { exitSignal: verdict.signal } : { exitStatus: verdict.status ?? 0 };
-    if (options.expect) {
-      throw new Gopid1Error('BOOT_FAILED', `the program ${exitDescription(verdict)} before ${options.expect} appeared on the console`, {
-        step: 'boot',
-        exitCode: verdict.status !== undefined && verdict.status !== 0 ? verdict.status : 1,
-        logTail: lastLines,
-        logFile: options.serialLog,
-        hint: verdict.kind === 'app-exited' ? 'The program ended, so the supervising init powered the machine off. Read the last console lines above for why.' : 'PID 1 ended, so the kernel stopped the machine. Read the last console lines above for why.',
-      });
-    }
-    return { ...base, outcome: 'exited', ...exit, ...(verdict.kind === 'app-exited' ? { cleanPowerOff: result.exitCode === 0 && !result.signal } : {}) };
-  }
-  if (watchdogFired !== undefined || verdict?.kind === 'watchdog') {
-    throw new Gopid1Error('WATCHDOG_RESET', `the machine's watchdog was not fed in time: it ${watchdogFired === undefined || watchdogFired === 'reset' ? 'reset the machine' : `fired (QEMU action ${watchdogFired})`}`, {
-      step: 'boot',
-      logTail: lastLines,
-      logFile: options.serialLog,
-      hint: 'The supervising init stopped feeding it: it hung, the program stayed unhealthy, or /run/gopid1/watchdog-stall exists. Read the console lines above; on a cloud the machine would reboot.',
-    });
-  }
-  if (verdict?.kind === 'panic') {
-    throw new Gopid1Error('KERNEL_PANIC', `the kernel panicked: ${verdict.message}`, {
-      step: 'boot',
-      logTail: lastLines,
-      logFile: options.serialLog,
-      hint: 'Read the console lines above. A kernel that cannot run the program usually lacks an option: add it with --kernel-fragment.',
-    });
-  }
-  if (timedOut) {
-    const waited = `${options.timeoutSeconds} s`;
-    throw new Gopid1Error('BOOT_TIMEOUT', options.expect ? `${options.expect} did not appear on the console within ${waited}` : `the machine was still running after ${waited}`, {
-      step: 'boot',
-      exitCode: 124,
-      logTail: lastLines.length > 0 ? lastLines : ['(the console printed nothing)'],
-      logFile: options.serialLog,
-      hint:
-        lastLines.length > 0
-          ? 'Check the last console lines above; raise --timeout if the program is just slow (software emulation is).'
-          : 'Nothing reached the serial console: check that the kernel has SERIAL_8250_CONSOLE and that the program writes to stdout.',
-    });
-  }
-  // Ctrl-C on a terminal reaches QEMU too (same process group), sometimes before it reaches us; QEMU then
-  // exits 0 saying "terminating on signal 2", which must not pass for a power-off.
-  if (result.signal === 'SIGINT' || result.signal === 'SIGTERM' || result.signal === 'SIGHUP' || /terminating on signal \d+/.test(String(result.stderr ?? ''))) {
-    throw interrupted('boot');
-  }
-  if (result.exitCode === 0 && !result.signal) {
-    if (options.expect) {
-      throw new Gopid1Error('BOOT_FAILED', `the machine powered off before ${options.expect} appeared on the console`, {
-        step: 'boot',
-        logTail: lastLines,
-        logFile: options.serialLog,
-        hint: 'The program shut the machine down; read the last console lines above.',
-      });
-    }
-    return { ...base, outcome: 'powered-off' };
-  }
-  const stderr = String(result.stderr ?? '');
-  const forward = /Could not set up host forwarding rule '([^']*)'/.exec(stderr);
-  if (forward) {
-    throw new Gopid1Error('BAD_INPUT', `QEMU could not forward ${forward[1]}: the host port is in use or not allowed`, {
-      step: 'boot',
-      logTail: stderr.split('\n').filter(Boolean).slice(-5),
-      hint: 'Pick another host port for --forward (ports below 1024 need root), or stop what listens on it.',
-    });
-  }
-  throw new Gopid1Error('BOOT_FAILED', `QEMU stopped with ${result.signal ? `signal ${result.signal}` : `exit code ${result.exitCode}`}`, {
-    step: 'boot',
-    command: [qemu, ...args].join(' '),
-    ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
-    logTail: [...String(result.stderr ?? '').split('\n').filter(Boolean).slice(-10), ...lastLines.slice(-10)],
-    logFile: options.serialLog,
-    hint: 'Read QEMU\'s message above; check that the kernel and initramfs are what `gopid1 build` wrote.',
-  });
+  return {
+    ...base,
+    ...outcomeOf({
+      verdict,
+      aborted,
+      timedOut,
+      poweredDown: qmpSocket !== undefined,
+      watchdogFired,
+      qemu: { exitCode: result.exitCode, signal: result.signal, stderr: String(result.stderr ?? '') },
+      expect: options.expect,
+      expectedAt: watcher.expectedAt,
+      timeoutSeconds: options.timeoutSeconds,
+      lastLines: log.tail(),
+      serialLog: options.serialLog,
+      command: [qemu, ...args],
+    }),
+  };
 }
