@@ -19,6 +19,7 @@ import { outputFormat, rawFileName, type OutputName } from './outputs/table.js';
 import type { OutputProduct } from './outputs/product.js';
 import { gatherHostFacts } from './plan/host.js';
 import { planBuild, type BuildOptions, type BuildPlan } from './plan/plan.js';
+import { specRecord, type BuildSpec } from './spec/spec.js';
 import { dockerfilesDir, supervisorDir } from './paths.js';
 import { silent, type Reporter } from './progress.js';
 import type { StageContext } from './stage.js';
@@ -37,6 +38,8 @@ export interface BuildResult {
 export interface RunOptions {
   onProgress?: Reporter;
   signal?: AbortSignal;
+  /** The spec the manifest records, so that `build --spec manifest.json` builds the same machine again. */
+  spec?: BuildSpec;
 }
 
 /** What a plan's inputs are on disk, checked before any container starts. */
@@ -134,11 +137,12 @@ async function packInitramfs(context: StageContext, plan: BuildPlan, { go, super
  * manifest.json to the out dir only when everything succeeded.
  */
 export async function build(options: BuildOptions & RunOptions): Promise<BuildResult> {
-  return executePlan(planBuild(options, await gatherHostFacts(options)), options);
+  const plan = planBuild(options, await gatherHostFacts(options));
+  return executePlan(plan, { ...options, spec: specRecord(options, plan.app.dir) });
 }
 
 /** Executes a plan: the kernel and the program(s) in parallel, each in its builder, then the initramfs, then the formats. */
-export async function executePlan(plan: BuildPlan, { onProgress, signal }: RunOptions = {}): Promise<BuildResult> {
+export async function executePlan(plan: BuildPlan, { onProgress, signal, spec }: RunOptions = {}): Promise<BuildResult> {
   const started = Date.now();
   const inputs = await checkInputs(plan);
   throwIfAborted(signal, 'build');
@@ -160,7 +164,7 @@ export async function executePlan(plan: BuildPlan, { onProgress, signal }: RunOp
     const machine = { ...files, uki, disk: diskOnce(context, plan, { ...files, uki }, rawFileName(plan.name)) };
     const products: [OutputName, OutputProduct][] = [];
     for (const name of plan.outputs) products.push([name, await outputFormat(name).produce(context, plan, machine)]);
-    const manifest = await assembleManifest(plan, { staging: out.staging, app: inputs.app, supervisor: inputs.supervisor, kernel, ...programs, initramfs, products: products.map(([, product]) => product) });
+    const manifest = await assembleManifest(plan, { staging: out.staging, app: inputs.app, supervisor: inputs.supervisor, kernel, ...programs, initramfs, products: products.map(([, product]) => product), ...(spec ? { spec } : {}) });
     throwIfAborted(signal, 'build');
     await out.commit(Object.values(manifest.artifacts).map((record) => record.file), manifest);
     const outputsMs = Object.fromEntries(products.map(([name, product]) => [name, product.durationMs]));

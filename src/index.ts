@@ -11,6 +11,8 @@ export type { VariantName } from './compare/variants.js';
 export { clean, type CleanOptions, type CleanResult } from './clean.js';
 export { pushAws, type PushAwsOptions, type PushAwsResult, type PushedImage } from './aws/push.js';
 export { runAws, type RunAwsOptions, type RunAwsResult } from './aws/run.js';
+export { readSpec, findSpec, specRecord, SPEC_FILES, type BuildSpec } from './spec/spec.js';
+export { SPEC_SCHEMA } from './spec/schema.js';
 export { verify, type VerifyOptions, type VerifyResult, type ArtifactComparison } from './verify.js';
 export { Gopid1Error, isGopid1Error, type ErrorCode } from './errors.js';
 export type { Manifest, ArtifactRecord } from './artifacts/manifest.js';

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Gopid1Error } from '../errors.js';
 import type { DataDiskBuildResult } from '../data/build.js';
+import type { BuildSpec } from '../spec/spec.js';
 import type { BuilderImage } from '../engine/images.js';
 import type { AppFacts, GoBuildResult } from '../go/build.js';
 import { compressorDescription } from '../initramfs/compress.js';
@@ -110,6 +111,8 @@ export interface Manifest {
   uki?: { builder: BuilderRecord };
   /** The build plan (planBuild): every setting, defaults resolved, without host paths. Absent in older manifests. */
   plan?: Record<string, unknown>;
+  /** The options the build was given (a spec: paths relative to the app directory); `build <app> --spec manifest.json` builds it again. */
+  spec?: BuildSpec;
 }
 
 export function builderRecord(image: BuilderImage): BuilderRecord {
@@ -133,6 +136,7 @@ export interface BuildParts {
   initramfs: InitramfsResult;
   data?: DataDiskBuildResult | undefined;
   products: OutputProduct[];
+  spec?: BuildSpec;
 }
 
 /** manifest.json of a build: the artifacts with their hashes, how each was made, and the plan. */
@@ -185,6 +189,7 @@ export async function assembleManifest(plan: BuildPlan, parts: BuildParts): Prom
     ...(parts.data ? { dataDisk: { builder: builderRecord(parts.data.builder), uuid: parts.data.uuid, mountpoint: '/data' as const } } : {}),
     ...Object.assign({}, ...parts.products.map((product) => product.sections)),
     plan: planRecord(plan),
+    ...(parts.spec ? { spec: parts.spec } : {}),
   };
 }
 

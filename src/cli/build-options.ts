@@ -1,7 +1,9 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { noSpaceError } from '../artifacts/out.js';
 import type { BuildOptions } from '../build.js';
+import { findSpec, readSpec } from '../spec/spec.js';
 import { Gopid1Error, isGopid1Error } from '../errors.js';
 import { formatNames } from '../outputs/table.js';
 import {
@@ -28,6 +30,7 @@ import { byteSize, collect, nonNegativeInteger, positiveInteger, positiveNumber 
 
 /** The flags that say what to build; `build`, `verify` and `compare` share them. Unset flags stay unset: the plan defaults them. */
 export interface BuildFlags {
+  spec?: string;
   name?: string;
   package?: string;
   kernelSource?: string;
@@ -194,6 +197,7 @@ export function addBuildOptions(command: Command): Command {
     .option('-j, --jobs <n>', 'parallel kernel compile jobs (default: CPU count, or --cpus rounded up)', positiveInteger('--jobs'))
     .option('--cpus <n>', 'CPUs each builder container may use (docker --cpus), e.g. 1.5', positiveNumber('--cpus'))
     .option('--memory-limit <size>', 'memory each builder container may use, no swap beyond (docker --memory), e.g. 2g', byteSize('--memory-limit'))
+    .option('--spec <file>', 'a machine spec: gopid1.yaml or .json (default: the one in the app dir, if any), or a build\'s manifest.json to build the same machine again; flags win over it (`gopid1 schema` prints its keys)')
     .option('--source-date-epoch <seconds>', 'timestamp for reproducible output (default: $SOURCE_DATE_EPOCH, the app dir\'s last commit, or 2024-01-01)', nonNegativeInteger('--source-date-epoch'));
 }
 
@@ -250,4 +254,16 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     sourceDateEpoch: flags.sourceDateEpoch,
   };
   return { app, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) };
+}
+
+/** The flags given on the command line: commander's defaults must not override a spec. */
+function givenFlags<T extends BuildFlags>(flags: T, command: Command): T {
+  return Object.fromEntries(Object.entries(flags).filter(([key]) => command.getOptionValueSource(key) !== 'default')) as T;
+}
+
+/** The build's options: the spec (--spec, else gopid1.yaml, .yml or .json in the app dir), then the flags given, which win. */
+export async function buildOptionsWithSpec(app: string, flags: BuildFlags, command: Command): Promise<BuildOptions> {
+  const file = flags.spec ?? (await findSpec(path.resolve(app)));
+  const spec = file !== undefined ? await readSpec(file, path.resolve(app)) : {};
+  return { ...spec, ...buildOptionsFrom(app, givenFlags(flags, command)) };
 }

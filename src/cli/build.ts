@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Manifest } from '../artifacts/manifest.js';
 import { build, type BuildResult } from '../build.js';
-import { addBuildOptions, addOutOption, buildFailure, buildOptionsFrom, type BuildFlags } from './build-options.js';
+import { addBuildOptions, addOutOption, buildFailure, buildOptionsWithSpec, type BuildFlags } from './build-options.js';
 import type { CommandContext } from './context.js';
 import { formatBytes, formatMiB, formatSeconds, table } from './output.js';
 import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
@@ -60,8 +60,9 @@ export function registerBuild(program: Command, context: CommandContext): void {
     .option('--no-cache', 'rebuild everything: no kernel from the cache, no Go build cache')
     .option('--force', 'write into an out dir that holds files gopid1 did not make (it still deletes only what it made)')
     .action(async (app: string, flags: BuildCommandFlags, command: Command) => {
+      const options = await buildOptionsWithSpec(app, flags, command).catch(buildFailure());
       const { result, mode } = await withProgress(command, (onProgress) =>
-        build({ ...buildOptionsFrom(app, flags), ...(flags.out !== undefined ? { out: flags.out } : {}), cache: flags.cache, ...(flags.force ? { force: true } : {}), onProgress, signal: context.signal }).catch(buildFailure(flags.out ?? DEFAULT_OUT_DIR)),
+        build({ ...options, ...(flags.out !== undefined ? { out: flags.out } : {}), cache: flags.cache, ...(flags.force ? { force: true } : {}), onProgress, signal: context.signal }).catch(buildFailure(flags.out ?? DEFAULT_OUT_DIR)),
       );
       if (mode === 'json') process.stdout.write(`${JSON.stringify({ ok: true, outDir: result.outDir, durations: result.durations, manifest: result.manifest }, null, 2)}\n`);
       else process.stdout.write(`${sizeTable(result)}\n`);

@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { compare, type CompareResult } from '../compare/compare.js';
 import { VARIANT_NAMES, type VariantName } from '../compare/variants.js';
 import type { AccelChoice } from '../qemu/command.js';
-import { addBuildOptions, addOutOption, buildFailure, buildOptionsFrom, type BuildFlags } from './build-options.js';
+import { addBuildOptions, addOutOption, buildFailure, buildOptionsWithSpec, type BuildFlags } from './build-options.js';
 import { nonNegativeInteger, positiveInteger, type CommandContext } from './context.js';
 import { formatBytes, formatMiB, table } from './output.js';
 import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
@@ -74,9 +74,10 @@ export function registerCompare(program: Command, context: CommandContext): void
     .addOption(new Option('--accel <accel>', 'QEMU acceleration: auto = KVM only when usable').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('--keep', 'keep the container images (gopid1-compare-<name>:<variant>)')
     .action(async (app: string, flags: CompareFlags, command: Command) => {
+      const options = await buildOptionsWithSpec(app, flags, command).catch(buildFailure());
       const { result, mode } = await withProgress(command, (onProgress) =>
         compare({
-          ...buildOptionsFrom(app, flags),
+          ...options,
           ...(flags.out !== undefined ? { out: flags.out } : {}),
           cache: flags.cache,
           variants: flags.variants,

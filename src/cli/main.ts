@@ -4,9 +4,11 @@ import { toolVersion } from '../paths.js';
 import { registerBoot } from './boot.js';
 import { registerBuild } from './build.js';
 import { registerClean } from './clean.js';
+import { registerDockerPlugin } from './docker-plugin.js';
 import { registerCompare } from './compare.js';
 import { registerPush } from './push.js';
 import { registerRun } from './run.js';
+import { registerSchema } from './schema.js';
 import { registerVerify } from './verify.js';
 import type { CommandContext } from './context.js';
 import { errorJson, exitCodeFor, formatError, signalExitCode, type GlobalFlags } from './output.js';
@@ -52,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
   registerPush(program, context);
   registerRun(program, context);
   registerClean(program, context);
+  registerDockerPlugin(program, context);
+  registerSchema(program, context);
 
   try {
     await program.parseAsync(argv);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ProgressEvent } from '../progress.js';
 import { verify, type VerifyResult } from '../verify.js';
-import { addBuildOptions, buildFailure, buildOptionsFrom, type BuildFlags } from './build-options.js';
+import { addBuildOptions, buildFailure, buildOptionsWithSpec, type BuildFlags } from './build-options.js';
 import type { CommandContext } from './context.js';
 import { table } from './output.js';
 import { withProgress } from './progress.js';
@@ -40,9 +40,10 @@ export function registerVerify(program: Command, context: CommandContext): void 
     .option('--against <manifest.json>', 'compare one fresh build with this manifest (and the files beside it)')
     .option('--keep', 'keep the build directories')
     .action(async (app: string, flags: VerifyFlags, command: Command) => {
+      const options = await buildOptionsWithSpec(app, flags, command).catch(buildFailure());
       const { result, mode } = await withProgress(command, (onEvent) =>
         verify({
-          ...buildOptionsFrom(app, flags),
+          ...options,
           ...(flags.against !== undefined ? { against: flags.against } : {}),
           keep: flags.keep ?? false,
           onProgress: (event: ProgressEvent, round: number) => onEvent(event.kind === 'line' ? event : { ...event, text: `[build ${round}] ${event.text}` }),
