@@ -74,6 +74,11 @@ export function isGopid1Error(error: unknown): error is Gopid1Error {
 }
 
 /** The error every stage throws when its AbortSignal fires (Ctrl-C, SIGTERM, or a caller's abort). */
+/** A BAD_INPUT error about input that is no build option (plan/check.ts badInput names the option's field). */
+export function refused(message: string, hint: string): Gopid1Error {
+  return new Gopid1Error('BAD_INPUT', message, { hint });
+}
+
 export function interrupted(step: string, hint = 'Nothing was written to the final paths; run the command again to start over.'): Gopid1Error {
   return new Gopid1Error('INTERRUPTED', `interrupted during ${step}`, { step, hint });
 }

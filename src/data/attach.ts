@@ -2,7 +2,7 @@ import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BOOT_DIR_PREFIX } from '../artifacts/leftovers.js';
-import { Gopid1Error } from '../errors.js';
+import { refused } from '../errors.js';
 import { DATA_TEMPLATE_MIB } from '../plan/runtime.js';
 import { probeDataDisk } from './probe.js';
 
@@ -19,14 +19,10 @@ export interface AttachedDataDisk {
 
 const MIB = 1024 * 1024;
 
-function bad(message: string, hint: string): Gopid1Error {
-  return new Gopid1Error('BAD_INPUT', message, { hint });
-}
-
 /** Makes `file` a blank sparse disk of `bytes`; never over an existing file. */
 async function createBlank(file: string, bytes: number): Promise<void> {
   const handle = await open(file, 'wx', 0o600).catch((error: NodeJS.ErrnoException) => {
-    throw bad(`cannot create the data disk ${file}: ${error.code ?? error.message}`, 'Give a path in a directory that exists and that you may write to.');
+    throw refused(`cannot create the data disk ${file}: ${error.code ?? error.message}`, 'Give a path in a directory that exists and that you may write to.');
   });
   try {
     await handle.truncate(bytes);
@@ -38,13 +34,13 @@ async function createBlank(file: string, bytes: number): Promise<void> {
 /** Checks an existing data disk file: raw, and ext4 or blank, never anything the machine would refuse to mount. */
 async function checkExisting(file: string): Promise<void> {
   const info = await stat(file);
-  if (!info.isFile()) throw bad(`--data-disk ${file} is not a file`, 'Give a raw disk image file (gopid1 makes it when it does not exist yet).');
+  if (!info.isFile()) throw refused(`--data-disk ${file} is not a file`, 'Give a raw disk image file (gopid1 makes it when it does not exist yet).');
   const { contents, bytes } = await probeDataDisk(file);
   if (contents === 'other') {
-    throw bad(`--data-disk ${file} holds neither an ext4 filesystem on the whole disk nor zeros (a partition table, another filesystem, or data): the machine would not mount it, and gopid1 never formats over data`, 'Give the <name>.data.img of `gopid1 build --data-disk`, a copy of it, an empty file (truncate -s 1G data.img), or a path that does not exist yet.');
+    throw refused(`--data-disk ${file} holds neither an ext4 filesystem on the whole disk nor zeros (a partition table, another filesystem, or data): the machine would not mount it, and gopid1 never formats over data`, 'Give the <name>.data.img of `gopid1 build --data-disk`, a copy of it, an empty file (truncate -s 1G data.img), or a path that does not exist yet.');
   }
   if (contents === 'blank' && bytes < DATA_TEMPLATE_MIB * MIB) {
-    throw bad(`--data-disk ${file} is blank and ${Math.floor(bytes / MIB)} MiB; the machine formats blank disks of at least ${DATA_TEMPLATE_MIB} MiB`, `Make it larger: truncate -s ${DATA_TEMPLATE_MIB}M ${file}`);
+    throw refused(`--data-disk ${file} is blank and ${Math.floor(bytes / MIB)} MiB; the machine formats blank disks of at least ${DATA_TEMPLATE_MIB} MiB`, `Make it larger: truncate -s ${DATA_TEMPLATE_MIB}M ${file}`);
   }
 }
 
@@ -74,10 +70,10 @@ export async function attachDataDisk(file: string | undefined, bytes: number | u
     return scratchDisk(bytes);
   }
   const resolved = path.resolve(file);
-  if (/\.(qcow2|vmdk|vhd|vhdx|vdi)$/i.test(resolved)) throw bad(`--data-disk ${file}: data disks are raw images`, 'Convert it with qemu-img convert -O raw, or give a raw file.');
+  if (/\.(qcow2|vmdk|vhd|vhdx|vdi)$/i.test(resolved)) throw refused(`--data-disk ${file}: data disks are raw images`, 'Convert it with qemu-img convert -O raw, or give a raw file.');
   const existed = await exists(resolved);
   if (existed) await checkExisting(resolved);
-  else if (bytes === undefined) throw bad(`--data-disk ${file} does not exist, and without the manifest of a --data-disk build gopid1 does not know its size`, 'Create it first (truncate -s 1G data.img), or boot the out dir of a build with --data-disk.');
+  else if (bytes === undefined) throw refused(`--data-disk ${file} does not exist, and without the manifest of a --data-disk build gopid1 does not know its size`, 'Create it first (truncate -s 1G data.img), or boot the out dir of a build with --data-disk.');
   else await createBlank(resolved, bytes);
   return { file: resolved, created: !existed, scratch: false, dispose: async () => {} };
 }

@@ -1,6 +1,6 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Gopid1Error } from '../errors.js';
+import { refused } from '../errors.js';
 import { envBlob, parseEnvAssignment, parseEnvFile, type EnvEntry } from '../plan/env.js';
 
 /**
@@ -36,21 +36,17 @@ export const MAX_SECRET_BYTES = 1024 * 1024;
 /** QEMU's pc machines have 32 fw_cfg file slots, which firmware uses too. */
 export const MAX_SECRETS = 16;
 
-function bad(message: string, hint: string): Gopid1Error {
-  return new Gopid1Error('BAD_INPUT', message, { hint });
-}
-
 async function secretOf(spec: string): Promise<{ name: string; file: string }> {
   const at = spec.indexOf('=');
   const name = spec.slice(0, at);
   const file = spec.slice(at + 1);
   if (at <= 0 || file === '' || !/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..') {
-    throw bad(`--secret ${JSON.stringify(spec)} is not NAME=FILE with a name of letters, digits, ., _ and -`, 'e.g. --secret db-password=./secrets/db.txt (the machine reads /run/secrets/db-password)');
+    throw refused(`--secret ${JSON.stringify(spec)} is not NAME=FILE with a name of letters, digits, ., _ and -`, 'e.g. --secret db-password=./secrets/db.txt (the machine reads /run/secrets/db-password)');
   }
-  if (SECRET_PREFIX.length + name.length > FW_CFG_NAME_MAX) throw bad(`--secret ${name}: the name is longer than ${FW_CFG_NAME_MAX - SECRET_PREFIX.length} characters`, 'Use a shorter name.');
+  if (SECRET_PREFIX.length + name.length > FW_CFG_NAME_MAX) throw refused(`--secret ${name}: the name is longer than ${FW_CFG_NAME_MAX - SECRET_PREFIX.length} characters`, 'Use a shorter name.');
   const info = await stat(file).catch(() => undefined);
-  if (!info?.isFile()) throw bad(`--secret ${name}: ${file} is not a file`, 'Give the path of a file holding the secret.');
-  if (info.size > MAX_SECRET_BYTES) throw bad(`--secret ${name}: ${file} is ${info.size} bytes, more than the ${MAX_SECRET_BYTES} a secret may be`, 'Secrets are small (keys, passwords, tokens); put larger data on a disk.');
+  if (!info?.isFile()) throw refused(`--secret ${name}: ${file} is not a file`, 'Give the path of a file holding the secret.');
+  if (info.size > MAX_SECRET_BYTES) throw refused(`--secret ${name}: ${file} is ${info.size} bytes, more than the ${MAX_SECRET_BYTES} a secret may be`, 'Secrets are small (keys, passwords, tokens); put larger data on a disk.');
   return { name, file: path.resolve(file) };
 }
 
@@ -59,7 +55,7 @@ export async function runtimeConfig(options: RuntimeConfigOptions, host: NodeJS.
   const env: EnvEntry[] = [];
   for (const file of options.envFiles ?? []) {
     const text = await readFile(file, 'utf8').catch((error: unknown) => {
-      throw bad(`--env-file ${file} cannot be read: ${error instanceof Error ? error.message : String(error)}`, 'Give the path of a file of KEY=VALUE lines.');
+      throw refused(`--env-file ${file} cannot be read: ${error instanceof Error ? error.message : String(error)}`, 'Give the path of a file of KEY=VALUE lines.');
     });
     env.push(...parseEnvFile(text, file, host));
   }
@@ -68,8 +64,8 @@ export async function runtimeConfig(options: RuntimeConfigOptions, host: NodeJS.
   const secrets = await Promise.all((options.secrets ?? []).map(secretOf));
   const names = secrets.map((secret) => secret.name);
   const twice = names.find((name, index) => names.indexOf(name) !== index);
-  if (twice !== undefined) throw bad(`--secret ${twice} is given twice`, 'Give each secret one name.');
-  if (secrets.length > MAX_SECRETS) throw bad(`${secrets.length} secrets are more than the ${MAX_SECRETS} a machine takes`, 'Put several values in one secret file.');
+  if (twice !== undefined) throw refused(`--secret ${twice} is given twice`, 'Give each secret one name.');
+  if (secrets.length > MAX_SECRETS) throw refused(`${secrets.length} secrets are more than the ${MAX_SECRETS} a machine takes`, 'Put several values in one secret file.');
   return env.length === 0 && secrets.length === 0 ? undefined : { env, secrets };
 }
 
@@ -95,7 +91,7 @@ export const USER_DATA_HEADER = '#gopid1';
 export async function userDataText(config: RuntimeConfig): Promise<string> {
   const lines = [USER_DATA_HEADER];
   for (const [key, value] of config.env) {
-    if (/[\r\n]/.test(value)) throw bad(`the value of ${key} spans lines, which instance user-data cannot carry`, 'Put it in a secret (--secret NAME=FILE) instead.');
+    if (/[\r\n]/.test(value)) throw refused(`the value of ${key} spans lines, which instance user-data cannot carry`, 'Put it in a secret (--secret NAME=FILE) instead.');
     lines.push(`${key}=${value}`);
   }
   for (const secret of config.secrets) lines.push(`secret:${secret.name}=${(await readFile(secret.file)).toString('base64')}`);
