@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ContentCache } from './artifacts/cache.js';
 import { assembleManifest, type Manifest } from './artifacts/manifest.js';
 import { noSpaceError, OutputDir } from './artifacts/out.js';
-import { connectEngine } from './engine/connect.js';
+import { connectEngine } from './engine/index.js';
 import { throwIfAborted } from './errors.js';
 import { buildGo, inspectApp, type AppFacts, type GoBuildResult } from './go/build.js';
 import { builderCompressor } from './go/compressor.js';

@@ -1,6 +1,5 @@
 import path from 'node:path';
-import type { Engine } from './engine/connect.js';
-import { ensureBuilderImage, type BuilderImage } from './engine/images.js';
+import type { BuilderImage, Engine } from './engine/index.js';
 import type { Reporter } from './progress.js';
 
 /**
@@ -13,9 +12,7 @@ export function stageBuilder(
 ): Promise<BuilderImage> {
   const { stage, series, report } = options;
   report({ kind: 'step', stage, text: `preparing the ${stage} builder image` });
-  return ensureBuilderImage(
-    engine,
-    {
+  return engine.ensureBuilderImage({
       name: stage,
       contextDir: path.join(options.dockerfilesDir, stage),
       // Config fragments go to each build as inputs: editing one must not rebuild a 2 GB image.

@@ -1,6 +1,5 @@
 import { ContentCache } from './artifacts/cache.js';
-import { cleanEngine, type CleanReport } from './engine/clean.js';
-import { connectEngine } from './engine/connect.js';
+import { type CleanReport, connectEngine } from './engine/index.js';
 import { removeDeadRunFiles } from './artifacts/leftovers.js';
 
 export interface CleanOptions {
@@ -19,7 +18,7 @@ export interface CleanResult extends CleanReport {
 /** Removes every container and volume a gopid1 run left behind (e.g. after kill -9), and caches on request. */
 export async function clean(options: CleanOptions = {}): Promise<CleanResult> {
   const engine = await connectEngine();
-  const report = await cleanEngine(engine, { cacheVolumes: options.cache ?? false, images: options.images ?? false });
+  const report = await engine.clean({ cacheVolumes: options.cache ?? false, images: options.images ?? false });
   const cache = new ContentCache();
   const leftovers = await removeDeadRunFiles({ cacheRoot: cache.root });
   if (options.cache) {

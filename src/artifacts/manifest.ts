@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Gopid1Error } from '../errors.js';
 import type { DataDiskBuildResult } from '../data/build.js';
 import type { BuildSpec } from '../spec/spec.js';
-import type { BuilderImage } from '../engine/images.js';
+import type { BuilderImage } from '../engine/index.js';
 import type { AppFacts, GoBuildResult } from '../go/build.js';
 import { compressorDescription } from '../initramfs/compress.js';
 import type { InitramfsResult } from '../initramfs/layout.js';

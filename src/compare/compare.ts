@@ -6,11 +6,7 @@ import { ContentCache, hashKey } from '../artifacts/cache.js';
 import { boot } from '../boot.js';
 import { build, type BuildOptions, type BuildResult } from '../build.js';
 import { stageBuilder } from '../builders.js';
-import { packDirectory } from '../engine/archive.js';
-import { labelsFor, type Engine, connectEngine } from '../engine/connect.js';
-import { runToFirstOutput } from '../engine/containers.js';
-import { buildImage, ensureBaseImage, imageSizes, removeImage, type ImageSizes } from '../engine/images.js';
-import { runStep } from '../engine/run.js';
+import { COMPARE_LABEL, connectEngine, type Engine, type ImageSizes, packDirectory } from '../engine/index.js';
 import { Gopid1Error, describeError, throwIfAborted } from '../errors.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import { dockerfilesDir } from '../paths.js';
@@ -91,14 +87,14 @@ async function writeAtomic(file: string, text: string): Promise<void> {
 /** The distroless-like root filesystem as a tar, made once per Debian base and kept in the cache. */
 async function distrolessRootfs(engine: Engine, options: { work: string; logFile: string; cache: ContentCache; sourceDateEpoch: number; report: Reporter; signal?: AbortSignal }): Promise<string> {
   const base = `debian:${DEFAULT_SERIES}`;
-  const baseId = await ensureBaseImage(engine, base, { logFile: options.logFile, ...(options.signal ? { signal: options.signal } : {}) });
+  const baseId = await engine.ensureBaseImage(base, { logFile: options.logFile, ...(options.signal ? { signal: options.signal } : {}) });
   const key = hashKey({ v: 1, baseId, script: DISTROLESS_ROOTFS_SCRIPT, epoch: options.sourceDateEpoch });
   const hit = await options.cache.get('compare-distroless', key);
   if (hit?.files['rootfs.tar']) return hit.files['rootfs.tar'];
   options.report({ kind: 'step', stage: 'compare', text: 'assembling the distroless-like root filesystem (apt-get in a container)' });
   const dest = path.join(options.work, 'distroless-rootfs');
   await mkdir(dest, { recursive: true });
-  await runStep(engine, {
+  await engine.runStep({
     role: 'compare-distroless-rootfs',
     title: 'compare: distroless rootfs',
     image: baseId,
@@ -145,19 +141,19 @@ async function buildVariant(
       await copyFile(await distrolessRootfs(engine, { work: context.work, logFile: context.logFile, cache: context.cache, sourceDateEpoch: manifest.sourceDateEpoch, report: context.report, ...(context.signal ? { signal: context.signal } : {}) }), path.join(dir, 'rootfs.tar'));
     } else if (variant === 'debian-slim') {
       base = `debian:${DEFAULT_SERIES}-slim`;
-      await ensureBaseImage(engine, base, progress);
+      await engine.ensureBaseImage(base, progress);
     }
     dockerfile = binaryDockerfile(variant, base);
   }
   await writeFile(path.join(dir, 'Dockerfile'), dockerfile);
   context.report({ kind: 'step', stage: 'compare', text: `building the ${variant} image` });
-  await buildImage(engine, {
+  await engine.buildImage({
     context: () => packDirectory(dir),
     tag: context.tag,
     what: `the ${variant} comparison image`,
     from: `${variant} (${VARIANT_DESCRIPTIONS[variant]})`,
     buildArgs: process.env.GOPROXY ? { GOPROXY: process.env.GOPROXY } : {},
-    labels: { ...labelsFor(engine, `compare-${variant}`), 'gopid1.compare': variant },
+    labels: { ...engine.labels(`compare-${variant}`), [COMPARE_LABEL]: variant },
     hint: variant === 'golang' ? 'The golang variant compiles the app inside the image: modules that are not vendored need a reachable module proxy.' : 'Check the engine with `docker info`.',
     progress,
   });
@@ -200,7 +196,7 @@ export async function compare(options: CompareOptions): Promise<CompareResult> {
       const tag = imageTag(manifest.name, name);
       await buildVariant(engine, name, { work, tag, program, build: built, appDir: options.app, logFile, cache, report, ...(options.signal ? { signal: options.signal } : {}) });
       report({ kind: 'step', stage: 'compare', text: `measuring the ${name} image (docker save, gzip)` });
-      const sizes = await imageSizes(engine, tag, options.signal);
+      const sizes = await engine.imageSizes(tag, options.signal);
       made.push({ name, tag, sizes, firstOutputMs: [], memoryBytes: [] });
       report({ kind: 'done', stage: 'compare', text: `${name} image built (${sizes.bytes} bytes)` });
     }
@@ -226,7 +222,7 @@ export async function compare(options: CompareOptions): Promise<CompareResult> {
       accelReason = booted.accelReason;
       for (const variant of made) {
         report({ kind: 'step', stage: 'compare', text: `run ${run} of ${runs}: the ${variant.name} container` });
-        const ran = await runToFirstOutput(engine, { image: variant.tag, role: `compare-${variant.name}`, network, windowMs, timeoutMs: 60_000, ...(options.signal ? { signal: options.signal } : {}) });
+        const ran = await engine.runToFirstOutput({ image: variant.tag, role: `compare-${variant.name}`, network, windowMs, timeoutMs: 60_000, ...(options.signal ? { signal: options.signal } : {}) });
         variant.firstOutputMs.push(ran.firstOutputMs);
         if (ran.peakMemoryBytes !== undefined) variant.memoryBytes.push(ran.peakMemoryBytes);
       }
@@ -283,7 +279,7 @@ export async function compare(options: CompareOptions): Promise<CompareResult> {
     if (!options.keep) {
       for (const variant of variants) {
         const tag = imageTag(manifest.name, variant);
-        await removeImage(engine, tag).catch((error: unknown) => {
+        await engine.removeImage(tag).catch((error: unknown) => {
           report({ kind: 'warning', stage: 'compare', text: `could not remove ${tag}: ${describeError(error)}` });
         });
       }

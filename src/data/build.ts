@@ -3,8 +3,7 @@ import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
 import { stageBuilder } from '../builders.js';
 import { derivedGuid } from '../disk/build.js';
-import type { BuilderImage } from '../engine/images.js';
-import { runStep } from '../engine/run.js';
+import type { BuilderImage } from '../engine/index.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
@@ -63,7 +62,7 @@ export async function buildDataDisk(context: StageContext, options: DataDiskBuil
   const scratch = await mkdtemp(path.join(out.staging, 'data-'));
   try {
     report({ kind: 'step', stage: 'data', text: `making the data disk (ext4, ${options.bytes / 2 ** 20} MiB)` });
-    await runStep(engine, {
+    await engine.runStep({
       role: 'data-make',
       title: 'data: make',
       image: builder.id,

@@ -2,9 +2,7 @@ import { mkdtemp, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
 import { stageBuilder } from '../builders.js';
-import type { BuilderImage } from '../engine/images.js';
-import { packFiles } from '../engine/archive.js';
-import { runStep, type StepInput } from '../engine/run.js';
+import { type BuilderImage, packFiles, type StepInput } from '../engine/index.js';
 import { Gopid1Error } from '../errors.js';
 import { grubBootInput } from '../iso/grub.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
@@ -149,7 +147,7 @@ export async function buildDisk(context: StageContext, options: DiskBuildOptions
   const scratch = await mkdtemp(path.join(out.staging, 'disk-'));
   try {
     report({ kind: 'step', stage: 'disk', text: `making the GPT disk (${boot === 'uki' ? 'UEFI, from the UKI' : 'BIOS + UEFI'})` });
-    await runStep(engine, {
+    await engine.runStep({
       role: 'disk-make',
       title: 'disk: make',
       image: builder.id,

@@ -2,9 +2,7 @@ import { mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
 import { stageBuilder } from '../builders.js';
-import { packFiles } from '../engine/archive.js';
-import type { BuilderImage } from '../engine/images.js';
-import { runStep } from '../engine/run.js';
+import { type BuilderImage, packFiles } from '../engine/index.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
@@ -110,7 +108,7 @@ export async function convertDisk(context: StageContext, options: ConvertOptions
   const scratch = await mkdtemp(path.join(out.staging, `${options.target}-`));
   try {
     report({ kind: 'step', stage: 'disk', text: `converting the disk to ${options.target}` });
-    await runStep(engine, {
+    await engine.runStep({
       role: `disk-${options.target}`,
       title: `disk: ${options.target}`,
       image: builder.id,

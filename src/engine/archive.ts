@@ -5,12 +5,8 @@ import { Readable } from 'node:stream';
 import tarFs from 'tar-fs';
 import tarStream from 'tar-stream';
 import { Gopid1Error } from '../errors.js';
+import { BUILDER_UID } from './labels.js';
 
-/**
- * Owner of everything gopid1 copies into a container: the builders' unprivileged user (`useradd --uid 10001
- * builder` in each builder's Dockerfile), so a step can read its inputs and replace them, whoever packed them.
- */
-export const BUILDER_UID = 10001;
 
 /** One file to put into a container. */
 export interface ArchiveFile {

@@ -1,5 +1,6 @@
 import os from 'node:os';
-import { HOST_LABEL, LABEL, PID_LABEL, engineError, type Engine } from './connect.js';
+import { engineError, type DockerSession } from './connect.js';
+import { BUILDER_LABEL, CACHE_LABEL, HOST_LABEL, LABEL, PID_LABEL } from './labels.js';
 
 export interface CleanReport {
   containers: number;
@@ -43,40 +44,40 @@ async function removed(remove: () => Promise<unknown>): Promise<number> {
  * builder images.
  * Runs still alive on this host keep theirs.
  */
-export async function cleanEngine(engine: Engine, options: { cacheVolumes: boolean; images: boolean }): Promise<CleanReport> {
+export async function cleanEngine(session: DockerSession, options: { cacheVolumes: boolean; images: boolean }): Promise<CleanReport> {
   const report: CleanReport = { containers: 0, volumes: 0, images: 0, skippedLive: 0 };
   try {
-    const containers = await engine.docker.listContainers({ all: true, filters: { label: [LABEL] } });
+    const containers = await session.docker.listContainers({ all: true, filters: { label: [LABEL] } });
     for (const info of containers) {
       if (ownedByLiveRun(info.Labels)) {
         report.skippedLive += 1;
         continue;
       }
-      report.containers += await removed(() => engine.docker.getContainer(info.Id).remove({ force: true, v: true }));
+      report.containers += await removed(() => session.docker.getContainer(info.Id).remove({ force: true, v: true }));
     }
-    const labels = [LABEL, ...(options.cacheVolumes ? ['gopid1.cache'] : [])];
+    const labels = [LABEL, ...(options.cacheVolumes ? [CACHE_LABEL] : [])];
     for (const label of labels) {
-      const { Volumes } = await engine.docker.listVolumes({ filters: { label: [label] } });
+      const { Volumes } = await session.docker.listVolumes({ filters: { label: [label] } });
       for (const volume of Volumes ?? []) {
         if (ownedByLiveRun(volume.Labels ?? undefined)) {
           report.skippedLive += 1;
           continue;
         }
-        report.volumes += await removed(() => engine.docker.getVolume(volume.Name).remove());
+        report.volumes += await removed(() => session.docker.getVolume(volume.Name).remove());
       }
     }
     // Images `gopid1 compare` made (labelled with their run, unlike builder images) whose run is gone.
-    for (const image of await engine.docker.listImages({ filters: { label: [LABEL] } })) {
+    for (const image of await session.docker.listImages({ filters: { label: [LABEL] } })) {
       if (ownedByLiveRun(image.Labels ?? undefined)) {
         report.skippedLive += 1;
         continue;
       }
-      report.images += await removed(() => engine.docker.getImage(image.Id).remove({ force: true }));
+      report.images += await removed(() => session.docker.getImage(image.Id).remove({ force: true }));
     }
     if (options.images) {
-      const images = await engine.docker.listImages({ filters: { label: ['gopid1.builder'] } });
+      const images = await session.docker.listImages({ filters: { label: [BUILDER_LABEL] } });
       for (const image of images) {
-        report.images += await removed(() => engine.docker.getImage(image.Id).remove({ force: true }));
+        report.images += await removed(() => session.docker.getImage(image.Id).remove({ force: true }));
       }
     }
   } catch (error) {

@@ -1,27 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import Docker from 'dockerode';
 import { Gopid1Error, describeError } from '../errors.js';
 import { withTimeout } from '../timeout.js';
 import { engineEndpoint } from './endpoint.js';
-
-/** The label every container and volume of gopid1 carries; its value is the run id. */
-export const LABEL = 'gopid1';
-/** The label that says what a container is for (e.g. "kernel-compile"). */
-export const ROLE_LABEL = 'gopid1.role';
+import { runLabels } from './labels.js';
 
 /** A local or tcp engine answers in milliseconds; an ssh:// engine needs a handshake first. */
 const PING_TIMEOUT_MS = 1500;
 const SSH_PING_TIMEOUT_MS = 10_000;
 
-/** A connection to one Docker engine, for one run of gopid1. */
-export interface Engine {
+/** A connection to one Docker engine, for one run of gopid1: what the functions of src/engine/ share. */
+export interface DockerSession {
   /** Identifies this run; the value of the `gopid1` label on everything it creates. */
   readonly runId: string;
   /** Where the engine lives, for messages: "unix:///var/run/docker.sock", "tcp://…", "ssh://…". */
   readonly endpoint: string;
   readonly serverVersion: string;
-  /** @internal dockerode stays inside src/engine/. */
   readonly docker: Docker;
 }
 
@@ -42,7 +36,7 @@ function endpointOf(): string {
  * Connects to the engine the docker CLI would use (engine/endpoint.ts: DOCKER_HOST, else the Docker context, else
  * the local socket; unix, tcp with TLS, or ssh) and pings it. Fails within ~2 s when nothing answers.
  */
-export async function connectEngine(options: { runId?: string } = {}): Promise<Engine> {
+export async function openSession(options: { runId?: string } = {}): Promise<DockerSession> {
   const found = engineEndpoint();
   const endpoint = found.url;
   const pingTimeout = endpoint.startsWith('ssh://') ? SSH_PING_TIMEOUT_MS : PING_TIMEOUT_MS;
@@ -77,12 +71,8 @@ export async function connectEngine(options: { runId?: string } = {}): Promise<E
   return { runId: options.runId ?? newRunId(), endpoint, serverVersion: version, docker };
 }
 
-/** Which process made a container: `gopid1 clean` leaves those of runs still alive on this host alone. */
-export const HOST_LABEL = 'gopid1.host';
-export const PID_LABEL = 'gopid1.pid';
-
-export function labelsFor(engine: Engine, role: string): Record<string, string> {
-  return { [LABEL]: engine.runId, [ROLE_LABEL]: role, [HOST_LABEL]: os.hostname(), [PID_LABEL]: String(process.pid) };
+export function labelsFor(session: DockerSession, role: string): Record<string, string> {
+  return runLabels(session.runId, role);
 }
 
 /**

@@ -3,8 +3,10 @@ import type Docker from 'dockerode';
 import { Gopid1Error, errnoIn, interrupted, withHint } from '../errors.js';
 import { LineSplitter } from '../lines.js';
 import { openLog } from '../logs.js';
+import { within, withTimeout } from '../timeout.js';
 import { extractArchive } from './archive.js';
-import { connectionLost, engineError, engineLost, labelsFor, type Engine } from './connect.js';
+import { connectionLost, engineError, engineLost, labelsFor, type DockerSession } from './connect.js';
+import { CACHE_LABEL } from './labels.js';
 
 /**
  * What every builder step runs without: capabilities (the steps run as the images' unprivileged user and need
@@ -113,17 +115,6 @@ export function stepFailure(
 const EXIT_POLL_MS = 2000;
 const INSPECT_TIMEOUT_MS = 10_000;
 
-/** `promise`, or `onTimeout()` after `ms`; the timer is cleared either way (and keeps Node alive meanwhile). */
-async function within<T, U>(promise: Promise<T>, ms: number, onTimeout: () => U): Promise<T | U> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))).then(onTimeout);
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * The container's exit code. `wait` is one long request, and dockerode never settles it when the connection
  * drops under it (the engine stopped, restarted or crashed): Node would then run out of work and end the run
@@ -140,9 +131,7 @@ async function exitCodeOf(container: Docker.Container, outputEnded: Promise<void
     const settled = await within(waited, EXIT_POLL_MS, () => undefined);
     if (settled && 'error' in settled) throw settled.error;
     if (settled) return settled.exitCode;
-    const { State: state } = await within(container.inspect(), INSPECT_TIMEOUT_MS, () => {
-      throw new Error(`the engine did not answer within ${INSPECT_TIMEOUT_MS / 1000} s`);
-    });
+    const { State: state } = await withTimeout(container.inspect(), INSPECT_TIMEOUT_MS, 'the engine did not answer');
     if (!state.Running && !state.Restarting) return state.ExitCode;
   }
 }
@@ -170,7 +159,7 @@ function readOnlyRoot(writable: string[], labels: Record<string, string>): Docke
  * inputs in, streams output lines to `onLine` and the log file, waits for the exit code, takes the outputs
  * out, and removes the container whatever happens (success, failure, abort).
  */
-export async function runStep(engine: Engine, options: StepOptions): Promise<StepResult> {
+export async function runStep(session: DockerSession, options: StepOptions): Promise<StepResult> {
   const { signal } = options;
   if (signal?.aborted) throw interrupted(options.title);
   const log = await openLog(options.logFile, { append: true });
@@ -191,11 +180,11 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
     connectionLost(error) ? engineLost(options.title, error) : engineError(`${options.title}: ${doing}`, error);
   try {
     try {
-      container = await engine.docker.createContainer({
+      container = await session.docker.createContainer({
         Image: options.image,
         Cmd: options.cmd,
         Env: Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`),
-        Labels: labelsFor(engine, options.role),
+        Labels: labelsFor(session, options.role),
         WorkingDir: options.workingDir,
         AttachStdout: true,
         AttachStderr: true,
@@ -208,7 +197,7 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
           ],
           Init: true,
           ...STEP_HARDENING,
-          ...(options.writable ? readOnlyRoot(options.writable, labelsFor(engine, options.role)) : {}),
+          ...(options.writable ? readOnlyRoot(options.writable, labelsFor(session, options.role)) : {}),
           ...(options.limits?.cpus !== undefined ? { NanoCpus: Math.round(options.limits.cpus * 1e9) } : {}),
           // No swap beyond the limit: a step that needs more fails with 137 instead of thrashing.
           ...(options.limits?.memoryBytes !== undefined ? { Memory: options.limits.memoryBytes, MemorySwap: options.limits.memoryBytes } : {}),
@@ -241,7 +230,7 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
         stream.on('close', resolve);
         stream.on('error', () => resolve());
       });
-      engine.docker.modem.demuxStream(stream, lineWriter(stdout), lineWriter(stderr));
+      session.docker.modem.demuxStream(stream, lineWriter(stdout), lineWriter(stderr));
       await container.start();
     } catch (error) {
       if (aborted) throw interrupted(options.title);
@@ -257,7 +246,7 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
       throw failed('lost the builder container', error);
     }
     // The attach stream can trail the exit by a moment; do not wait forever for it.
-    await Promise.race([streamDone, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    await within(streamDone, 2000, () => undefined);
     stdout.end();
     stderr.end();
     if (aborted || signal?.aborted) throw interrupted(options.title);
@@ -283,18 +272,25 @@ export async function runStep(engine: Engine, options: StepOptions): Promise<Ste
   }
 }
 
+/** A volume of one run. */
+export interface RunVolume {
+  name: string;
+  /** Removes it (a volume already gone is fine). */
+  dispose: () => Promise<void>;
+}
+
 /** A named volume labelled for this run; `dispose` removes it. */
-export async function createVolume(engine: Engine, role: string): Promise<{ name: string; dispose: () => Promise<void> }> {
-  const name = `gopid1-${role}-${engine.runId}`;
+export async function createVolume(session: DockerSession, role: string): Promise<RunVolume> {
+  const name = `gopid1-${role}-${session.runId}`;
   try {
-    await engine.docker.createVolume({ Name: name, Labels: labelsFor(engine, role) });
+    await session.docker.createVolume({ Name: name, Labels: labelsFor(session, role) });
   } catch (error) {
     throw engineError(`cannot create volume ${name}`, error);
   }
   return {
     name,
     dispose: async () => {
-      await engine.docker.getVolume(name).remove().catch(() => undefined);
+      await session.docker.getVolume(name).remove().catch(() => undefined);
     },
   };
 }
@@ -303,16 +299,16 @@ export async function createVolume(engine: Engine, role: string): Promise<{ name
  * A volume that outlives runs (e.g. the Go module and build cache), created on first use; the volumes it
  * `replaces` (an older layout of the same cache) are removed then, as far as no container still uses them.
  */
-export async function ensureVolume(engine: Engine, name: string, role: string, options: { replaces?: string[] } = {}): Promise<string> {
+export async function ensureVolume(session: DockerSession, name: string, role: string, options: { replaces?: string[] } = {}): Promise<string> {
   try {
-    await engine.docker.getVolume(name).inspect();
+    await session.docker.getVolume(name).inspect();
   } catch {
     try {
-      await engine.docker.createVolume({ Name: name, Labels: { 'gopid1.cache': role } });
+      await session.docker.createVolume({ Name: name, Labels: { [CACHE_LABEL]: role } });
     } catch (error) {
       throw engineError(`cannot create volume ${name}`, error);
     }
-    for (const old of options.replaces ?? []) await engine.docker.getVolume(old).remove().catch(() => undefined);
+    for (const old of options.replaces ?? []) await session.docker.getVolume(old).remove().catch(() => undefined);
   }
   return name;
 }

@@ -1,18 +1,16 @@
 import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { packDirectory } from '../engine/archive.js';
-import type { BuilderImage } from '../engine/images.js';
+import { BUILDER_UID, type BuilderImage, packDirectory, type StepInput } from '../engine/index.js';
 import { stageBuilder } from '../builders.js';
-import { createVolume, ensureVolume, runStep, type StepInput } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
 import { checkStaticInit } from './elf.js';
 
 /** The Docker volume that keeps Go's module and build caches between runs, owned by the builder's unprivileged user. */
-export const GO_CACHE_VOLUME = 'gopid1-go-cache-10001';
+export const GO_CACHE_VOLUME = `gopid1-go-cache-${BUILDER_UID}`;
 /** The module cache: written by the download step (with network) alone, read-only to the compile. */
-export const GO_MODCACHE_VOLUME = 'gopid1-go-modcache-10001';
+export const GO_MODCACHE_VOLUME = `gopid1-go-modcache-${BUILDER_UID}`;
 /** Earlier cache volumes, written by builders that ran as root: removed when the new one is made. */
 const LEGACY_GO_CACHE_VOLUMES = ['gopid1-go-cache'];
 
@@ -123,7 +121,7 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
   const { app } = options;
   const { engine, report, signal, out } = context;
   const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
-  const cacheVolume = options.useCache ? await ensureVolume(engine, GO_CACHE_VOLUME, 'go', { replaces: LEGACY_GO_CACHE_VOLUMES }) : undefined;
+  const cacheVolume = options.useCache ? await engine.ensureVolume(GO_CACHE_VOLUME, 'go', { replaces: LEGACY_GO_CACHE_VOLUMES }) : undefined;
   // Modules that are not vendored are fetched first by a step of their own, the only one with network, into the
   // module cache alone; the compile never has any (GOPROXY=off) and reads that cache read-only. Without the cache
   // volumes the modules go through a volume of this run, and the build cache stays in the compile's /tmp.
@@ -140,8 +138,8 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
     const value = process.env[name];
     if (value !== undefined) fetchEnv[name] = value;
   }
-  const runVolume = fetch && !cacheVolume ? await createVolume(engine, 'go-modules') : undefined;
-  const moduleVolume = !fetch ? undefined : cacheVolume ? await ensureVolume(engine, GO_MODCACHE_VOLUME, 'go') : runVolume?.name;
+  const runVolume = fetch && !cacheVolume ? await engine.createVolume('go-modules') : undefined;
+  const moduleVolume = !fetch ? undefined : cacheVolume ? await engine.ensureVolume(GO_MODCACHE_VOLUME, 'go') : runVolume?.name;
   if (!cacheVolume) env.GOCACHE = '/tmp/go-build';
   if (!moduleVolume) env.GOMODCACHE = '/tmp/go-mod';
   const buildVolumes: Record<string, string> = cacheVolume ? { [cacheVolume]: '/cache' } : {};
@@ -154,7 +152,7 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
   try {
     if (fetch) {
       report({ kind: 'step', stage: 'go', text: `downloading the modules ${app.module} requires` });
-      await runStep(engine, {
+      await engine.runStep({
         role: 'go-download',
         title: 'go: download modules',
         image: builder.id,
@@ -179,7 +177,7 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
       });
     }
     report({ kind: 'step', stage: 'go', text: `compiling ${options.supervisor ? 'the supervising init ' : ''}${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
-    await runStep(engine, {
+    await engine.runStep({
       role: options.supervisor ? 'go-build-supervisor' : 'go-build',
       title: options.supervisor ? 'go: build the supervising init' : 'go: build',
       image: builder.id,

@@ -1,8 +1,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { packFiles } from '../engine/archive.js';
-import type { BuilderImage } from '../engine/images.js';
-import { runStep } from '../engine/run.js';
+import { type BuilderImage, packFiles } from '../engine/index.js';
 import { compressorCommand, gzip9, SUFFIX, type Compressor } from '../initramfs/compress.js';
 import type { InitramfsCompression } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
@@ -16,7 +14,7 @@ export function builderCompressor(context: StageContext, builder: BuilderImage, 
   return async (cpio) => {
     const scratch = await mkdtemp(path.join(context.out.staging, 'initramfs-'));
     try {
-      await runStep(context.engine, {
+      await context.engine.runStep({
         role: 'initramfs-compress',
         title: `initramfs: ${compression}`,
         image: builder.id,

@@ -1,9 +1,8 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
-import type { BuilderImage } from '../engine/images.js';
+import type { BuilderImage } from '../engine/index.js';
 import { stageBuilder } from '../builders.js';
-import { runStep } from '../engine/run.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
@@ -59,7 +58,7 @@ export async function buildIso(context: StageContext, options: IsoBuildOptions):
   const scratch = await mkdtemp(path.join(out.staging, 'iso-'));
   try {
     report({ kind: 'step', stage: 'iso', text: `mastering the ISO (BIOS${options.uefi ? ' + UEFI' : ''})` });
-    await runStep(engine, {
+    await engine.runStep({
       role: 'iso-master',
       title: 'iso: master',
       image: builder.id,

@@ -1,5 +1,4 @@
-import type { StepInput } from '../engine/run.js';
-import { packFiles } from '../engine/archive.js';
+import { packFiles, type StepInput } from '../engine/index.js';
 
 /**
  * GRUB configuration of a gopid1 ISO. The early config is built into the GRUB images and finds this medium

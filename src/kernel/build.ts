@@ -3,10 +3,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { hashKey } from '../artifacts/cache.js';
 import { sha256, sha256File } from '../artifacts/files.js';
-import { packDirectory, packFiles, packLocalFile } from '../engine/archive.js';
-import type { BuilderImage } from '../engine/images.js';
+import { type BuilderImage, packDirectory, packFiles, packLocalFile } from '../engine/index.js';
 import { stageBuilder } from '../builders.js';
-import { createVolume, runStep } from '../engine/run.js';
 import { Gopid1Error, describeError } from '../errors.js';
 import type { PlannedFragment } from '../plan/plan.js';
 import { DEFAULT_SERIES, type KernelConfigBase } from '../plan/vocabulary.js';
@@ -153,7 +151,7 @@ export async function buildKernel(context: StageContext, options: KernelBuildOpt
     }
   }
 
-  const volume = await createVolume(engine, 'kernel');
+  const volume = await engine.createVolume('kernel');
   const scratch = await mkdtemp(path.join(out.staging, 'kernel-'));
   try {
     const inputs: { path: string; archive: () => Readable }[] = [
@@ -171,7 +169,7 @@ export async function buildKernel(context: StageContext, options: KernelBuildOpt
 
     const userFragments = options.fragments.filter((f) => f.origin === 'user').length;
     report({ kind: 'step', stage: 'kernel', text: `configuring (${options.base}${userFragments ? ` + ${userFragments} fragment(s)` : ''})` });
-    await runStep(engine, {
+    await engine.runStep({
       role: 'kernel-configure',
       title: 'kernel: configure',
       image: builder.id,
@@ -200,7 +198,7 @@ export async function buildKernel(context: StageContext, options: KernelBuildOpt
     report({ kind: 'step', stage: 'kernel', text: `compiling Linux ${release} with ${options.jobs} job(s)` });
     let compiled = 0;
     let lastReport = 0;
-    await runStep(engine, {
+    await engine.runStep({
       role: 'kernel-compile',
       title: 'kernel: compile',
       image: builder.id,

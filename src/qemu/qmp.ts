@@ -1,24 +1,23 @@
 import net from 'node:net';
 import { LineSplitter } from '../lines.js';
+import { withTimeout } from '../timeout.js';
 
 /**
  * Sends one command to QEMU's QMP socket (after the capabilities handshake) and resolves with its reply;
  * rejects on an error reply, a closed socket, or after `timeoutMs`.
  */
 export function qmpCommand(socketPath: string, command: string, timeoutMs = 3000): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const socket = net.createConnection(socketPath);
+  const socket = net.createConnection(socketPath);
+  const exchange = new Promise((resolve, reject) => {
     const pending = [JSON.stringify({ execute: 'qmp_capabilities' }), JSON.stringify({ execute: command })];
     let settled = false;
     const finish = (error: Error | undefined, value?: unknown): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
       socket.destroy();
       if (error) reject(error);
       else resolve(value);
     };
-    const timer = setTimeout(() => finish(new Error(`QMP ${command}: no answer within ${timeoutMs} ms`)), timeoutMs);
     const splitter = new LineSplitter((line) => {
       let message: { QMP?: unknown; return?: unknown; error?: { desc?: string } };
       try {
@@ -38,6 +37,7 @@ export function qmpCommand(socketPath: string, command: string, timeoutMs = 3000
     socket.on('error', (error) => finish(error));
     socket.on('close', () => finish(new Error(`QMP ${command}: QEMU closed the socket`)));
   });
+  return withTimeout(exchange, timeoutMs, `QMP ${command}: no answer`).finally(() => socket.destroy());
 }
 
 /** A QMP event QEMU sent (e.g. WATCHDOG, SHUTDOWN). */

@@ -1,9 +1,7 @@
 import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { stageBuilder } from '../builders.js';
-import { packFiles } from '../engine/archive.js';
-import type { BuilderImage } from '../engine/images.js';
-import { runStep } from '../engine/run.js';
+import { type BuilderImage, packFiles } from '../engine/index.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
 
@@ -49,7 +47,7 @@ export async function buildUki(context: StageContext, options: UkiBuildOptions):
   const scratch = await mkdtemp(path.join(out.staging, 'uki-'));
   try {
     report({ kind: 'step', stage: 'uki', text: 'making the Unified Kernel Image (systemd-stub)' });
-    await runStep(engine, {
+    await engine.runStep({
       role: 'uki-make',
       title: 'uki: make',
       image: builder.id,

@@ -3,9 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { connectEngine } from '../../src/engine/connect.js';
-import { ensureBuilderImage } from '../../src/engine/images.js';
-import { runStep } from '../../src/engine/run.js';
+import { connectEngine } from '../../src/engine/index.js';
 import { Gopid1Error } from '../../src/errors.js';
 import { e2ePrerequisites, leftovers, tempDir } from '../helpers/e2e.js';
 
@@ -23,24 +21,24 @@ describe('engine: builder images and steps', { skip }, () => {
     const dir = context(path.join(tempDir('image'), 'ctx'), `echo first-${Date.now()}`);
     const logFile = path.join(dir, '..', 'image.log');
     const spec = { name: 'testprobe', contextDir: dir, buildArgs: {}, baseImage: 'debian:trixie' };
-    const first = await ensureBuilderImage(engine, spec, { logFile });
+    const first = await engine.ensureBuilderImage(spec, { logFile });
     assert.equal(first.built, true);
-    const again = await ensureBuilderImage(engine, spec, { logFile });
+    const again = await engine.ensureBuilderImage(spec, { logFile });
     assert.equal(again.built, false);
     assert.equal(again.id, first.id);
     assert.equal(again.tag, first.tag);
     context(dir, `echo second-${Date.now()}`);
-    const changed = await ensureBuilderImage(engine, spec, { logFile });
+    const changed = await engine.ensureBuilderImage(spec, { logFile });
     assert.equal(changed.built, true);
     assert.notEqual(changed.tag, first.tag);
-    await engine.docker.getImage(first.tag).remove({ force: true });
-    await engine.docker.getImage(changed.tag).remove({ force: true });
+    await engine.removeImage(first.tag);
+    await engine.removeImage(changed.tag);
   });
 
   it('fails an image build on the build stream\'s error, showing the failing line', { timeout: 5 * 60_000 }, async () => {
     const engine = await connectEngine();
     const dir = context(path.join(tempDir('badimage'), 'ctx'), 'echo about-to-fail && exit 7');
-    await assert.rejects(ensureBuilderImage(engine, { name: 'testprobe', contextDir: dir, buildArgs: {}, baseImage: 'debian:trixie' }, { logFile: path.join(dir, '..', 'log') }), (error: unknown) => {
+    await assert.rejects(engine.ensureBuilderImage({ name: 'testprobe', contextDir: dir, buildArgs: {}, baseImage: 'debian:trixie' }, { logFile: path.join(dir, '..', 'log') }), (error: unknown) => {
       assert.ok(error instanceof Gopid1Error);
       assert.equal(error.code, 'IMAGE_BUILD_FAILED');
       assert.match(error.message, /returned a non-zero code: 7/);
@@ -54,7 +52,7 @@ describe('engine: builder images and steps', { skip }, () => {
     const lines: string[] = [];
     const logFile = path.join(tempDir('step'), 'step.log');
     await assert.rejects(
-      runStep(engine, {
+      engine.runStep({
         role: 'probe',
         title: 'probe: fail',
         image: 'debian:trixie',
@@ -85,7 +83,7 @@ describe('engine: builder images and steps', { skip }, () => {
       const engine = await connectEngine();
       assert.equal(engine.endpoint, `unix://${socket}`);
       const lines: string[] = [];
-      await runStep(engine, {
+      await engine.runStep({
         role: 'probe',
         title: 'probe: privileges',
         image: 'debian:trixie',

@@ -2,8 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { connectEngine } from '../../src/engine/connect.js';
-import { ensureBuilderImage } from '../../src/engine/images.js';
+import { connectEngine } from '../../src/engine/index.js';
 import { packageRoot } from '../../src/paths.js';
 import { DEFAULT_SERIES } from '../../src/plan/vocabulary.js';
 
@@ -34,9 +33,7 @@ export interface Moto {
  */
 export async function startMoto(logDir: string): Promise<Moto> {
   const engine = await connectEngine();
-  const image = await ensureBuilderImage(
-    engine,
-    { name: 'moto', contextDir: path.join(packageRoot, 'test', 'images', 'moto'), buildArgs: { SERIES: DEFAULT_SERIES }, baseImage: `debian:${DEFAULT_SERIES}` },
+  const image = await engine.ensureBuilderImage({ name: 'moto', contextDir: path.join(packageRoot, 'test', 'images', 'moto'), buildArgs: { SERIES: DEFAULT_SERIES }, baseImage: `debian:${DEFAULT_SERIES}` },
     { logFile: path.join(logDir, 'moto-image.log') },
   );
   const id = execFileSync('docker', ['run', '-d', '--rm', '--label', `gopid1=test-moto`, '--label', 'gopid1.role=test-moto', '-p', '127.0.0.1::5000', image.id]).toString().trim();

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import tarStream from 'tar-stream';
-import { BUILDER_UID, extractArchive, packDirectory, packFiles, unsafeEntryReason } from '../../src/engine/archive.js';
+import { extractArchive, packDirectory, packFiles, unsafeEntryReason } from '../../src/engine/archive.js';
+import { BUILDER_UID } from '../../src/engine/labels.js';
 import { Gopid1Error } from '../../src/errors.js';
 import { packageRoot } from '../../src/paths.js';
 

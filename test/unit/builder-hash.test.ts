@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { hashContext } from '../../src/engine/images.js';
+import { hashContext } from '../../src/engine/builder-images.js';
 
 describe('builder image identity', () => {
   it('follows the Dockerfile, its files and build args, but not what the context ignores (the kernel fragments)', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { binaryDockerfile, golangDockerfile, VARIANT_NAMES } from '../../src/compare/variants.js';
-import { memoryInUse } from '../../src/engine/containers.js';
+import { memoryInUse } from '../../src/engine/measure.js';
 
 describe('compare: container variants', () => {
   it('puts the same static binary in scratch, distroless (as nonroot) and debian-slim', () => {

@@ -1,8 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { Gopid1Error, interrupted } from '../errors.js';
 import { LineSplitter } from '../lines.js';
-import { engineError, labelsFor, type Engine } from './connect.js';
+import { within } from '../timeout.js';
+import { engineError, labelsFor, type DockerSession } from './connect.js';
 
 export interface FirstOutputOptions {
   image: string;
@@ -42,14 +45,14 @@ export function memoryInUse(stats: MemoryStats | undefined): number | undefined 
  * Runs an image the way `docker run` does and times it to the program's first output; then lets it run for
  * `windowMs` while the engine's stats stream samples its memory, and removes the container.
  */
-export async function runToFirstOutput(engine: Engine, options: FirstOutputOptions): Promise<FirstOutputRun> {
+export async function runToFirstOutput(session: DockerSession, options: FirstOutputOptions): Promise<FirstOutputRun> {
   if (options.signal?.aborted) throw interrupted(options.role);
   const started = performance.now();
   let container;
   try {
-    container = await engine.docker.createContainer({
+    container = await session.docker.createContainer({
       Image: options.image,
-      Labels: labelsFor(engine, options.role),
+      Labels: labelsFor(session, options.role),
       Tty: false,
       AttachStdout: true,
       AttachStderr: true,
@@ -74,7 +77,7 @@ export async function runToFirstOutput(engine: Engine, options: FirstOutputOptio
       splitter.push(chunk);
       resolveFirst();
     });
-    engine.docker.modem.demuxStream(attached, output, output);
+    session.docker.modem.demuxStream(attached, output, output);
 
     await container.start();
     let peak: number | undefined;
@@ -99,11 +102,8 @@ export async function runToFirstOutput(engine: Engine, options: FirstOutputOptio
       () => 'ended' as const,
       () => 'ended' as const,
     );
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
     const aborted = new Promise<'aborted'>((resolve) => options.signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));
-    const how = await Promise.race([first.then(() => 'output' as const), ended, timeout, aborted]);
-    clearTimeout(timer);
+    const how = await within(Promise.race([first.then(() => 'output' as const), ended, aborted]), options.timeoutMs, () => 'timeout' as const);
     if (how === 'aborted') throw interrupted(options.role);
     if (firstOutputAt === undefined) {
       throw new Gopid1Error('COMPARE_FAILED', how === 'ended' ? `a container of ${options.image} ended without printing anything` : `a container of ${options.image} printed nothing within ${options.timeoutMs / 1000} s`, {
@@ -112,7 +112,7 @@ export async function runToFirstOutput(engine: Engine, options: FirstOutputOptio
       });
     }
     // Keep it running for the memory window (a program that ends sooner just ends it early).
-    await Promise.race([new Promise((resolve) => setTimeout(resolve, options.windowMs)), ended, aborted]);
+    await within(Promise.race([ended, aborted]), options.windowMs, () => undefined);
     if (options.signal?.aborted) throw interrupted(options.role);
     splitter.end();
     return { firstOutputMs: firstOutputAt - started, firstLine, peakMemoryBytes: peak, memorySamples: samples };
@@ -124,3 +124,35 @@ export async function runToFirstOutput(engine: Engine, options: FirstOutputOptio
     await container.remove({ force: true }).catch(() => undefined);
   }
 }
+
+export interface ImageSizes {
+  /** What the engine reports (`docker images`): the unpacked size of all layers. */
+  bytes: number;
+  /** The `docker save` tar, as it would be shipped: uncompressed and gzip -6. */
+  savedBytes: number;
+  savedGzipBytes: number;
+}
+
+/**
+ * Measures an image: the engine's figure, and its `docker save` stream counted as it passes through gzip (half a
+ * minute for a toolchain image on two cores: an abort hangs up at once).
+ */
+export async function imageSizes(session: DockerSession, ref: string, signal?: AbortSignal): Promise<ImageSizes> {
+  const what = `measuring image ${ref}`;
+  if (signal?.aborted) throw interrupted(what);
+  try {
+    const info = await session.docker.getImage(ref).inspect();
+    const saved = (await session.docker.getImage(ref).get()) as unknown as Readable;
+    let savedBytes = 0;
+    let savedGzipBytes = 0;
+    const gzip = createGzip({ level: 6 });
+    gzip.on('data', (chunk: Buffer) => (savedGzipBytes += chunk.length));
+    saved.on('data', (chunk: Buffer) => (savedBytes += chunk.length));
+    await pipeline(saved, gzip, { signal });
+    return { bytes: info.Size, savedBytes, savedGzipBytes };
+  } catch (error) {
+    if (signal?.aborted) throw interrupted(what);
+    throw engineError(`cannot measure image ${ref}`, error);
+  }
+}
+
