@@ -16,7 +16,7 @@ import { boot, build, compare, type Manifest } from '../src/index.js';
 import { decompressorFragment } from '../src/kernel/fragments.js';
 import type { InitramfsCompression, KernelCompression } from '../src/plan/vocabulary.js';
 import { writeInitramfs } from '../src/initramfs/layout.js';
-import { GO_CACHE_VOLUME } from '../src/go/build.js';
+import { GO_CACHE_VOLUME } from '../src/go/go-build.js';
 import { packageRoot } from '../src/paths.js';
 import { resolveAccel, type MachineType } from '../src/qemu/command.js';
 import { benchFormats, withSection } from './formats.js';

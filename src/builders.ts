@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { BuilderImage, Engine } from './engine/index.js';
+import type { BuilderImage, Engine } from './engine/engine.js';
 import type { Reporter } from './progress.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { ContentCache } from './artifacts/cache.js';
 import type { OutputDir } from './artifacts/out.js';
-import type { Engine, StepLimits } from './engine/index.js';
+import type { Engine, StepLimits } from './engine/engine.js';
 import type { Reporter } from './progress.js';
 
 /** What every stage of a build is handed: one per build, made by `build()`. */

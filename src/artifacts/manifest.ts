@@ -1,13 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Gopid1Error } from '../errors.js';
-import type { DataDiskBuildResult } from '../data/build.js';
-import type { BuildSpec } from '../spec/spec.js';
-import type { BuilderImage } from '../engine/index.js';
-import type { AppFacts, GoBuildResult } from '../go/build.js';
+import type { DataDiskBuildResult } from '../data/data-build.js';
+import type { BuildSpec } from '../plan/spec-file.js';
+import type { BuilderImage } from '../engine/engine.js';
+import type { AppFacts, GoBuildResult } from '../go/go-build.js';
 import { compressorDescription } from '../initramfs/compress.js';
 import type { InitramfsResult } from '../initramfs/layout.js';
-import type { KernelBuildResult } from '../kernel/build.js';
+import type { KernelBuildResult } from '../kernel/kernel-build.js';
 import type { OutputProduct } from '../outputs/product.js';
 import { planRecord, type BuildPlan } from '../plan/plan.js';
 import type { DiskBoot, InitramfsCompression } from '../plan/vocabulary.js';

@@ -1,31 +1,33 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { noSpaceError } from '../artifacts/out.js';
-import type { BuildOptions } from '../build.js';
-import { findSpec, readSpec } from '../spec/spec.js';
-import { Gopid1Error, isGopid1Error } from '../errors.js';
-import { formatNames } from '../outputs/table.js';
 import {
+  type BuildOptions,
+  type Cloud,
   CLOUDS,
   DEFAULT_INITRAMFS_COMPRESSION,
   DEFAULT_KERNEL_SOURCE,
   DEFAULT_OUT_DIR,
+  DEFAULT_WATCHDOG_SECONDS,
   DISK_BOOTS,
+  type DiskBoot,
+  findSpec,
+  formatNames,
+  Gopid1Error,
   INIT_MODES,
+  type InitMode,
   INITRAMFS_COMPRESSIONS,
+  type InitramfsCompression,
+  isGopid1Error,
   KERNEL_COMPRESSIONS,
   KERNEL_CONFIG_BASES,
-  RESTART_POLICIES,
-  type Cloud,
-  type DiskBoot,
-  type InitMode,
-  type InitramfsCompression,
   type KernelCompression,
   type KernelConfigBase,
+  noSpaceError,
+  readSpec,
+  RESTART_POLICIES,
   type RestartPolicy,
-} from '../plan/vocabulary.js';
-import { DEFAULT_WATCHDOG_SECONDS } from '../plan/runtime.js';
+} from '../index.js';
 import { byteSize, collect, nonNegativeInteger, positiveInteger, positiveNumber } from './context.js';
 
 /** The flags that say what to build; `build`, `verify` and `compare` share them. Unset flags stay unset: the plan defaults them. */

@@ -3,7 +3,7 @@
  * The Docker CLI plugin's entry (docker-plugin.ts): the metadata call, or gopid1's CLI with the docker CLI's global
  * options turned into the environment gopid1 reads.
  */
-import { PLUGIN_METADATA, pluginInvocation } from './docker-plugin.js';
+import { PLUGIN_METADATA, pluginInvocation } from './docker-plugin-command.js';
 
 const invocation = pluginInvocation(process.argv.slice(2));
 if ('metadata' in invocation) {

@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { toolVersion } from '../paths.js';
-import { registerBoot } from './boot.js';
-import { registerBuild } from './build.js';
-import { registerClean } from './clean.js';
-import { registerDockerPlugin } from './docker-plugin.js';
-import { registerCompare } from './compare.js';
-import { registerPush } from './push.js';
-import { registerRun } from './run.js';
-import { registerSchema } from './schema.js';
-import { registerVerify } from './verify.js';
+import { toolVersion } from '../index.js';
+import { registerBoot } from './boot-command.js';
+import { registerBuild } from './build-command.js';
+import { registerClean } from './clean-command.js';
+import { registerDockerPlugin } from './docker-plugin-command.js';
+import { registerCompare } from './compare-command.js';
+import { registerPush } from './push-command.js';
+import { registerRun } from './run-command.js';
+import { registerSchema } from './schema-command.js';
+import { registerVerify } from './verify-command.js';
 import type { CommandContext } from './context.js';
 import { errorJson, exitCodeFor, formatError, signalExitCode, type GlobalFlags } from './output.js';
 

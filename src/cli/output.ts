@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { isGopid1Error } from '../errors.js';
+import { isGopid1Error } from '../index.js';
 
 /** How a command talks: a spinner on a terminal, plain lines when piped, one JSON document with --json. */
 export type OutputMode = 'tty' | 'plain' | 'json';

@@ -2,7 +2,7 @@ import { mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
 import { stageBuilder } from '../builders.js';
-import { type BuilderImage, packFiles } from '../engine/index.js';
+import { type BuilderImage, packFiles } from '../engine/engine.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';

@@ -1,10 +1,21 @@
 import { ensureBaseImage } from './base-image.js';
 import { ensureBuilderImage, type BuilderImage, type BuilderSpec } from './builder-images.js';
-import { cleanEngine, type CleanReport } from './clean.js';
+import { cleanEngine, type CleanReport } from './cleanup.js';
 import { labelsFor, openSession, type DockerSession } from './connect.js';
 import { buildImage, removeImage, type ImageBuild, type ImageProgress } from './image-build.js';
 import { imageSizes, runToFirstOutput, type FirstOutputOptions, type FirstOutputRun, type ImageSizes } from './measure.js';
-import { createVolume, ensureVolume, runStep, type RunVolume, type StepOptions, type StepResult } from './run.js';
+import { createVolume, ensureVolume, runStep, type RunVolume, type StepOptions, type StepResult } from './step.js';
+
+// What the rest of gopid1 may use of src/engine/ besides the Engine: the archive helpers that pack a step's inputs,
+// the label and uid constants, and the types of the Engine's arguments and results.
+export { newRunId } from './connect.js';
+export { packDirectory, packFiles, packLocalFile, type ArchiveFile } from './archive.js';
+export { BUILDER_UID, COMPARE_LABEL } from './labels.js';
+export type { BuilderImage, BuilderSpec } from './builder-images.js';
+export type { CleanReport } from './cleanup.js';
+export type { ImageBuild, ImageProgress } from './image-build.js';
+export type { FirstOutputOptions, FirstOutputRun, ImageSizes } from './measure.js';
+export type { RunVolume, StepInput, StepLimits, StepOptions, StepOutput, StepResult } from './step.js';
 
 /**
  * The container engine as the rest of gopid1 sees it: steps, images, volumes and measurements, never the client

@@ -11,7 +11,8 @@ export interface ImageProgress {
   signal?: AbortSignal;
 }
 
-interface ProgressEvent {
+/** One entry of the engine's build, pull or import stream. */
+interface StreamEntry {
   stream?: string;
   status?: string;
   progress?: string;
@@ -56,7 +57,7 @@ async function followProgress(session: DockerSession, stream: NodeJS.ReadableStr
         if (error) reject(error);
         else resolve();
       },
-      (event: ProgressEvent) => {
+      (event: StreamEntry) => {
         if (event.stream !== undefined) splitter.push(event.stream);
         if (event.status !== undefined) {
           const text = `${event.id ? `${event.id}: ` : ''}${event.status}`;

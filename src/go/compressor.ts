@@ -1,6 +1,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { type BuilderImage, packFiles } from '../engine/index.js';
+import { type BuilderImage, packFiles } from '../engine/engine.js';
 import { compressorCommand, gzip9, SUFFIX, type Compressor } from '../initramfs/compress.js';
 import type { InitramfsCompression } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';

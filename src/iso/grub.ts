@@ -1,4 +1,4 @@
-import { packFiles, type StepInput } from '../engine/index.js';
+import { packFiles, type StepInput } from '../engine/engine.js';
 
 /**
  * GRUB configuration of a gopid1 ISO. The early config is built into the GRUB images and finds this medium

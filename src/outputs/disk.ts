@@ -1,6 +1,6 @@
 import { copyFile } from 'node:fs/promises';
 import { artifactRecord, builderRecord } from '../artifacts/manifest.js';
-import { buildDisk, type DiskBuildResult } from '../disk/build.js';
+import { buildDisk, type DiskBuildResult } from '../disk/disk-build.js';
 import { convertDisk, type ConversionTarget } from '../disk/convert.js';
 import type { BuildPlan } from '../plan/plan.js';
 import type { StageContext } from '../stage.js';

@@ -1,5 +1,5 @@
 import { artifactRecord, builderRecord } from '../artifacts/manifest.js';
-import { buildIso } from '../iso/build.js';
+import { buildIso } from '../iso/iso-build.js';
 import type { BuildPlan } from '../plan/plan.js';
 import type { StageContext } from '../stage.js';
 import type { MachineFiles, OutputProduct } from './product.js';

@@ -1,6 +1,6 @@
 import type { Manifest } from '../artifacts/manifest.js';
-import type { DiskBuildResult } from '../disk/build.js';
-import type { UkiBuildResult } from '../uki/build.js';
+import type { DiskBuildResult } from '../disk/disk-build.js';
+import type { UkiBuildResult } from '../uki/uki-build.js';
 
 /** The machine every format is made from: files in the out dir's staging directory. */
 export interface MachineFiles {

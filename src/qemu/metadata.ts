@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { METADATA_ITEM, userDataText, type FwCfgItem, type RuntimeConfig } from './config.js';
+import { METADATA_ITEM, userDataText, type FwCfgItem, type RuntimeConfig } from './run-config.js';
 
 /**
  * An emulated cloud metadata service, for `gopid1 boot --metadata-server`: the machine reads its user-data from

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { connectEngine } from '../../src/engine/index.js';
+import { connectEngine } from '../../src/engine/engine.js';
 import { Gopid1Error } from '../../src/errors.js';
 import { e2ePrerequisites, leftovers, tempDir } from '../helpers/e2e.js';
 

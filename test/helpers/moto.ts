@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { connectEngine } from '../../src/engine/index.js';
+import { connectEngine } from '../../src/engine/engine.js';
 import { packageRoot } from '../../src/paths.js';
 import { DEFAULT_SERIES } from '../../src/plan/vocabulary.js';
 

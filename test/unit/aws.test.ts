@@ -6,9 +6,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { aggregateChecksum, blockChecksum, dataBlocks, EBS_BLOCK_BYTES, volumeGiB } from '../../src/aws/blocks.js';
 import { awsFailure, regionName } from '../../src/aws/clients.js';
-import { ec2BootMode, imageName, pushAws } from '../../src/aws/push.js';
+import { ec2BootMode, imageName, pushAws } from '../../src/aws/push-ami.js';
 import { isGopid1Error } from '../../src/errors.js';
-import { consoleDelta } from '../../src/aws/run.js';
+import { consoleDelta } from '../../src/aws/run-instance.js';
 import type { Manifest } from '../../src/index.js';
 
 async function collect(file: string) {

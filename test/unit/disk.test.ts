@@ -3,7 +3,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, readSync, statSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { assembleDisk, derivedGuid, parseLayout, writeBiosBootCode } from '../../src/disk/build.js';
+import { assembleDisk, derivedGuid, parseLayout, writeBiosBootCode } from '../../src/disk/disk-build.js';
 import { fixVhdFooter, fixVmdkCid } from '../../src/disk/convert.js';
 import { diskArgs } from '../../src/qemu/command.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pluginDir, pluginInvocation, pluginScript } from '../../src/cli/docker-plugin.js';
+import { pluginDir, pluginInvocation, pluginScript } from '../../src/cli/docker-plugin-command.js';
 
 describe('the Docker CLI plugin: what the docker CLI runs it with', () => {
   it('answers the metadata call', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { earlyConfig, grubConfig, grubKernelArguments } from '../../src/iso/grub.js';
 import { GRUB_CHUNK, makeHybrid, padToChunk, readElTorito } from '../../src/iso/hybrid.js';
-import { volumeId } from '../../src/iso/build.js';
+import { volumeId } from '../../src/iso/iso-build.js';
 import { isoFileName } from '../../src/outputs/table.js';
 import { kernelCmdline } from '../../src/plan/vocabulary.js';
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Gopid1Error } from '../../src/errors.js';
-import { configProblemsError, parseConfig, parseFragment, parseKconfigFacts, verifyConfig } from '../../src/kernel/config.js';
+import { configProblemsError, parseConfig, parseFragment, parseKconfigFacts, verifyConfig } from '../../src/kernel/kconfig.js';
 import { dockerfilesDir } from '../../src/paths.js';
 
 const facts = parseKconfigFacts(

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { isGopid1Error } from '../../src/errors.js';
 import { envBlob, parseEnvAssignment, parseEnvFile } from '../../src/plan/env.js';
-import { fwCfgItems, MAX_SECRET_BYTES, runtimeConfig, userDataText } from '../../src/qemu/config.js';
+import { fwCfgItems, MAX_SECRET_BYTES, runtimeConfig, userDataText } from '../../src/qemu/run-config.js';
 import { httpAnswer, metadataService, respond, sessionToken } from '../../src/qemu/metadata.js';
 import { qemuArgs } from '../../src/qemu/command.js';
 

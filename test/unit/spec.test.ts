@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { isGopid1Error } from '../../src/errors.js';
-import { findSpec, readSpec, specRecord } from '../../src/spec/spec.js';
-import { SPEC_SCHEMA } from '../../src/spec/schema.js';
+import { findSpec, readSpec, specRecord } from '../../src/plan/spec-file.js';
+import { SPEC_SCHEMA } from '../../src/plan/spec-schema.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-spec-'));
 let count = 0;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Manifest } from '../../src/artifacts/manifest.js';
-import { compareArtifacts, describeOffset, firstDifference, packageChanges } from '../../src/verify.js';
+import { compareArtifacts, describeOffset, firstDifference, packageChanges } from '../../src/api/verify.js';
 
 function manifest(artifacts: Partial<Record<'bzImage' | 'init' | 'initramfs' | 'kernelConfig' | 'iso', { file: string; sha256: string }>>): Manifest {
   const filled = Object.fromEntries(Object.entries(artifacts).map(([k, v]) => [k, { ...v, bytes: 0 }]));

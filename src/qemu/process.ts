@@ -10,7 +10,7 @@ import { LineSplitter } from '../lines.js';
 import { openLog } from '../logs.js';
 import { ConsoleWatcher, type ConsoleVerdict } from './console.js';
 import { defaultMemoryMiB, findOnPath, findOvmf, findQboot, findQemu, qemuArgs, resolveAccel, resolveMachine, type AccelChoice, type BootMedia, type Forward, type MachineChoice, type MachineType } from './command.js';
-import { fwCfgItems, type RuntimeConfig } from './config.js';
+import { fwCfgItems, type RuntimeConfig } from './run-config.js';
 import { metadataService, type MetadataCloud } from './metadata.js';
 import { outcomeOf } from './outcome.js';
 import { qmpCommand, QmpSession, type QmpEvent } from './qmp.js';

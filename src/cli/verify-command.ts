@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import type { ProgressEvent } from '../progress.js';
-import { verify, type VerifyResult } from '../verify.js';
+import { type ProgressEvent, verify, type VerifyResult } from '../index.js';
 import { addBuildOptions, buildFailure, buildOptionsWithSpec, type BuildFlags } from './build-options.js';
 import type { CommandContext } from './context.js';
 import { table } from './output.js';
-import { withProgress } from './progress.js';
+import { withProgress } from './progress-view.js';
 
 interface VerifyFlags extends BuildFlags {
   against?: string;

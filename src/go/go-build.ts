@@ -1,6 +1,6 @@
 import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { BUILDER_UID, type BuilderImage, packDirectory, type StepInput } from '../engine/index.js';
+import { BUILDER_UID, type BuilderImage, packDirectory, type StepInput } from '../engine/engine.js';
 import { stageBuilder } from '../builders.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';

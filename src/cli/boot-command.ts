@@ -1,9 +1,16 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { boot, type BootResult } from '../boot.js';
-import { formatNames, type OutputName } from '../outputs/table.js';
-import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
-import { DISK_BUSES, type AccelChoice, type DiskBus, type MachineChoice } from '../qemu/command.js';
+import {
+  type AccelChoice,
+  boot,
+  type BootResult,
+  DEFAULT_OUT_DIR,
+  DISK_BUSES,
+  type DiskBus,
+  formatNames,
+  type MachineChoice,
+  type OutputName,
+} from '../index.js';
 import { collect, globalFlags, positiveInteger, positiveNumber, type CommandContext } from './context.js';
 import { formatSeconds, outputMode } from './output.js';
 

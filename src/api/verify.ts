@@ -1,12 +1,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { readManifest, type BuilderRecord, type Manifest } from './artifacts/manifest.js';
+import { readManifest, type BuilderRecord, type Manifest } from '../artifacts/manifest.js';
 import { executePlan, type BuildOptions } from './build.js';
-import { gatherHostFacts } from './plan/host.js';
-import { planBuild } from './plan/plan.js';
-import { Gopid1Error } from './errors.js';
-import type { ProgressEvent } from './progress.js';
+import { gatherHostFacts } from '../plan/host.js';
+import { planBuild } from '../plan/plan.js';
+import { Gopid1Error } from '../errors.js';
+import type { ProgressEvent } from '../progress.js';
 
 export interface VerifyOptions extends Omit<BuildOptions, 'out' | 'cache'> {
   signal?: AbortSignal;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SPEC_SCHEMA } from '../spec/schema.js';
+import { SPEC_SCHEMA } from '../index.js';
 import type { CommandContext } from './context.js';
 
 /** `gopid1 schema`: the JSON Schema of a machine spec, for editors (e.g. a yaml-language-server modeline). */

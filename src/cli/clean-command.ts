@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { clean } from '../clean.js';
+import { clean } from '../index.js';
 import { globalFlags, type CommandContext } from './context.js';
 import { outputMode } from './output.js';
 

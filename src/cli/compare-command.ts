@@ -1,13 +1,17 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { compare, type CompareResult } from '../compare/compare.js';
-import { VARIANT_NAMES, type VariantName } from '../compare/variants.js';
-import type { AccelChoice } from '../qemu/command.js';
+import {
+  type AccelChoice,
+  compare,
+  type CompareResult,
+  DEFAULT_OUT_DIR,
+  VARIANT_NAMES,
+  type VariantName,
+} from '../index.js';
 import { addBuildOptions, addOutOption, buildFailure, buildOptionsWithSpec, type BuildFlags } from './build-options.js';
 import { nonNegativeInteger, positiveInteger, type CommandContext } from './context.js';
 import { formatBytes, formatMiB, table } from './output.js';
-import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
-import { withProgress } from './progress.js';
+import { withProgress } from './progress-view.js';
 
 interface CompareFlags extends BuildFlags {
   out?: string;

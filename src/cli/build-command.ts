@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
-import type { Manifest } from '../artifacts/manifest.js';
-import { build, type BuildResult } from '../build.js';
+import { build, type BuildResult, DEFAULT_OUT_DIR, type Manifest, OUTPUT_FORMATS } from '../index.js';
 import { addBuildOptions, addOutOption, buildFailure, buildOptionsWithSpec, type BuildFlags } from './build-options.js';
 import type { CommandContext } from './context.js';
 import { formatBytes, formatMiB, formatSeconds, table } from './output.js';
-import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
-import { withProgress } from './progress.js';
-import { OUTPUT_FORMATS } from '../outputs/table.js';
+import { withProgress } from './progress-view.js';
 
 interface BuildCommandFlags extends BuildFlags {
   out?: string;

@@ -3,17 +3,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ContentCache, hashKey } from '../artifacts/cache.js';
-import { boot } from '../boot.js';
-import { build, type BuildOptions, type BuildResult } from '../build.js';
+import { boot } from './boot.js';
+import { build, type BuildOptions, type BuildResult } from './build.js';
 import { stageBuilder } from '../builders.js';
-import { COMPARE_LABEL, connectEngine, type Engine, type ImageSizes, packDirectory } from '../engine/index.js';
+import { COMPARE_LABEL, connectEngine, type Engine, type ImageSizes, packDirectory } from '../engine/engine.js';
 import { Gopid1Error, describeError, throwIfAborted } from '../errors.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import { dockerfilesDir } from '../paths.js';
 import { silent, type Reporter } from '../progress.js';
 import { findQemu, type AccelChoice } from '../qemu/command.js';
-import { renderMarkdown, renderSvg, stats, type CompareReport, type ContainerFigures, type Stats } from './report.js';
-import { DISTROLESS_ROOTFS_SCRIPT, VARIANT_DESCRIPTIONS, VARIANT_NAMES, binaryDockerfile, golangDockerfile, type VariantName } from './variants.js';
+import { renderMarkdown, renderSvg, stats, type CompareReport, type ContainerFigures, type Stats } from '../compare/report.js';
+import { DISTROLESS_ROOTFS_SCRIPT, VARIANT_DESCRIPTIONS, VARIANT_NAMES, binaryDockerfile, golangDockerfile, type VariantName } from '../compare/variants.js';
 
 export interface CompareOptions extends Omit<BuildOptions, 'onProgress' | 'signal'> {
   /** Which container images to build and measure (default: all four). */

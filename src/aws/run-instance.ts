@@ -22,8 +22,8 @@ import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
 import { silent, type Reporter } from '../progress.js';
 import { ConsoleWatcher, toRegExp, type ConsoleVerdict } from '../qemu/console.js';
 import { awsClients, awsFailure, type AwsClientOptions } from './clients.js';
-import { findImage, MANIFEST_TAG } from './push.js';
-import { runtimeConfig, userDataText, type RuntimeConfigOptions } from '../qemu/config.js';
+import { findImage, MANIFEST_TAG } from './push-ami.js';
+import { runtimeConfig, userDataText, type RuntimeConfigOptions } from '../qemu/run-config.js';
 
 export interface RunAwsOptions extends AwsClientOptions, RuntimeConfigOptions {
   /** An out dir whose build was pushed (its AMI is found by the manifest's tag), or an AMI id. Default dist. */

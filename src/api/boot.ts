@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readManifest, type Manifest } from './artifacts/manifest.js';
-import { Gopid1Error } from './errors.js';
-import { bootMethodOf, formatsBuilt, outputFormat, provides, type OutputName } from './outputs/table.js';
-import { bootMachine, type BootResult } from './qemu/boot.js';
-import { DEFAULT_OUT_DIR, kernelCmdline } from './plan/vocabulary.js';
-import { diskImageFormat, parseForward, type AccelChoice, type BootMedia, type DiskBus, type MachineChoice } from './qemu/command.js';
-import { runtimeConfig } from './qemu/config.js';
-import { attachDataDisk, type AttachedDataDisk } from './data/attach.js';
-import { toRegExp } from './qemu/console.js';
+import { readManifest, type Manifest } from '../artifacts/manifest.js';
+import { Gopid1Error } from '../errors.js';
+import { bootMethodOf, formatsBuilt, outputFormat, provides, type OutputName } from '../outputs/table.js';
+import { bootMachine, type BootResult } from '../qemu/process.js';
+import { DEFAULT_OUT_DIR, kernelCmdline } from '../plan/vocabulary.js';
+import { diskImageFormat, parseForward, type AccelChoice, type BootMedia, type DiskBus, type MachineChoice } from '../qemu/command.js';
+import { runtimeConfig } from '../qemu/run-config.js';
+import { attachDataDisk, type AttachedDataDisk } from '../data/attach.js';
+import { toRegExp } from '../qemu/console.js';
 
 export interface BootOptions {
   /** An out dir of `build` (default "dist"). */

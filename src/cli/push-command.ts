@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { pushAws, type PushAwsResult } from '../aws/push.js';
-import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
+import { DEFAULT_OUT_DIR, pushAws, type PushAwsResult } from '../index.js';
 import type { CommandContext } from './context.js';
 import { formatBytes, formatSeconds } from './output.js';
-import { withProgress } from './progress.js';
+import { withProgress } from './progress-view.js';
 
 interface PushAwsFlags {
   region?: string;

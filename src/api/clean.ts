@@ -1,6 +1,6 @@
-import { ContentCache } from './artifacts/cache.js';
-import { type CleanReport, connectEngine } from './engine/index.js';
-import { removeDeadRunFiles } from './artifacts/leftovers.js';
+import { ContentCache } from '../artifacts/cache.js';
+import { type CleanReport, connectEngine } from '../engine/engine.js';
+import { removeDeadRunFiles } from '../artifacts/leftovers.js';
 
 export interface CleanOptions {
   /** Also empty the artifact cache and the Go module cache volume. */

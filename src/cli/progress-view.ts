@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import ora, { type Ora } from 'ora';
-import type { ProgressEvent, Stage } from '../progress.js';
+import type { ProgressEvent, Stage } from '../index.js';
 import { globalFlags } from './context.js';
 import { outputMode, type OutputMode } from './output.js';
 

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { Gopid1Error } from '../errors.js';
-import type { BuildOptions } from '../plan/plan.js';
-import { SPEC_SCHEMA } from './schema.js';
+import type { BuildOptions } from './plan.js';
+import { SPEC_SCHEMA } from './spec-schema.js';
 
 /** A machine spec: the build options but for where and how a build runs. */
 export type BuildSpec = Omit<BuildOptions, 'app' | 'out' | 'force' | 'cache'>;

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { runAws, DEFAULT_INSTANCE_TYPE, type RunAwsResult } from '../aws/run.js';
-import { DEFAULT_OUT_DIR } from '../plan/vocabulary.js';
-import { bootExitCode } from './boot.js';
+import { DEFAULT_INSTANCE_TYPE, DEFAULT_OUT_DIR, runAws, type RunAwsResult } from '../index.js';
+import { bootExitCode } from './boot-command.js';
 import { collect, globalFlags, positiveInteger, positiveNumber, type CommandContext } from './context.js';
 import { formatSeconds, outputMode } from './output.js';
-import { ProgressView } from './progress.js';
+import { ProgressView } from './progress-view.js';
 
 interface RunAwsFlags {
   region?: string;

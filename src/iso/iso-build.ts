@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
-import type { BuilderImage } from '../engine/index.js';
+import type { BuilderImage } from '../engine/engine.js';
 import { stageBuilder } from '../builders.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';

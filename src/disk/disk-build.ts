@@ -2,7 +2,7 @@ import { mkdtemp, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256 } from '../artifacts/files.js';
 import { stageBuilder } from '../builders.js';
-import { type BuilderImage, packFiles, type StepInput } from '../engine/index.js';
+import { type BuilderImage, packFiles, type StepInput } from '../engine/engine.js';
 import { Gopid1Error } from '../errors.js';
 import { grubBootInput } from '../iso/grub.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';

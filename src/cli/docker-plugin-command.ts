@@ -2,8 +2,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { Gopid1Error } from '../errors.js';
-import { packageRoot, toolVersion } from '../paths.js';
+import { Gopid1Error, packageRoot, toolVersion } from '../index.js';
 import { globalFlags, type CommandContext } from './context.js';
 import { outputMode } from './output.js';
 

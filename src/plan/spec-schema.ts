@@ -1,5 +1,5 @@
 import { formatNames } from '../outputs/table.js';
-import { ARCHES, CLOUDS, DISK_BOOTS, INIT_MODES, INITRAMFS_COMPRESSIONS, KERNEL_COMPRESSIONS, KERNEL_CONFIG_BASES, RESTART_POLICIES } from '../plan/vocabulary.js';
+import { ARCHES, CLOUDS, DISK_BOOTS, INIT_MODES, INITRAMFS_COMPRESSIONS, KERNEL_COMPRESSIONS, KERNEL_CONFIG_BASES, RESTART_POLICIES } from './vocabulary.js';
 
 /**
  * The JSON Schema of a machine spec (gopid1.yaml, gopid1.json, --spec FILE): the build options of the Node API

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { stageBuilder } from '../builders.js';
-import { type BuilderImage, packFiles } from '../engine/index.js';
+import { type BuilderImage, packFiles } from '../engine/engine.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
 

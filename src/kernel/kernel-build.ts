@@ -3,13 +3,13 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { hashKey } from '../artifacts/cache.js';
 import { sha256, sha256File } from '../artifacts/files.js';
-import { type BuilderImage, packDirectory, packFiles, packLocalFile } from '../engine/index.js';
+import { type BuilderImage, packDirectory, packFiles, packLocalFile } from '../engine/engine.js';
 import { stageBuilder } from '../builders.js';
 import { Gopid1Error, describeError } from '../errors.js';
 import type { PlannedFragment } from '../plan/plan.js';
 import { DEFAULT_SERIES, type KernelConfigBase } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
-import { configProblemsError, kernelCompressionOf, parseConfig, parseFragment, parseKconfigFacts, verifyConfig, type RequestedOption } from './config.js';
+import { configProblemsError, kernelCompressionOf, parseConfig, parseFragment, parseKconfigFacts, verifyConfig, type RequestedOption } from './kconfig.js';
 import { describeSource, downloadKernelOrg, type KernelSource } from './source.js';
 
 export interface KernelBuildOptions {
