@@ -1,19 +1,18 @@
-import { chmod, copyFile, cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ContentCache, hashKey } from '../artifacts/cache.js';
-import { boot } from './boot.js';
-import { build, type BuildOptions, type BuildResult } from './build.js';
-import { stageBuilder } from '../builders.js';
-import { COMPARE_LABEL, connectEngine, type Engine, type ImageSizes, packDirectory } from '../engine/engine.js';
+import { ContentCache } from '../artifacts/cache.js';
+import { renderMarkdown, stats, type CompareReport, type ContainerFigures, type Stats } from '../compare/report.js';
+import { renderSvg } from '../compare/report-svg.js';
+import { buildVariant, imageTag } from '../compare/variant-images.js';
+import { VARIANT_DESCRIPTIONS, VARIANT_NAMES, type VariantName } from '../compare/variants.js';
+import { connectEngine, type ImageSizes } from '../engine/engine.js';
 import { Gopid1Error, describeError, throwIfAborted } from '../errors.js';
-import { DEFAULT_SERIES } from '../plan/vocabulary.js';
-import { dockerfilesDir } from '../paths.js';
 import { silent, type Reporter } from '../progress.js';
 import { findQemu, type AccelChoice } from '../qemu/command.js';
-import { renderMarkdown, renderSvg, stats, type CompareReport, type ContainerFigures, type Stats } from '../compare/report.js';
-import { DISTROLESS_ROOTFS_SCRIPT, VARIANT_DESCRIPTIONS, VARIANT_NAMES, binaryDockerfile, golangDockerfile, type VariantName } from '../compare/variants.js';
+import { boot } from './boot.js';
+import { build, type BuildOptions, type BuildResult } from './build.js';
 
 export interface CompareOptions extends Omit<BuildOptions, 'onProgress' | 'signal'> {
   /** Which container images to build and measure (default: all four). */
@@ -72,91 +71,11 @@ function buildOptionsOf(options: CompareOptions): BuildOptions {
   return build;
 }
 
-/** gopid1-compare-<machine name>:<variant>: what the variant's image is tagged, and later removed, by. */
-function imageTag(name: string, variant: VariantName): string {
-  return `gopid1-compare-${name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'app'}:${variant}`;
-}
-
 /** Writes a file next to its final path and renames it into place. */
 async function writeAtomic(file: string, text: string): Promise<void> {
   const temp = `${file}.${process.pid}.tmp`;
   await writeFile(temp, text, { mode: 0o644 });
   await rename(temp, file);
-}
-
-/** The distroless-like root filesystem as a tar, made once per Debian base and kept in the cache. */
-async function distrolessRootfs(engine: Engine, options: { work: string; logFile: string; cache: ContentCache; sourceDateEpoch: number; report: Reporter; signal?: AbortSignal }): Promise<string> {
-  const base = `debian:${DEFAULT_SERIES}`;
-  const baseId = await engine.ensureBaseImage(base, { logFile: options.logFile, ...(options.signal ? { signal: options.signal } : {}) });
-  const key = hashKey({ v: 1, baseId, script: DISTROLESS_ROOTFS_SCRIPT, epoch: options.sourceDateEpoch });
-  const hit = await options.cache.get('compare-distroless', key);
-  if (hit?.files['rootfs.tar']) return hit.files['rootfs.tar'];
-  options.report({ kind: 'step', stage: 'compare', text: 'assembling the distroless-like root filesystem (apt-get in a container)' });
-  const dest = path.join(options.work, 'distroless-rootfs');
-  await mkdir(dest, { recursive: true });
-  await engine.runStep({
-    role: 'compare-distroless-rootfs',
-    title: 'compare: distroless rootfs',
-    image: baseId,
-    cmd: ['sh', '-c', DISTROLESS_ROOTFS_SCRIPT],
-    env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
-    network: 'bridge',
-    outputs: [{ path: '/out/rootfs.tar', dest }],
-    logFile: options.logFile,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  const tar = path.join(dest, 'rootfs.tar');
-  const stored = await options.cache.put('compare-distroless', key, { 'rootfs.tar': tar }, {}).catch(() => undefined);
-  return stored?.files['rootfs.tar'] ?? tar;
-}
-
-/** Builds one variant's image from a context directory made for it. */
-async function buildVariant(
-  engine: Engine,
-  variant: VariantName,
-  context: { work: string; tag: string; program: string; appDir: string; build: BuildResult; logFile: string; cache: ContentCache; report: Reporter; signal?: AbortSignal },
-): Promise<void> {
-  const dir = path.join(context.work, `context-${variant}`);
-  await mkdir(dir, { recursive: true });
-  const { manifest } = context.build;
-  const progress = { logFile: context.logFile, onLine: (line: string) => context.report({ kind: 'line', stage: 'compare', line }), ...(context.signal ? { signal: context.signal } : {}) };
-  let dockerfile: string;
-  if (variant === 'golang') {
-    const toolchain = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir, logDir: path.dirname(context.logFile), report: context.report, signal: context.signal });
-    const appDir = path.resolve(context.appDir);
-    const out = path.resolve(context.build.outDir);
-    await cp(appDir, path.join(dir, 'src'), {
-      recursive: true,
-      filter: (source) => {
-        const resolved = path.resolve(source);
-        return path.basename(resolved) !== '.git' && resolved !== out && !resolved.startsWith(`${out}${path.sep}`);
-      },
-    });
-    dockerfile = golangDockerfile({ toolchainImage: toolchain.tag, package: manifest.go.package, cgo: manifest.go.cgo, ldflags: manifest.go.ldflags });
-  } else {
-    await copyFile(context.program, path.join(dir, 'app'));
-    await chmod(path.join(dir, 'app'), 0o755);
-    let base = 'scratch';
-    if (variant === 'distroless') {
-      await copyFile(await distrolessRootfs(engine, { work: context.work, logFile: context.logFile, cache: context.cache, sourceDateEpoch: manifest.sourceDateEpoch, report: context.report, ...(context.signal ? { signal: context.signal } : {}) }), path.join(dir, 'rootfs.tar'));
-    } else if (variant === 'debian-slim') {
-      base = `debian:${DEFAULT_SERIES}-slim`;
-      await engine.ensureBaseImage(base, progress);
-    }
-    dockerfile = binaryDockerfile(variant, base);
-  }
-  await writeFile(path.join(dir, 'Dockerfile'), dockerfile);
-  context.report({ kind: 'step', stage: 'compare', text: `building the ${variant} image` });
-  await engine.buildImage({
-    context: () => packDirectory(dir),
-    tag: context.tag,
-    what: `the ${variant} comparison image`,
-    from: `${variant} (${VARIANT_DESCRIPTIONS[variant]})`,
-    buildArgs: process.env.GOPROXY ? { GOPROXY: process.env.GOPROXY } : {},
-    labels: { ...engine.labels(`compare-${variant}`), [COMPARE_LABEL]: variant },
-    hint: variant === 'golang' ? 'The golang variant compiles the app inside the image: modules that are not vendored need a reachable module proxy.' : 'Check the engine with `docker info`.',
-    progress,
-  });
 }
 
 async function qemuVersion(): Promise<string> {
@@ -194,7 +113,7 @@ export async function compare(options: CompareOptions): Promise<CompareResult> {
   try {
     for (const name of variants) {
       const tag = imageTag(manifest.name, name);
-      await buildVariant(engine, name, { work, tag, program, build: built, appDir: options.app, logFile, cache, report, ...(options.signal ? { signal: options.signal } : {}) });
+      await buildVariant(engine, name, { work, tag, program, manifest, outDir: built.outDir, appDir: options.app, logFile, cache, report, ...(options.signal ? { signal: options.signal } : {}) });
       report({ kind: 'step', stage: 'compare', text: `measuring the ${name} image (docker save, gzip)` });
       const sizes = await engine.imageSizes(tag, options.signal);
       made.push({ name, tag, sizes, firstOutputMs: [], memoryBytes: [] });

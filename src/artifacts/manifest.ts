@@ -3,7 +3,6 @@ import path from 'node:path';
 import { Gopid1Error } from '../errors.js';
 import type { DataDiskBuildResult } from '../data/data-build.js';
 import type { BuildSpec } from '../plan/spec-file.js';
-import type { BuilderImage } from '../engine/engine.js';
 import type { AppFacts, GoBuildResult } from '../go/go-build.js';
 import { compressorDescription } from '../initramfs/compress.js';
 import type { InitramfsResult } from '../initramfs/layout.js';
@@ -115,7 +114,8 @@ export interface Manifest {
   spec?: BuildSpec;
 }
 
-export function builderRecord(image: BuilderImage): BuilderRecord {
+/** What the manifest keeps of a builder image (the engine's BuilderImage has these and more). */
+export function builderRecord(image: BuilderRecord): BuilderRecord {
   return { tag: image.tag, id: image.id, packages: image.packages };
 }
 

@@ -4,7 +4,8 @@ import { cleanEngine, type CleanReport } from './cleanup.js';
 import { labelsFor, openSession, type DockerSession } from './connect.js';
 import { buildImage, removeImage, type ImageBuild, type ImageProgress } from './image-build.js';
 import { imageSizes, runToFirstOutput, type FirstOutputOptions, type FirstOutputRun, type ImageSizes } from './measure.js';
-import { createVolume, ensureVolume, runStep, type RunVolume, type StepOptions, type StepResult } from './step.js';
+import { createVolume, ensureVolume, runStep, type RunVolume } from './step.js';
+import type { StepOptions, StepResult } from './step-options.js';
 
 // What the rest of gopid1 may use of src/engine/ besides the Engine: the archive helpers that pack a step's inputs,
 // the label and uid constants, and the types of the Engine's arguments and results.
@@ -15,7 +16,8 @@ export type { BuilderImage, BuilderSpec } from './builder-images.js';
 export type { CleanReport } from './cleanup.js';
 export type { ImageBuild, ImageProgress } from './image-build.js';
 export type { FirstOutputOptions, FirstOutputRun, ImageSizes } from './measure.js';
-export type { RunVolume, StepInput, StepLimits, StepOptions, StepOutput, StepResult } from './step.js';
+export type { RunVolume } from './step.js';
+export type { StepInput, StepLimits, StepOptions, StepOutput, StepResult } from './step-options.js';
 
 /**
  * The container engine as the rest of gopid1 sees it: steps, images, volumes and measurements, never the client

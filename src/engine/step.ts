@@ -1,115 +1,14 @@
 import { Writable, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { Gopid1Error, errnoIn, interrupted, withHint } from '../errors.js';
+import { Gopid1Error, errnoIn, interrupted } from '../errors.js';
 import { LineSplitter } from '../lines.js';
 import { openLog } from '../logs.js';
 import { within, withTimeout } from '../timeout.js';
 import { extractArchive } from './archive.js';
+import { commandLine, stepFailure } from './step-failure.js';
+import { STEP_HARDENING, type StepOptions, type StepResult } from './step-options.js';
 import { connectionLost, engineError, engineLost, labelsFor, type DockerSession } from './connect.js';
 import { CACHE_LABEL } from './labels.js';
-
-/**
- * What every builder step runs without: capabilities (the steps run as the images' unprivileged user and need
- * none), gaining privileges through setuid files, and more processes than a parallel kernel compile makes. A step
- * that says which paths it writes (`writable`) also runs on a read-only root filesystem: the engine's archive API
- * copies inputs into those paths' volumes, which a read-only root allows.
- */
-export const STEP_HARDENING = { CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], PidsLimit: 4096 } as const;
-
-export interface StepInput {
-  /** Directory inside the container the archive is unpacked into (must exist in the image or a mount). */
-  path: string;
-  archive: () => Readable;
-}
-
-export interface StepOutput {
-  /** File or directory inside the container. */
-  path: string;
-  /** Host directory it is extracted into (the basename of `path` is kept). */
-  dest: string;
-}
-
-/** Resources a builder container may use (docker run --cpus, --memory). */
-export interface StepLimits {
-  cpus?: number;
-  memoryBytes?: number;
-}
-
-export interface StepOptions {
-  /** Short machine name, also the role label: "kernel-compile". */
-  role: string;
-  /** What a human calls it, for progress and errors: "kernel: compile". */
-  title: string;
-  image: string;
-  cmd: string[];
-  env?: Record<string, string>;
-  /**
-   * The paths the step writes. Given, the container's root filesystem is read-only: each of these is an anonymous
-   * volume (seeded from the image, labelled, removed with the container) and /tmp, unless listed, a tmpfs. Inputs
-   * and outputs must lie in them.
-   */
-  writable?: string[];
-  /** Named volumes: volume name → mount point. */
-  volumes?: Record<string, string>;
-  /** Named volumes mounted read-only: volume name → mount point. */
-  readOnlyVolumes?: Record<string, string>;
-  /** "none" (default) for steps that only compile; "bridge" for steps that fetch. */
-  network?: 'none' | 'bridge';
-  workingDir?: string;
-  limits?: StepLimits;
-  inputs?: StepInput[];
-  outputs?: StepOutput[];
-  /** Every output line is appended here; the directory is created. */
-  logFile: string;
-  onLine?: (line: string) => void;
-  signal?: AbortSignal;
-  /** Turns a non-zero exit into the caller's own error; default: STEP_FAILED. */
-  onFailure?: (exitCode: number, tail: string[]) => Gopid1Error;
-}
-
-export interface StepResult {
-  exitCode: number;
-  durationMs: number;
-}
-
-function commandLine(cmd: string[]): string {
-  return cmd.map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : `'${part.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-
-/** Builders say this when a write failed because the engine's storage (its data root) is full. */
-const NO_SPACE_LINE = /no space left on device/i;
-
-/**
- * The error for a step that exited non-zero: the caller's own (`onFailure`) or STEP_FAILED, with the log tail
- * and a hint; when the tail says a write found no space, the hint says the Docker engine's storage is full
- * instead, whatever the step.
- */
-export function stepFailure(
-  options: Pick<StepOptions, 'title' | 'cmd' | 'logFile' | 'limits' | 'onFailure'>,
-  exitCode: number,
-  tail: string[],
-): Gopid1Error {
-  const error =
-    options.onFailure?.(exitCode, tail) ??
-    new Gopid1Error('STEP_FAILED', `${options.title} failed with exit code ${exitCode}`, {
-      step: options.title,
-      command: commandLine(options.cmd),
-      exitCode,
-      logTail: tail,
-      logFile: options.logFile,
-      hint:
-        exitCode === 137
-          ? `The builder container was killed (out of memory${options.limits?.memoryBytes !== undefined ? ` within --memory-limit ${Math.round(options.limits.memoryBytes / 2 ** 20)} MiB` : ''}, or stopped from outside). Raise --memory-limit, free memory or lower --jobs, and run again.`
-          : `Read the log tail above (full log: ${options.logFile}); fix the cause and run again.`,
-    });
-  if (!tail.some((line) => NO_SPACE_LINE.test(line))) return error;
-  return withHint(
-    error,
-    'The Docker engine\'s storage is full: the builder wrote into its container or a volume, which live in the engine\'s data root (e.g. /var/lib/docker), ' +
-      'and found no space. See what uses it with `docker system df`; free it with `gopid1 clean --images` (builder images are rebuilt when needed), ' +
-      '`gopid1 clean --cache` or `docker system prune`, or give the engine a bigger disk; then run again.',
-  );
-}
 
 /** How often, once the container's output has ended without its exit, the engine is asked about it. */
 const EXIT_POLL_MS = 2000;

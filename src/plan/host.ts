@@ -1,7 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { BuildOptions, HostFacts } from './plan.js';
+import type { BuildOptions } from './options.js';
+import type { HostFacts } from './plan.js';
 
 /**
  * What planBuild needs to know of this host: the CPUs, $SOURCE_DATE_EPOCH, and the time of the last git commit that

@@ -1,6 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { badInput } from './check.js';
-import type { BuildOptions } from './plan.js';
+import type { BuildOptions } from './options.js';
 
 /**
  * A static IPv4 configuration (`--ip ADDR/PREFIX`, `--gateway`, `--dns`, `--hostname`) as the kernel's own

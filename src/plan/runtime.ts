@@ -1,6 +1,6 @@
 import { badInput, oneOf, wholeNumber } from './check.js';
 import { parseEnvAssignment, type EnvEntry } from './env.js';
-import type { BuildOptions } from './plan.js';
+import type { BuildOptions } from './options.js';
 import { RESTART_POLICIES, type RestartPolicy } from './vocabulary.js';
 
 /** What the supervising init does at run time: its restart policy and health checks, planned from the options. */

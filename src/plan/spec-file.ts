@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { Gopid1Error } from '../errors.js';
-import type { BuildOptions } from './plan.js';
+import type { BuildOptions } from './options.js';
 import { SPEC_SCHEMA } from './spec-schema.js';
 
 /** A machine spec: the build options but for where and how a build runs. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type CompareReport, type ContainerFigures, renderMarkdown, renderSvg, stats } from '../../src/compare/report.js';
+import { type CompareReport, type ContainerFigures, renderMarkdown, stats } from '../../src/compare/report.js';
+import { renderSvg } from '../../src/compare/report-svg.js';
 import { Gopid1Error } from '../../src/errors.js';
 
 const MIB = 1024 * 1024;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { noSpaceError } from '../../src/artifacts/out.js';
-import { stepFailure } from '../../src/engine/step.js';
+import { stepFailure } from '../../src/engine/step-failure.js';
 import { Gopid1Error, errnoIn } from '../../src/errors.js';
 
 function errno(code: string, message: string, extra: Record<string, unknown> = {}): NodeJS.ErrnoException {

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Gopid1Error } from '../../src/errors.js';
 import { bootMethodOf, formatsBuilt, OUTPUT_FORMATS, parseFormats, provides } from '../../src/outputs/table.js';
-import { planBuild, planRecord, type BuildOptions, type HostFacts } from '../../src/plan/plan.js';
+import type { BuildOptions } from '../../src/plan/options.js';
+import { planBuild, planRecord, type HostFacts } from '../../src/plan/plan.js';
 import { DEFAULT_SOURCE_DATE_EPOCH } from '../../src/plan/vocabulary.js';
 
 const host: HostFacts = { cpus: 4 };
