@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE ?= node
 GOPID1 := $(NODE) build/src/cli/main.js
 
-.PHONY: all setup host deps compile demo test test-unit test-e2e test-robust bench soak clean distclean
+.PHONY: all setup host deps compile demo test test-unit test-rules test-e2e test-robust bench soak clean distclean
 
 all: compile
 
@@ -28,11 +28,16 @@ demo: setup
 	$(GOPID1) build examples/hello --out dist
 	$(GOPID1) boot dist --expect 'Hello from Golang' --expect-count 3 --timeout 120
 
-## test: unit tests (no Docker), then end-to-end and robustness tests against the real Docker engine and QEMU
+## test: the architecture's rules, unit tests (no Docker), then end-to-end and robustness tests against the real
+## Docker engine and QEMU
 test: setup
-	$(MAKE) --no-print-directory test-unit test-e2e test-robust
+	$(MAKE) --no-print-directory test-rules test-unit test-e2e test-robust
 
-test-unit: compile
+## test-rules: dependency-cruiser checks src/ against the rules in .dependency-cruiser.cjs (docs/ARCHITECTURE.md)
+test-rules: deps
+	npx depcruise --config .dependency-cruiser.cjs --output-type err src
+
+test-unit: compile test-rules
 	$(NODE) --test --test-reporter=spec build/test/unit/
 
 test-e2e: compile

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ContentCache } from '../artifacts/cache.js';
-import { assembleManifest, type Manifest } from '../artifacts/manifest.js';
+import { assembleManifest } from '../artifacts/assemble.js';
+import type { Manifest } from '../artifacts/manifest.js';
 import { noSpaceError, OutputDir } from '../artifacts/out.js';
 import { connectEngine } from '../engine/engine.js';
 import { throwIfAborted } from '../errors.js';
@@ -15,7 +16,8 @@ import { diskOnce } from '../outputs/disk.js';
 import { dataDiskFileName } from '../outputs/names.js';
 import { envBlob } from '../plan/env.js';
 import { ukiOnce } from '../outputs/uki.js';
-import { outputFormat, rawFileName, type OutputName } from '../outputs/table.js';
+import { PRODUCERS } from '../outputs/producers.js';
+import { rawFileName, type OutputName } from '../outputs/table.js';
 import type { OutputProduct } from '../outputs/product.js';
 import { gatherHostFacts } from '../plan/host.js';
 import type { BuildOptions } from '../plan/options.js';
@@ -164,7 +166,7 @@ export async function executePlan(plan: BuildPlan, { onProgress, signal, spec }:
     const uki = ukiOnce(context, plan, files);
     const machine = { ...files, uki, disk: diskOnce(context, plan, { ...files, uki }, rawFileName(plan.name)) };
     const products: [OutputName, OutputProduct][] = [];
-    for (const name of plan.outputs) products.push([name, await outputFormat(name).produce(context, plan, machine)]);
+    for (const name of plan.outputs) products.push([name, await PRODUCERS[name](context, plan, machine)]);
     const manifest = await assembleManifest(plan, { staging: out.staging, app: inputs.app, supervisor: inputs.supervisor, kernel, ...programs, initramfs, products: products.map(([, product]) => product), ...(spec ? { spec } : {}) });
     throwIfAborted(signal, 'build');
     await out.commit(Object.values(manifest.artifacts).map((record) => record.file), manifest);

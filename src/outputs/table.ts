@@ -1,21 +1,16 @@
 import type { Manifest } from '../artifacts/manifest.js';
 import { Gopid1Error } from '../errors.js';
-import type { BuildPlan } from '../plan/plan.js';
 import type { CloudName, DiskBoot } from '../plan/vocabulary.js';
 import type { DiskBus, MachineChoice } from '../qemu/command.js';
-import type { StageContext } from '../stage.js';
-import { produceAwsDisk, produceConverted, produceRawDisk } from './disk.js';
-import { produceIso } from './iso.js';
 import { awsFileName, isoFileName, machineFileName, rawFileName, ukiFileName } from './names.js';
-import type { MachineFiles, OutputProduct } from './product.js';
-import { produceUki } from './uki.js';
 
 export { awsFileName, isoFileName, rawFileName, ukiFileName };
 
 /**
  * The output formats: what `--format` selects beyond the kernel and initramfs, which are always written. One entry
  * per format — its name, what it needs from the kernel, which builder makes it, its files, how `boot` starts it,
- * and its producer — so that adding a format is one entry and its producer (the shape of LinuxKit's output table).
+ * and (in outputs/producers.ts, keyed by name) its producer — so that adding a format is one entry and its producer
+ * (the shape of LinuxKit's output table).
  */
 export type OutputName = 'iso' | 'iso-uefi' | 'raw' | 'qcow2' | 'vmdk' | 'vhd' | 'gcp' | 'aws' | 'uki';
 
@@ -61,7 +56,6 @@ export interface OutputFormat {
   boot?: BootMethod;
   /** Formats this one makes redundant: asking for both gives this one. */
   includes: OutputName[];
-  produce: (context: StageContext, plan: BuildPlan, machine: MachineFiles) => Promise<OutputProduct>;
 }
 
 /** What a GRUB disk or ISO needs from the kernel when its target asks for nothing more. */
@@ -86,7 +80,6 @@ function converted(name: 'qcow2' | 'vmdk' | 'vhd' | 'gcp', extension: string, su
     disk: true,
     ...(name === 'gcp' ? {} : { boot: { media: 'disk', firmware: 'bios' } as const }),
     includes: [],
-    produce: (context, plan, machine) => produceConverted(context, plan, machine, name, machineFileName(plan.name, extension)),
   };
 }
 
@@ -102,7 +95,6 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
     disk: false,
     boot: { media: 'cdrom', firmware: 'bios' },
     includes: [],
-    produce: (context, plan, machine) => produceIso(context, plan, machine, { uefi: false }),
   },
   {
     name: 'iso-uefi',
@@ -115,7 +107,6 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
     disk: false,
     boot: { media: 'cdrom', firmware: 'uefi' },
     includes: ['iso'],
-    produce: (context, plan, machine) => produceIso(context, plan, machine, { uefi: true }),
   },
   {
     name: 'raw',
@@ -128,7 +119,6 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
     disk: true,
     boot: { media: 'disk', firmware: 'bios' },
     includes: [],
-    produce: produceRawDisk,
   },
   converted('qcow2', '.qcow2', 'the raw disk as qcow2 (QEMU, libvirt, GNOME Boxes, OpenStack)', 'qcow2'),
   converted('vmdk', '.vmdk', 'the raw disk as a streamOptimized VMDK, as VMware and VirtualBox import it', 'VMDK, streamOptimized'),
@@ -146,7 +136,6 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
     // As a Nitro instance presents it: UEFI firmware, the root volume on NVMe.
     boot: { media: 'disk', firmware: 'uefi', bus: 'nvme', machine: 'q35' },
     includes: [],
-    produce: produceAwsDisk,
   },
   {
     name: 'uki',
@@ -160,7 +149,6 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
     disk: false,
     boot: { media: 'efi', firmware: 'uefi' },
     includes: [],
-    produce: produceUki,
   },
 ];
 

@@ -99,3 +99,6 @@ export interface BuildOptions {
   cache?: boolean;
   sourceDateEpoch?: number;
 }
+
+/** A machine spec (gopid1.yaml, a manifest's `spec`): the build options but for where and how a build runs. */
+export type BuildSpec = Omit<BuildOptions, 'app' | 'out' | 'force' | 'cache'>;

@@ -3,11 +3,10 @@ import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { Gopid1Error } from '../errors.js';
-import type { BuildOptions } from './options.js';
-import { SPEC_SCHEMA } from './spec-schema.js';
+import type { BuildOptions, BuildSpec } from './options.js';
 
-/** A machine spec: the build options but for where and how a build runs. */
-export type BuildSpec = Omit<BuildOptions, 'app' | 'out' | 'force' | 'cache'>;
+export type { BuildSpec };
+import { SPEC_SCHEMA } from './spec-schema.js';
 
 /** The spec files `gopid1 build` reads from the app directory, in this order. */
 export const SPEC_FILES = ['gopid1.yaml', 'gopid1.yml', 'gopid1.json'];
