@@ -34,7 +34,8 @@ describe('gopid1 push aws and run aws, against moto (an AWS API emulator in a co
   let first: Pushed;
 
   before(async () => {
-    moto = await startMoto(out);
+    // Its image's build log (when it is built) goes elsewhere: the out dir must hold nothing but gopid1's build.
+    moto = await startMoto(tempDir('moto'));
   });
   after(() => moto?.close());
 
