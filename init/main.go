@@ -184,7 +184,7 @@ func openConsole() {
 	}
 	for target := 0; target <= 2; target++ {
 		if target != fd {
-			_ = syscall.Dup2(fd, target)
+			_ = syscall.Dup3(fd, target, 0) // dup3: arm64 has no dup2
 		}
 	}
 	if fd > 2 {

@@ -15,6 +15,7 @@ export { gatherHostFacts } from './plan/host.js';
 export { readSpec, findSpec, specRecord, SPEC_FILES, type BuildSpec } from './plan/spec-file.js';
 export { SPEC_SCHEMA } from './plan/spec-schema.js';
 export {
+  ARCHES,
   CLOUDS,
   DEFAULT_INITRAMFS_COMPRESSION,
   DEFAULT_KERNEL_SOURCE,

@@ -6,13 +6,15 @@
 #   /out/init       the static binary this step writes
 #   /out/go-version `go version` of the toolchain that built it
 # Environment: GOPID1_PACKAGE (default .), GOPID1_CGO (0|1), GOPID1_LDFLAGS (default -buildid=),
-# SOURCE_DATE_EPOCH.
+# GOPID1_GOARCH (amd64, the default, or arm64), SOURCE_DATE_EPOCH.
 set -euo pipefail
 
 pkg="${GOPID1_PACKAGE:-.}"
 ldflags="${GOPID1_LDFLAGS:--buildid=}"
 tags=""
-export GOOS=linux GOARCH=amd64 GOAMD64=v1
+export GOOS=linux GOARCH="${GOPID1_GOARCH:-amd64}"
+# amd64: the baseline instruction set, so the machine runs on any x86-64 CPU (and under QEMU's emulation).
+if [ "$GOARCH" = amd64 ]; then export GOAMD64=v1; fi
 if [ "${GOPID1_CGO:-0}" = 1 ]; then
   # The blog's recipe (the caller adds -linkmode=external -extldflags=-static): netgo/osusergo keep glibc's NSS out of the binary.
   export CGO_ENABLED=1

@@ -5,11 +5,19 @@
 #   /work/build      the out-of-tree build directory (make O=/work/build)
 # Usage: kernel-step configure <tinyconfig|defconfig>
 #        kernel-step compile <jobs>
+# Environment: GOPID1_KERNEL_ARCH (x86, the default, or arm64: cross-compiled with aarch64-linux-gnu-),
+# SOURCE_DATE_EPOCH.
 set -euo pipefail
 
 SRC=/usr/src/linux
 [ -f /work/src/Makefile ] && SRC=/work/src
 BUILD=/work/build
+KARCH="${GOPID1_KERNEL_ARCH:-x86}"
+case "$KARCH" in
+  x86) IMAGE=bzImage ;;
+  arm64) IMAGE=Image; export ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- ;;
+  *) echo "gopid1: unknown kernel architecture $KARCH" >&2; exit 2 ;;
+esac
 export KBUILD_BUILD_USER=gopid1 KBUILD_BUILD_HOST=gopid1 KBUILD_BUILD_VERSION=1
 if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
   export KBUILD_BUILD_TIMESTAMP="$(date -u -d "@${SOURCE_DATE_EPOCH}" '+%Y-%m-%d %H:%M:%S UTC')"
@@ -24,8 +32,8 @@ unpack() {
   mkdir -p /work/src
   tar -xf "$tarball" -C /work/src --strip-components=1
   rm -f "$tarball"
-  if [ ! -f /work/src/Makefile ] || [ ! -d /work/src/arch/x86 ]; then
-    echo "gopid1: the tarball does not hold a Linux source tree (expected linux-<version>/Makefile and arch/x86)" >&2
+  if [ ! -f /work/src/Makefile ] || [ ! -d "/work/src/arch/$KARCH" ]; then
+    echo "gopid1: the tarball does not hold a Linux source tree (expected linux-<version>/Makefile and arch/$KARCH)" >&2
     exit 3
   fi
   SRC=/work/src
@@ -47,8 +55,8 @@ configure() {
   # explain an option that olddefconfig dropped.
   if [ ${#frags[@]} -gt 0 ]; then
     sed -nE 's/^(# )?CONFIG_([A-Za-z0-9_]+)[= ].*/\2/p' "${frags[@]}" | sort -u > "$BUILD/gopid1-wanted"
-    # Only x86's own Kconfig files among the architectures (and not arch/x86/um, which is user-mode Linux).
-    (cd "$SRC" && find . -name 'Kconfig*' -type f | grep -Ev '^\./arch/[^/]+/' ; cd "$SRC" && find ./arch/x86 -name 'Kconfig*' -type f -not -path './arch/x86/um/*') \
+    # Only the target's own Kconfig files among the architectures (and not arch/x86/um, which is user-mode Linux).
+    (cd "$SRC" && find . -name 'Kconfig*' -type f | grep -Ev '^\./arch/[^/]+/' ; cd "$SRC" && find "./arch/$KARCH" -name 'Kconfig*' -type f -not -path './arch/x86/um/*') \
       | sort > "$BUILD/gopid1-kconfig-files"
     awk -v src="$SRC" '
       NR == FNR { want[$1] = 1; next }
@@ -75,7 +83,7 @@ configure() {
 
 compile() {
   local jobs="$1"
-  make -C "$SRC" O="$BUILD" -j"$jobs" bzImage
+  make -C "$SRC" O="$BUILD" -j"$jobs" "$IMAGE"
   echo "gopid1: compiled $(cat "$BUILD/gopid1-kernelrelease")"
 }
 

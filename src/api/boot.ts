@@ -3,8 +3,9 @@ import path from 'node:path';
 import { readManifest, type Manifest } from '../artifacts/manifest.js';
 import { Gopid1Error } from '../errors.js';
 import { bootMethodOf, formatsBuilt, outputFormat, provides, type OutputName } from '../outputs/table.js';
+import { kernelArchOf } from '../qemu/prepare.js';
 import { bootMachine, type BootResult } from '../qemu/process.js';
-import { DEFAULT_OUT_DIR, kernelCmdline } from '../plan/vocabulary.js';
+import { ARCHES, DEFAULT_OUT_DIR, kernelCmdline, type Arch } from '../plan/vocabulary.js';
 import { diskImageFormat, parseForward, type AccelChoice, type BootMedia, type DiskBus, type MachineChoice } from '../qemu/command.js';
 import { runtimeConfig } from '../qemu/run-config.js';
 import { attachDataDisk, type AttachedDataDisk } from '../data/attach.js';
@@ -202,10 +203,12 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
     if (beside?.artifacts.iso?.file === path.basename(media.iso)) manifest = beside;
   } else {
     manifest = options.kernel && options.initrd ? undefined : await readManifest(dir);
-    const base = manifest?.boot.cmdline ?? kernelCmdline();
+    const kernel = options.kernel ?? path.join(dir, manifest?.artifacts.bzImage.file ?? 'bzImage');
+    // Without a manifest, the console the kernel's own architecture has.
+    const base = manifest?.boot.cmdline ?? kernelCmdline(undefined, (await kernelArchOf(kernel).catch(() => undefined)) ?? 'amd64');
     media = {
       kind: 'direct',
-      kernel: options.kernel ?? path.join(dir, manifest?.artifacts.bzImage.file ?? 'bzImage'),
+      kernel,
       initrd: options.initrd ?? path.join(dir, manifest?.artifacts.initramfs.file ?? 'initramfs.cpio.gz'),
       cmdline: options.cmdline?.trim() ? `${base} ${options.cmdline.trim()}` : base,
     };
@@ -228,6 +231,7 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
   try {
     const result = await bootMachine({
       media,
+      ...archOf(manifest),
       ...(dataDisk ? { dataDisk: dataDisk.file } : {}),
       ...(metadata ? { metadata } : {}),
       ...(options.uefi ? { uefi: true } : {}),
@@ -253,4 +257,10 @@ export async function boot(options: BootOptions = {}): Promise<BootResult> {
   } finally {
     await dataDisk?.dispose();
   }
+}
+
+/** The architecture a manifest's plan records (absent in manifests older than plans: amd64 then). */
+function archOf(manifest: Manifest | undefined): { arch?: Arch } {
+  const arch = manifest?.plan?.arch;
+  return ARCHES.includes(arch as Arch) ? { arch: arch as Arch } : {};
 }

@@ -100,12 +100,12 @@ function excludedOutDir(plan: BuildPlan): string[] {
 
 async function buildPrograms(context: StageContext, plan: BuildPlan, inputs: Inputs): Promise<Programs> {
   const program = (signal: AbortSignal): Promise<GoBuildResult> =>
-    buildGo({ ...context, signal }, { app: inputs.app, ...plan.program, useCache: plan.cache, exclude: excludedOutDir(plan), outName: inputs.supervisor ? 'app' : 'init', sourceDateEpoch: plan.sourceDateEpoch });
+    buildGo({ ...context, signal }, { arch: plan.arch, app: inputs.app, ...plan.program, useCache: plan.cache, exclude: excludedOutDir(plan), outName: inputs.supervisor ? 'app' : 'init', sourceDateEpoch: plan.sourceDateEpoch });
   if (!inputs.supervisor) return { go: await program(context.signal ?? new AbortController().signal) };
   // gopid1's own init: always stripped, never cgo, dated like the kernel (it does not follow the app).
   const supervisor = inputs.supervisor;
   const init = (signal: AbortSignal): Promise<GoBuildResult> =>
-    buildGo({ ...context, signal }, { app: supervisor, package: '.', cgo: false, strip: true, useCache: plan.cache, exclude: [], outName: 'init', supervisor: true, sourceDateEpoch: plan.kernel.sourceDateEpoch });
+    buildGo({ ...context, signal }, { arch: plan.arch, app: supervisor, package: '.', cgo: false, strip: true, useCache: plan.cache, exclude: [], outName: 'init', supervisor: true, sourceDateEpoch: plan.kernel.sourceDateEpoch });
   const [go, supervised] = await inParallel(context.signal, program, init);
   return { go, supervised };
 }
@@ -155,7 +155,7 @@ export async function executePlan(plan: BuildPlan, { onProgress, signal, spec }:
   try {
     const [kernel, programs] = await inParallel(
       signal,
-      (signal) => buildKernel({ ...context, signal }, { ...plan.kernel, source: inputs.source, useCache: plan.cache }),
+      (signal) => buildKernel({ ...context, signal }, { ...plan.kernel, arch: plan.arch, source: inputs.source, useCache: plan.cache }),
       (signal) => buildProgramsAndData({ ...context, signal }, plan, inputs),
     );
     throwIfAborted(signal, 'build');

@@ -36,7 +36,7 @@ export async function assembleManifest(plan: BuildPlan, parts: BuildParts): Prom
     name: plan.name,
     sourceDateEpoch: plan.sourceDateEpoch,
     artifacts: {
-      bzImage: await artifactRecord(staging, 'bzImage'),
+      bzImage: await artifactRecord(staging, path.basename(kernel.bzImage)),
       init: await artifactRecord(staging, 'init'),
       ...(supervised ? { app: await artifactRecord(staging, 'app') } : {}),
       initramfs: { ...(await artifactRecord(staging, initramfsFile)), unpackedBytes: initramfs.unpackedBytes, format: `newc+${compression}`, compressor: compressorDescription(compression) },
@@ -63,7 +63,7 @@ export async function assembleManifest(plan: BuildPlan, parts: BuildParts): Prom
       cgo: plan.program.cgo,
       ldflags: go.ldflags,
       flags: ['-trimpath', '-buildvcs=false'],
-      env: { GOOS: 'linux', GOARCH: plan.arch, GOAMD64: 'v1', CGO_ENABLED: plan.program.cgo ? '1' : '0' },
+      env: { GOOS: 'linux', GOARCH: plan.arch, ...(plan.arch === 'amd64' ? { GOAMD64: 'v1' } : {}), CGO_ENABLED: plan.program.cgo ? '1' : '0' },
       network: go.network,
       ...(go.downloadNetwork ? { downloadNetwork: go.downloadNetwork } : {}),
       builder: builderRecord(go.builder),

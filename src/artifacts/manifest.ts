@@ -26,6 +26,7 @@ export interface Manifest {
   name: string;
   sourceDateEpoch: number;
   artifacts: {
+    /** The kernel image: bzImage (amd64), or Image (arm64), as its `file` says. */
     bzImage: ArtifactRecord;
     /** /init in the initramfs: the program (`init.mode` direct) or the supervising init (supervise). */
     init: ArtifactRecord;

@@ -27,7 +27,7 @@ export function sizeTable(result: BuildResult): string {
   const total = artifacts.bzImage.bytes + artifacts.initramfs.bytes;
   const rows = [
     ['artifact', 'bytes', 'MiB'],
-    ['bzImage', formatBytes(artifacts.bzImage.bytes), formatMiB(artifacts.bzImage.bytes)],
+    [artifacts.bzImage.file, formatBytes(artifacts.bzImage.bytes), formatMiB(artifacts.bzImage.bytes)],
     [artifacts.initramfs.file, formatBytes(artifacts.initramfs.bytes), formatMiB(artifacts.initramfs.bytes)],
     ['total', formatBytes(total), formatMiB(total)],
     ...formatRows(result.manifest),

@@ -2,6 +2,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import {
+  ARCHES,
+  type Arch,
   type BuildOptions,
   type Cloud,
   CLOUDS,
@@ -34,6 +36,7 @@ import { byteSize, collect, nonNegativeInteger, positiveInteger, positiveNumber 
 export interface BuildFlags {
   spec?: string;
   name?: string;
+  arch?: Arch;
   package?: string;
   kernelSource?: string;
   kernelConfig?: KernelConfigBase;
@@ -82,6 +85,7 @@ export interface BuildFlags {
 const FLAG_OF: Record<string, string> = {
   out: '--out',
   name: '--name',
+  arch: '--arch',
   package: '--package',
   kernelSource: '--kernel-source',
   kernelConfig: '--kernel-config',
@@ -144,6 +148,7 @@ export function buildFailure(outDir?: string): (error: unknown) => Promise<never
 export function addBuildOptions(command: Command): Command {
   return command
     .option('--name <name>', 'machine name (default: the app directory name)')
+    .addOption(new Option('--arch <arch>', 'the machine\'s architecture: amd64 (default), or arm64 (kernel + initramfs for now, booted with qemu-system-aarch64 -M virt)').choices([...ARCHES]))
     .option('--package <path>', 'main package inside the module (default: .)')
     .option('--kernel-source <source>', `debian:<series> | kernel.org:<version> | path to a tarball or source tree (default: ${DEFAULT_KERNEL_SOURCE})`)
     .addOption(new Option('--kernel-config <base>', 'base configuration (default: minimal)').choices([...KERNEL_CONFIG_BASES]))
@@ -212,6 +217,7 @@ export function addOutOption(command: Command, description: string): Command {
 export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
   const given = {
     name: flags.name,
+    arch: flags.arch,
     package: flags.package,
     kernelSource: flags.kernelSource,
     kernelConfig: flags.kernelConfig,

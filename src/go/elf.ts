@@ -1,3 +1,4 @@
+import type { Arch } from '../plan/vocabulary.js';
 import { Gopid1Error } from '../errors.js';
 
 const PT_LOAD = 1;
@@ -6,6 +7,9 @@ const PT_INTERP = 3;
 const DT_NEEDED = 1n;
 const DT_STRTAB = 5n;
 const EM_X86_64 = 62;
+const EM_AARCH64 = 183;
+/** The ELF machine of each architecture, and how people call it. */
+const MACHINES = { amd64: [EM_X86_64, 'x86-64'], arm64: [EM_AARCH64, 'aarch64 (arm64)'] } as const;
 
 export interface ElfFacts {
   class: 32 | 64;
@@ -92,13 +96,17 @@ export function inspectElf(buffer: Buffer): ElfFacts {
 }
 
 /**
- * Refuses a binary that cannot be /init of an initramfs with nothing else in it: not x86-64, or linked
- * dynamically (PT_INTERP or DT_NEEDED), which is what cgo without static linking produces.
+ * Refuses a binary that cannot be /init of an initramfs with nothing else in it: not for the machine's
+ * architecture (x86-64 for amd64, aarch64 for arm64), or linked dynamically (PT_INTERP or DT_NEEDED), which is what
+ * cgo without static linking produces.
  */
-export function checkStaticInit(buffer: Buffer, options: { cgo: boolean }): ElfFacts {
+export function checkStaticInit(buffer: Buffer, options: { cgo: boolean; arch?: Arch }): ElfFacts {
   const facts = inspectElf(buffer);
-  if (facts.class !== 64 || facts.machine !== EM_X86_64) {
-    fail(`the built program is not x86-64 (ELF${facts.class}, machine ${facts.machine})`, 'gopid1 boots x86-64 machines; build for GOARCH=amd64 (the default here).');
+  const arch = options.arch ?? 'amd64';
+  const [machine, name] = MACHINES[arch];
+  if (facts.class !== 64 || facts.machine !== machine) {
+    const found = Object.values(MACHINES).find(([m]) => m === facts.machine)?.[1];
+    fail(`the built program is not ${name} (ELF${facts.class}, machine ${found ?? facts.machine})`, `This is an ${arch} machine: its program must be built with GOARCH=${arch} (gopid1 build --arch ${arch} does).`);
   }
   if (facts.type !== 'exec' && facts.type !== 'dyn') {
     fail(`the built program is not an executable (ELF ${facts.type === 'type 1' ? 'relocatable object' : facts.type === 'type 4' ? 'core dump' : facts.type})`, 'Build a Go main package (package main with func main).');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { BUILDER_UID, type BuilderImage, packDirectory, type StepInput } from '../engine/engine.js';
 import { stageBuilder } from '../builders.js';
 import { Gopid1Error } from '../errors.js';
-import { DEFAULT_SERIES } from '../plan/vocabulary.js';
+import { DEFAULT_SERIES, type Arch } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
 import { checkStaticInit } from './elf.js';
 
@@ -15,6 +15,8 @@ export const GO_MODCACHE_VOLUME = `gopid1-go-modcache-${BUILDER_UID}`;
 const LEGACY_GO_CACHE_VOLUMES = ['gopid1-go-cache'];
 
 export interface GoBuildOptions {
+  /** GOARCH: the machine's architecture. */
+  arch: Arch;
   /** The app, as inspectApp found it. */
   app: AppFacts;
   /** The main package, relative to appDir ("." or "./cmd/server"). */
@@ -115,7 +117,55 @@ function withoutStepHeader(tail: string[]): string[] {
   return tail.filter((line) => !/^(\$ |go version |# exit code |gopid1: cgroup |gopid1: sandbox: )/.test(line));
 }
 
-/** Builds the app's main package as a static linux/amd64 binary in the Go builder, and checks the result. */
+/** The download step's environment: the module proxy settings of this process, passed through. */
+function fetchEnvironment(): Record<string, string> {
+  const env: Record<string, string> = { GOCACHE: '/tmp/go-build' };
+  for (const name of ['GOPROXY', 'GOPRIVATE', 'GONOPROXY', 'GONOSUMDB', 'GOSUMDB', 'GOINSECURE']) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/** The error of a module download that failed. */
+function downloadFailure(app: AppFacts, logFile: string): (exitCode: number, tail: string[]) => Gopid1Error {
+  return (exitCode, tail) =>
+    new Gopid1Error('STEP_FAILED', `the modules ${app.module} requires could not be downloaded (go mod download exit code ${exitCode})`, {
+      step: 'go: download modules',
+      exitCode,
+      logTail: withoutStepHeader(tail),
+      logFile,
+      hint: 'Make the module proxy reachable from containers (GOPROXY, GOPRIVATE, GONOSUMDB and GOINSECURE are passed through), or vendor the modules with `go mod vendor` so no network is needed.',
+    });
+}
+
+/** The error of a compile that failed: the compiler's lines, and a hint for the causes seen most (cgo, Go version, modules). */
+function compileFailure(app: AppFacts, options: GoBuildOptions, logFile: string): (exitCode: number, tail: string[]) => Gopid1Error {
+  return (exitCode, tail) => {
+    const compilerLines = withoutStepHeader(tail);
+    const cgoHint = app.usesCgo && !options.cgo ? ' This package imports "C": pass --cgo for a static cgo build.' : '';
+    const tooNew = compilerLines.map((line) => /requires go >= ?([\d.]+) \(running go ([\d.]+)/.exec(line)).find(Boolean);
+    const versionHint = tooNew
+      ? ` go.mod asks for Go ${tooNew[1]}, and the Go builder has Go ${tooNew[2]} (Debian's package; toolchain downloads are off): lower the go line in go.mod.`
+      : '';
+    const networkHint = compilerLines.some((line) => /GOPROXY=off|cannot find module|missing go.sum entry/.test(line))
+      ? app.vendored
+        ? ' vendor/ lacks a module the build needs: run `go mod vendor` again.'
+        : ' A module the build needs is not in go.mod or go.sum: run `go mod tidy` (and `go mod vendor` to build without network).'
+      : '';
+    return new Gopid1Error('GO_COMPILE_FAILED', `${options.supervisor ? 'gopid1\'s supervising init' : 'the Go program'} does not build (go build exit code ${exitCode})`, {
+      step: options.supervisor ? 'go: build the supervising init' : 'go: build',
+      exitCode,
+      logTail: compilerLines,
+      logFile,
+      hint: options.supervisor
+        ? 'The supervising init ships with gopid1 (its init/ directory): reinstall gopid1, or build with --init direct.'
+        : `Fix the compiler errors above and build again.${versionHint}${cgoHint}${networkHint}`,
+    });
+  };
+}
+
+/** Builds the app's main package as a static linux binary for the plan's architecture in the Go builder, and checks the result. */
 export async function buildGo(context: StageContext, options: GoBuildOptions): Promise<GoBuildResult> {
   const started = Date.now();
   const { app } = options;
@@ -131,13 +181,9 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
     GOPID1_PACKAGE: options.package.startsWith('.') ? options.package : `./${options.package}`,
     GOPID1_CGO: options.cgo ? '1' : '0',
     GOPID1_LDFLAGS: ldflags,
+    GOPID1_GOARCH: options.arch,
     SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
   };
-  const fetchEnv: Record<string, string> = { GOCACHE: '/tmp/go-build' };
-  for (const name of ['GOPROXY', 'GOPRIVATE', 'GONOPROXY', 'GONOSUMDB', 'GOSUMDB', 'GOINSECURE']) {
-    const value = process.env[name];
-    if (value !== undefined) fetchEnv[name] = value;
-  }
   const runVolume = fetch && !cacheVolume ? await engine.createVolume('go-modules') : undefined;
   const moduleVolume = !fetch ? undefined : cacheVolume ? await engine.ensureVolume(GO_MODCACHE_VOLUME, 'go') : runVolume?.name;
   if (!cacheVolume) env.GOCACHE = '/tmp/go-build';
@@ -157,7 +203,7 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
         title: 'go: download modules',
         image: builder.id,
         cmd: ['go-step', 'download'],
-        env: { ...env, ...fetchEnv },
+        env: { ...env, ...fetchEnvironment() },
         network: 'bridge',
         limits: context.limits,
         volumes: modules,
@@ -166,14 +212,7 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
         logFile,
         onLine: (line) => report({ kind: 'line', stage: 'go', line }),
         ...(signal ? { signal } : {}),
-        onFailure: (exitCode, tail) =>
-          new Gopid1Error('STEP_FAILED', `the modules ${app.module} requires could not be downloaded (go mod download exit code ${exitCode})`, {
-            step: 'go: download modules',
-            exitCode,
-            logTail: withoutStepHeader(tail),
-            logFile,
-            hint: 'Make the module proxy reachable from containers (GOPROXY, GOPRIVATE, GONOSUMDB and GOINSECURE are passed through), or vendor the modules with `go mod vendor` so no network is needed.',
-          }),
+        onFailure: downloadFailure(app, logFile),
       });
     }
     report({ kind: 'step', stage: 'go', text: `compiling ${options.supervisor ? 'the supervising init ' : ''}${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
@@ -193,31 +232,10 @@ export async function buildGo(context: StageContext, options: GoBuildOptions): P
       logFile,
       onLine: (line) => report({ kind: 'line', stage: 'go', line }),
       ...(signal ? { signal } : {}),
-      onFailure: (exitCode, tail) => {
-        const compilerLines = withoutStepHeader(tail);
-        const cgoHint = app.usesCgo && !options.cgo ? ' This package imports "C": pass --cgo for a static cgo build.' : '';
-        const tooNew = compilerLines.map((line) => /requires go >= ?([\d.]+) \(running go ([\d.]+)/.exec(line)).find(Boolean);
-        const versionHint = tooNew
-          ? ` go.mod asks for Go ${tooNew[1]}, and the Go builder has Go ${tooNew[2]} (Debian's package; toolchain downloads are off): lower the go line in go.mod.`
-          : '';
-        const networkHint = compilerLines.some((line) => /GOPROXY=off|cannot find module|missing go.sum entry/.test(line))
-          ? app.vendored
-            ? ' vendor/ lacks a module the build needs: run `go mod vendor` again.'
-            : ' A module the build needs is not in go.mod or go.sum: run `go mod tidy` (and `go mod vendor` to build without network).'
-          : '';
-        return new Gopid1Error('GO_COMPILE_FAILED', `${options.supervisor ? 'gopid1\'s supervising init' : 'the Go program'} does not build (go build exit code ${exitCode})`, {
-          step: options.supervisor ? 'go: build the supervising init' : 'go: build',
-          exitCode,
-          logTail: compilerLines,
-          logFile,
-          hint: options.supervisor
-            ? 'The supervising init ships with gopid1 (its init/ directory): reinstall gopid1, or build with --init direct.'
-            : `Fix the compiler errors above and build again.${versionHint}${cgoHint}${networkHint}`,
-        });
-      },
+      onFailure: compileFailure(app, options, logFile),
     });
     const built = path.join(scratch, 'out', 'init');
-    checkStaticInit(await readFile(built), { cgo: options.cgo });
+    checkStaticInit(await readFile(built), { cgo: options.cgo, arch: options.arch });
     const goVersion = (await readFile(path.join(scratch, 'out', 'go-version'), 'utf8')).trim().replace(/^go version /, '');
     const binary = out.staged(options.outName);
     await rename(built, binary);

@@ -1,18 +1,18 @@
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { hashKey } from '../artifacts/cache.js';
 import { sha256, sha256File } from '../artifacts/files.js';
-import { type BuilderImage, packDirectory, packFiles, packLocalFile } from '../engine/engine.js';
+import { type BuilderImage, packDirectory, packFiles, packLocalFile, type StepInput, type StepOutput } from '../engine/engine.js';
 import { stageBuilder } from '../builders.js';
 import { Gopid1Error, describeError } from '../errors.js';
 import type { PlannedFragment } from '../plan/plan.js';
-import { DEFAULT_SERIES, type KernelConfigBase } from '../plan/vocabulary.js';
+import { ARCH_FACTS, DEFAULT_SERIES, type Arch, type KernelConfigBase } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
 import { configProblemsError, kernelCompressionOf, parseConfig, parseFragment, parseKconfigFacts, verifyConfig, type RequestedOption } from './kconfig.js';
 import { describeSource, downloadKernelOrg, type KernelSource } from './source.js';
 
 export interface KernelBuildOptions {
+  arch: Arch;
   /** The plan's source, resolved (a local path is a tarball or a tree). */
   source: KernelSource;
   base: KernelConfigBase;
@@ -27,6 +27,7 @@ export interface KernelBuildOptions {
 }
 
 export interface KernelBuildResult {
+  /** The kernel image: bzImage (amd64) or Image (arm64). */
   bzImage: string;
   config: string;
   /** `make kernelrelease`, e.g. 6.12.117 */
@@ -86,9 +87,80 @@ async function loadFragments(planned: readonly PlannedFragment[], dockerfilesDir
 
 const COMPILED = /^\s+(CC|AS|LD|AR|HOSTCC|HOSTLD|OBJCOPY|LDS)\s/;
 
+/** Where the kernel source comes from, for the builder: a tarball to copy in (and its hash), or none (a tree, the builder's own). */
+async function resolveSource(context: StageContext, options: KernelBuildOptions): Promise<{ tarball?: string; sourceSha256?: string }> {
+  const { source } = options;
+  if (source.kind === 'kernel.org') {
+    context.report({ kind: 'step', stage: 'kernel', text: `downloading linux-${source.version}.tar.xz` });
+    const download = await downloadKernelOrg(source.version, path.join(context.cache.root, 'downloads'), options.sha256, context.signal);
+    return { tarball: download.path, sourceSha256: download.sha256 };
+  }
+  if (source.kind === 'tarball') return { tarball: source.path, sourceSha256: await sha256File(source.path) };
+  return {};
+}
+
+/** What the configure step gets in /work: the fragments, and the source unless the builder's own is used. */
+function configureInputs(context: StageContext, options: KernelBuildOptions, fragments: Fragment[], tarball: string | undefined): StepInput[] {
+  const inputs: StepInput[] = [{ path: '/work', archive: () => packFiles(fragments.map((f) => ({ name: `in/${f.name}`, data: f.text }))) }];
+  if (tarball) {
+    const ext = tarball.endsWith('.tgz') ? 'tar.gz' : (/\.(tar(?:\.\w+)?)$/.exec(tarball)?.[1] ?? 'tar');
+    inputs.push({ path: '/work', archive: () => packLocalFile(tarball, `in/source.${ext}`) });
+  } else if (options.source.kind === 'tree') {
+    const tree = options.source.path;
+    context.report({ kind: 'step', stage: 'kernel', text: `copying the source tree ${tree}` });
+    inputs.push({ path: '/work', archive: () => packDirectory(tree, { prefix: 'src', skip: (p) => p === '.git' }) });
+  }
+  return inputs;
+}
+
+/** A step of the kernel builder on the build's /work volume (everything it writes is there and in /tmp). */
+function kernelStep(context: StageContext, run: { builder: BuilderImage; volume: string; logFile: string; options: KernelBuildOptions }, step: { role: string; title: string; cmd: string[]; inputs?: StepInput[]; outputs: StepOutput[]; onLine?: (line: string) => void }): Promise<unknown> {
+  const { signal, report } = context;
+  return context.engine.runStep({
+    ...step,
+    image: run.builder.id,
+    env: { SOURCE_DATE_EPOCH: String(run.options.sourceDateEpoch), GOPID1_KERNEL_ARCH: ARCH_FACTS[run.options.arch].kernelArch },
+    volumes: { [run.volume]: '/work' },
+    writable: [],
+    limits: context.limits,
+    logFile: run.logFile,
+    onLine: step.onLine ?? ((line) => report({ kind: 'line', stage: 'kernel', line })),
+    ...(signal ? { signal } : {}),
+  });
+}
+
+/** Reads what configure sent back: the final .config, checked against every option the fragments asked for, and the release. */
+async function configured(scratch: string, fragments: Fragment[], logFile: string): Promise<{ finalConfig: string; release: string }> {
+  const finalConfig = await readFile(path.join(scratch, '.config'), 'utf8');
+  const facts = parseKconfigFacts(await readFile(path.join(scratch, 'gopid1-kconfig-deps'), 'utf8'));
+  const problems = verifyConfig(fragments.flatMap((f) => f.options), parseConfig(finalConfig), facts);
+  if (problems.length > 0) throw configProblemsError(problems, logFile);
+  return { finalConfig, release: (await readFile(path.join(scratch, 'gopid1-kernelrelease'), 'utf8')).trim() };
+}
+
+/** Reports the compile's progress as a count of objects, at most four times a second. */
+function compileCounter(context: StageContext): { onLine: (line: string) => void; count: () => number } {
+  let compiled = 0;
+  let lastReport = 0;
+  return {
+    count: () => compiled,
+    onLine: (line) => {
+      context.report({ kind: 'line', stage: 'kernel', line });
+      if (!COMPILED.test(line)) return;
+      compiled += 1;
+      const now = Date.now();
+      if (now - lastReport > 250) {
+        lastReport = now;
+        context.report({ kind: 'count', stage: 'kernel', text: `${compiled} objects compiled` });
+      }
+    },
+  };
+}
+
 /**
- * Builds bzImage in the kernel builder: configure (base + fragments, olddefconfig), verify that every option
- * the fragments ask for survived, compile. Unchanged inputs are served from the cache.
+ * Builds the kernel image (bzImage, or Image on arm64) in the kernel builder: configure (base + fragments,
+ * olddefconfig), verify that every option the fragments ask for survived, compile. Unchanged inputs are served from
+ * the cache.
  */
 export async function buildKernel(context: StageContext, options: KernelBuildOptions): Promise<KernelBuildResult> {
   const started = Date.now();
@@ -96,28 +168,16 @@ export async function buildKernel(context: StageContext, options: KernelBuildOpt
   const fragments = await loadFragments(options.fragments, context.dockerfilesDir);
   const series = options.source.kind === 'debian' ? options.source.series : DEFAULT_SERIES;
   const logFile = path.join(out.logs, 'kernel.log');
-
   const builder = await stageBuilder(engine, { stage: 'kernel', series, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
-
-  // The source: the builder's own linux-source, a kernel.org download, or a local tarball or tree.
-  let tarball: string | undefined;
-  let sourceSha256: string | undefined;
-  if (options.source.kind === 'kernel.org') {
-    report({ kind: 'step', stage: 'kernel', text: `downloading linux-${options.source.version}.tar.xz` });
-    const download = await downloadKernelOrg(options.source.version, path.join(context.cache.root, 'downloads'), options.sha256, signal);
-    tarball = download.path;
-    sourceSha256 = download.sha256;
-  } else if (options.source.kind === 'tarball') {
-    tarball = options.source.path;
-    sourceSha256 = await sha256File(tarball);
-  }
-
+  const { tarball, sourceSha256 } = await resolveSource(context, options);
   const fragmentIds = fragments.map((f) => ({ name: f.label, sha256: sha256(f.text) }));
+  const imageName = ARCH_FACTS[options.arch].kernelImage;
   const key =
     options.source.kind === 'tree'
       ? undefined
       : hashKey({
           v: 1,
+          ...(options.arch === 'amd64' ? {} : { arch: options.arch }),
           source: options.source.kind === 'debian' ? describeSource(options.source) : sourceSha256,
           base: options.base,
           fragments: fragmentIds.map((f) => f.sha256),
@@ -125,7 +185,7 @@ export async function buildKernel(context: StageContext, options: KernelBuildOpt
           packages: sha256(builder.packages.join('\n')),
           epoch: options.sourceDateEpoch,
         });
-  const bzImage = out.staged('bzImage');
+  const bzImage = out.staged(imageName);
   const config = out.staged('kernel.config');
   const result = async (meta: CachedKernelMeta, cached: boolean): Promise<KernelBuildResult> => ({
     bzImage,
@@ -143,8 +203,8 @@ export async function buildKernel(context: StageContext, options: KernelBuildOpt
 
   if (key && options.useCache) {
     const hit = await context.cache.get<CachedKernelMeta>('kernel', key);
-    if (hit?.files.bzImage && hit.files['kernel.config']) {
-      await copyFile(hit.files.bzImage, bzImage);
+    if (hit?.files[imageName] && hit.files['kernel.config']) {
+      await copyFile(hit.files[imageName], bzImage);
       await copyFile(hit.files['kernel.config'], config);
       report({ kind: 'done', stage: 'kernel', text: `kernel ${hit.meta.release} from the cache` });
       return await result(hit.meta, true);
@@ -153,86 +213,38 @@ export async function buildKernel(context: StageContext, options: KernelBuildOpt
 
   const volume = await engine.createVolume('kernel');
   const scratch = await mkdtemp(path.join(out.staging, 'kernel-'));
+  const run = { builder, volume: volume.name, logFile, options };
   try {
-    const inputs: { path: string; archive: () => Readable }[] = [
-      { path: '/work', archive: () => packFiles(fragments.map((f) => ({ name: `in/${f.name}`, data: f.text }))) },
-    ];
-    if (tarball) {
-      const ext = tarball.endsWith('.tgz') ? 'tar.gz' : (/\.(tar(?:\.\w+)?)$/.exec(tarball)?.[1] ?? 'tar');
-      const file = tarball;
-      inputs.push({ path: '/work', archive: () => packLocalFile(file, `in/source.${ext}`) });
-    } else if (options.source.kind === 'tree') {
-      const tree = options.source.path;
-      report({ kind: 'step', stage: 'kernel', text: `copying the source tree ${tree}` });
-      inputs.push({ path: '/work', archive: () => packDirectory(tree, { prefix: 'src', skip: (p) => p === '.git' }) });
-    }
-
     const userFragments = options.fragments.filter((f) => f.origin === 'user').length;
-    report({ kind: 'step', stage: 'kernel', text: `configuring (${options.base}${userFragments ? ` + ${userFragments} fragment(s)` : ''})` });
-    await engine.runStep({
+    report({ kind: 'step', stage: 'kernel', text: `configuring (${options.base}${userFragments ? ` + ${userFragments} fragment(s)` : ''}${options.arch === 'amd64' ? '' : `, ${options.arch}`})` });
+    await kernelStep(context, run, {
       role: 'kernel-configure',
       title: 'kernel: configure',
-      image: builder.id,
       cmd: ['kernel-step', 'configure', options.base === 'minimal' ? 'tinyconfig' : 'defconfig'],
-      env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
-      volumes: { [volume.name]: '/work' },
-      // Everything it writes is in the /work volume (and /tmp): the root filesystem is read-only.
-      writable: [],
-      limits: context.limits,
-      inputs,
+      inputs: configureInputs(context, options, fragments, tarball),
       outputs: ['.config', 'gopid1-kconfig-deps', 'gopid1-kernelrelease'].map((name) => ({ path: `/work/build/${name}`, dest: scratch })),
-      logFile,
-      onLine: (line) => report({ kind: 'line', stage: 'kernel', line }),
-      ...(signal ? { signal } : {}),
     });
-    const finalConfig = await readFile(path.join(scratch, '.config'), 'utf8');
-    const facts = parseKconfigFacts(await readFile(path.join(scratch, 'gopid1-kconfig-deps'), 'utf8'));
-    const problems = verifyConfig(
-      fragments.flatMap((f) => f.options),
-      parseConfig(finalConfig),
-      facts,
-    );
-    if (problems.length > 0) throw configProblemsError(problems, logFile);
-    const release = (await readFile(path.join(scratch, 'gopid1-kernelrelease'), 'utf8')).trim();
+    const { finalConfig, release } = await configured(scratch, fragments, logFile);
 
     report({ kind: 'step', stage: 'kernel', text: `compiling Linux ${release} with ${options.jobs} job(s)` });
-    let compiled = 0;
-    let lastReport = 0;
-    await engine.runStep({
+    const counter = compileCounter(context);
+    await kernelStep(context, run, {
       role: 'kernel-compile',
       title: 'kernel: compile',
-      image: builder.id,
       cmd: ['kernel-step', 'compile', String(options.jobs)],
-      env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
-      volumes: { [volume.name]: '/work' },
-      // Everything it writes is in the /work volume (and /tmp): the root filesystem is read-only.
-      writable: [],
-      limits: context.limits,
-      outputs: [{ path: '/work/build/arch/x86/boot/bzImage', dest: scratch }],
-      logFile,
-      onLine: (line) => {
-        report({ kind: 'line', stage: 'kernel', line });
-        if (COMPILED.test(line)) {
-          compiled += 1;
-          const now = Date.now();
-          if (now - lastReport > 250) {
-            lastReport = now;
-            report({ kind: 'count', stage: 'kernel', text: `${compiled} objects compiled` });
-          }
-        }
-      },
-      ...(signal ? { signal } : {}),
+      outputs: [{ path: `/work/build/arch/${ARCH_FACTS[options.arch].kernelArch}/boot/${imageName}`, dest: scratch }],
+      onLine: counter.onLine,
     });
-    await copyFile(path.join(scratch, 'bzImage'), bzImage);
+    await copyFile(path.join(scratch, imageName), bzImage);
     await copyFile(path.join(scratch, '.config'), config);
     const configSha256 = sha256(finalConfig);
     if (key) {
       // The kernel is built; a cache that cannot take it (read-only home, full disk) only costs the next build.
-      await context.cache.put<CachedKernelMeta>('kernel', key, { bzImage, 'kernel.config': config }, { release, configSha256 }).catch((error: unknown) => {
+      await context.cache.put<CachedKernelMeta>('kernel', key, { [imageName]: bzImage, 'kernel.config': config }, { release, configSha256 }).catch((error: unknown) => {
         report({ kind: 'warning', stage: 'kernel', text: `could not store the kernel in the cache ${context.cache.root}: ${describeError(error)}` });
       });
     }
-    report({ kind: 'done', stage: 'kernel', text: `kernel ${release} compiled (${compiled} objects)` });
+    report({ kind: 'done', stage: 'kernel', text: `kernel ${release} compiled (${counter.count()} objects)` });
     return await result({ release, configSha256 }, false);
   } finally {
     await rm(scratch, { recursive: true, force: true });

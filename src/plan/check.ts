@@ -16,3 +16,12 @@ export function wholeNumber(field: string, value: number, least: number, example
   if (!Number.isInteger(value) || value < least) throw badInput(field, `must be a whole number${least > 0 ? ` of at least ${least}` : ''}, not ${value}`, `e.g. ${example}`);
   return value;
 }
+
+/** Freezes a value and everything in it: a plan cannot be changed once made. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

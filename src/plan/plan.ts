@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { badInput, oneOf, wholeNumber } from './check.js';
+import { checkArchOptions } from './arch.js';
+import { badInput, deepFreeze, oneOf, wholeNumber } from './check.js';
 import { panicParameter, planDataDisk, planEnv, planHealth, planRestart, planUser, planWatchdog, type DataDiskPlan, type HealthPlan, type RestartPlan, type UserPlan, type WatchdogPlan } from './runtime.js';
 import type { EnvEntry } from './env.js';
 import type { BuildOptions } from './options.js';
@@ -61,8 +62,8 @@ export interface BuildPlan {
     readonly source: string;
     readonly base: KernelConfigBase;
     readonly fragments: readonly PlannedFragment[];
-    /** How bzImage is compressed: asked for, or the base's own (minimal: zstd; defconfig: gzip). */
-    readonly compression: KernelCompression;
+    /** How the kernel image is compressed: asked for, or the base's own (minimal: zstd; defconfig: gzip); none on arm64. */
+    readonly compression: KernelCompression | 'none';
     readonly sha256?: string;
     /** Clouds whose drivers are built in: asked for with `cloud`, or implied by a format. */
     readonly clouds: readonly CloudName[];
@@ -129,7 +130,7 @@ function planLimits(options: BuildOptions): BuildPlan['limits'] {
   return { ...(cpus !== undefined ? { cpus } : {}), ...(memory !== undefined ? { memoryBytes: memory } : {}) };
 }
 
-function planCmdline(options: BuildOptions, net: boolean, outputs: readonly OutputName[], boot: DiskBoot): string {
+function planCmdline(options: BuildOptions, arch: Arch, net: boolean, outputs: readonly OutputName[], boot: DiskBoot): string {
   const extra = options.cmdline ?? '';
   const fixed = planStaticNetwork(options);
   const userIp = /(^|\s)ip=/.test(extra);
@@ -137,7 +138,7 @@ function planCmdline(options: BuildOptions, net: boolean, outputs: readonly Outp
   // The kernel configures eth0 itself; DHCP unless the options or the user's command line say how (ip=…).
   const ip = fixed ? ipParameter(fixed) : net && !userIp ? 'ip=dhcp' : '';
   // Later parameters win: the user's command line after what the options add.
-  const cmdline = kernelCmdline([ip, panicParameter(options) ?? '', extra].filter(Boolean).join(' '));
+  const cmdline = kernelCmdline([ip, panicParameter(options) ?? '', extra].filter(Boolean).join(' '), arch);
   if (/[\n\r]/.test(cmdline)) throw badInput('cmdline', 'must be one line', 'Separate kernel parameters with spaces.');
   // GRUB puts a backslash before each of these when it builds Linux's command line: it would not arrive as written.
   const changed = [...new Set(cmdline.match(/["'\\]/g) ?? [])];
@@ -149,10 +150,10 @@ function planCmdline(options: BuildOptions, net: boolean, outputs: readonly Outp
 }
 
 /** The fragments of a kernel, in order: the base's, generated ones from options, the outputs' needs, the user's. */
-function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs: InitramfsCompression, outputs: readonly OutputName[], platform: { net: boolean; clouds: readonly CloudName[] }, runtime: { watchdog: boolean; dataDisk: boolean }): PlannedFragment[] {
-  const { net, clouds } = platform;
+function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs: InitramfsCompression, outputs: readonly OutputName[], platform: { arch: Arch; net: boolean; clouds: readonly CloudName[] }, runtime: { watchdog: boolean; dataDisk: boolean }): PlannedFragment[] {
+  const { arch, net, clouds } = platform;
   const fragments: PlannedFragment[] = [];
-  if (base === 'minimal') fragments.push({ origin: 'shipped', name: 'minimal.config' });
+  if (base === 'minimal') fragments.push({ origin: 'shipped', name: arch === 'arm64' ? 'minimal-arm64.config' : 'minimal.config' });
   if (options.kernelCompression !== undefined) {
     fragments.push({ origin: 'generated', name: 'compression.config', label: `--kernel-compression ${options.kernelCompression}`, text: compressionFragment(options.kernelCompression) });
   }
@@ -242,6 +243,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   const outputs = parseFormats([...(options.formats ?? []), ...(options.iso ? ['iso'] : []), ...(options.uefi ? ['iso-uefi'] : [])]);
   const { net, clouds } = planPlatform(options, outputs);
   const disk = planDisk(options, outputs);
+  checkArchOptions(arch, options, base, outputs);
   if (health?.url && !net) {
     throw badInput('health', `${health.url} needs TCP/IP in the kernel, even on loopback, and net is off`, 'Add --net (or check with --health-cmd instead).');
   }
@@ -258,8 +260,8 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     kernel: {
       source,
       base,
-      fragments: planFragments(options, base, compression, outputs, { net, clouds }, { watchdog: watchdog !== undefined, dataDisk: dataDisk !== undefined }),
-      compression: options.kernelCompression ?? (base === 'minimal' ? 'zstd' : 'gzip'),
+      fragments: planFragments(options, base, compression, outputs, { arch, net, clouds }, { watchdog: watchdog !== undefined, dataDisk: dataDisk !== undefined }),
+      compression: arch === 'arm64' ? 'none' : (options.kernelCompression ?? (base === 'minimal' ? 'zstd' : 'gzip')),
       ...(options.kernelSha256 !== undefined ? { sha256: options.kernelSha256 } : {}),
       clouds,
       jobs,
@@ -269,19 +271,11 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     initramfs: { compression },
     outputs,
     disk,
-    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), ...(dataDisk ? { dataDisk } : {}), ...(ipv6 ? { ipv6 } : {}), ...(options.hostname !== undefined ? { hostname: options.hostname } : {}), ...metadataOf(init, clouds), cmdline: planCmdline(options, net, outputs, disk.boot), net, menuTimeoutSeconds },
+    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), ...(dataDisk ? { dataDisk } : {}), ...(ipv6 ? { ipv6 } : {}), ...(options.hostname !== undefined ? { hostname: options.hostname } : {}), ...metadataOf(init, clouds), cmdline: planCmdline(options, arch, net, outputs, disk.boot), net, menuTimeoutSeconds },
     limits,
     cache: options.cache ?? true,
     sourceDateEpoch: explicitEpoch ?? (facts.appCommitEpoch !== undefined ? checkEpoch('the app\'s last commit time', facts.appCommitEpoch) : DEFAULT_SOURCE_DATE_EPOCH),
   });
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /** The plan as manifest.json records it: no host paths (fragments by name, the app by its package, no out dir). */

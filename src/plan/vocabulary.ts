@@ -1,8 +1,15 @@
 /** The words every stage shares: architectures, kernel bases and compressions, init modes, the Debian series, defaults. */
 
-/** The machine's architecture (arm64 is planned; see docs). */
-export type Arch = 'amd64';
-export const ARCHES: readonly Arch[] = ['amd64'];
+/** The machine's architecture, in Go's words (GOARCH). */
+export type Arch = 'amd64' | 'arm64';
+export const ARCHES: readonly Arch[] = ['amd64', 'arm64'];
+
+/** Per architecture: Linux's name for it, the kernel image `make` writes, and the serial console's device. */
+export const ARCH_FACTS: { readonly [arch in Arch]: { readonly kernelArch: string; readonly kernelImage: string; readonly console: string } } = {
+  amd64: { kernelArch: 'x86', kernelImage: 'bzImage', console: 'ttyS0' },
+  // arm64's Image is not compressed: the kernel does not unpack itself there, and QEMU and UEFI load it as it is.
+  arm64: { kernelArch: 'arm64', kernelImage: 'Image', console: 'ttyAMA0' },
+};
 
 export type KernelConfigBase = 'minimal' | 'defconfig';
 export const KERNEL_CONFIG_BASES: readonly KernelConfigBase[] = ['minimal', 'defconfig'];
@@ -61,6 +68,6 @@ export const DEFAULT_SOURCE_DATE_EPOCH = 1704067200;
 export const MAX_SOURCE_DATE_EPOCH = 0xffffffff;
 
 /** The kernel command line every gopid1 boot uses; `extra` is appended (later parameters win). */
-export function kernelCmdline(extra?: string): string {
-  return ['console=ttyS0', 'panic=-1', 'printk.time=1', 'quiet', ...(extra?.trim() ? [extra.trim()] : [])].join(' ');
+export function kernelCmdline(extra?: string, arch: Arch = 'amd64'): string {
+  return [`console=${ARCH_FACTS[arch].console}`, 'panic=-1', 'printk.time=1', 'quiet', ...(extra?.trim() ? [extra.trim()] : [])].join(' ');
 }

@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Gopid1Error } from '../errors.js';
+import type { Arch } from '../plan/vocabulary.js';
 
 export type AccelChoice = 'auto' | 'kvm' | 'tcg';
 
@@ -11,11 +12,19 @@ export type AccelChoice = 'auto' | 'kvm' | 'tcg';
  * no HPET and no ACPI PM timer: under software emulation the kernel's TSC calibration against the PIT alone
  * sometimes fails and the boot hangs (measured in docs/PERFORMANCE.md), so it is never chosen for you.
  */
-export type MachineType = 'pc' | 'q35' | 'microvm';
+export type MachineType = 'pc' | 'q35' | 'microvm' | 'virt';
 export type MachineChoice = MachineType | 'auto';
 
-/** `auto` is pc: BIOS or UEFI firmware boots an ISO on it, and a kernel booted directly starts reliably. */
-export function resolveMachine(choice: MachineChoice, media: BootMedia['kind']): MachineType {
+/**
+ * `auto` is pc for amd64 (BIOS or UEFI firmware boots an ISO on it, and a kernel booted directly starts reliably)
+ * and virt for arm64 (QEMU's generic Arm machine: PL011 UART, GIC, PCIe, PSCI), the only one an arm64 machine uses.
+ */
+export function resolveMachine(choice: MachineChoice, media: BootMedia['kind'], arch: Arch = 'amd64'): MachineType {
+  if (arch === 'arm64') {
+    if (choice !== 'auto' && choice !== 'virt') throw new Gopid1Error('BAD_INPUT', `--machine ${choice} is an x86 machine, and this one is arm64`, { hint: 'Leave --machine out (arm64 boots on virt).' });
+    return 'virt';
+  }
+  if (choice === 'virt') throw new Gopid1Error('BAD_INPUT', '--machine virt is QEMU\'s Arm machine, and this one is amd64', { hint: 'Use --machine pc, q35 or microvm, or leave it out.' });
   if (choice === 'auto') return 'pc';
   if (choice === 'microvm' && media !== 'direct') {
     throw new Gopid1Error('BAD_INPUT', '--machine microvm cannot boot an ISO, a disk or an EFI application: it has no firmware that reads CDs or disks', { hint: 'Use --machine pc or q35 for ISOs, disks and UKIs (auto picks pc).' });
@@ -203,7 +212,9 @@ export function qemuArgs(options: QemuArgsOptions): string[] {
     '-no-user-config',
     '-accel',
     options.accel,
-    ...(options.accel === 'kvm' ? ['-cpu', 'host'] : []),
+    // Under emulation an arm64 machine gets a Cortex-A57 (ARMv8.0, all Go needs): `max` would emulate pointer
+    // authentication, which is slow under TCG.
+    ...(options.accel === 'kvm' ? ['-cpu', 'host'] : machine === 'virt' ? ['-cpu', 'cortex-a57'] : []),
     '-smp',
     '1',
     '-m',
@@ -262,12 +273,13 @@ async function firstAccessible(candidates: string[], mode: number): Promise<stri
   return undefined;
 }
 
-/** $GOPID1_QEMU, else qemu-system-x86_64 on PATH. */
-export async function findQemu(): Promise<string> {
-  const wanted = process.env.GOPID1_QEMU ?? 'qemu-system-x86_64';
+/** The QEMU that runs an architecture's machines: $GOPID1_QEMU (amd64) or $GOPID1_QEMU_ARM64, else the system's on PATH. */
+export async function findQemu(arch: Arch = 'amd64'): Promise<string> {
+  const [variable, binary, debianPackage] = arch === 'arm64' ? ['GOPID1_QEMU_ARM64', 'qemu-system-aarch64', 'qemu-system-arm'] : ['GOPID1_QEMU', 'qemu-system-x86_64', 'qemu-system-x86'];
+  const wanted = process.env[variable] ?? binary;
   const found = await findOnPath(wanted);
   if (found) return found;
   throw new Gopid1Error('QEMU_MISSING', `${wanted} is not installed`, {
-    hint: 'Install QEMU (Debian: sudo apt-get install qemu-system-x86, or `make setup` in the gopid1 checkout), or set GOPID1_QEMU to its path.',
+    hint: `Install QEMU (Debian: sudo apt-get install ${debianPackage}, or \`make setup\` in the gopid1 checkout), or set ${variable} to its path.`,
   });
 }

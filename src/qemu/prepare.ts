@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BOOT_DIR_PREFIX } from '../artifacts/leftovers.js';
 import { Gopid1Error, interrupted } from '../errors.js';
+import type { Arch } from '../plan/vocabulary.js';
 import { defaultMemoryMiB, findOvmf, findQboot, findQemu, qemuArgs, resolveAccel, resolveMachine, type AccelChoice, type BootMedia, type Forward, type MachineChoice, type MachineType } from './command.js';
 import { metadataService, type MetadataCloud } from './metadata.js';
 import { fwCfgItems, type RuntimeConfig } from './run-config.js';
@@ -10,6 +11,8 @@ import { fwCfgItems, type RuntimeConfig } from './run-config.js';
 export interface BootMachineOptions {
   /** A kernel + initramfs (direct boot), or an ISO as CD-ROM or disk. */
   media: BootMedia;
+  /** The build's architecture (its manifest's plan); a kernel booted directly says its own, which must agree. */
+  arch?: Arch;
   /** Boot through OVMF (UEFI) instead of SeaBIOS; ISO media only. */
   uefi?: boolean;
   /** The machine feeds a watchdog (gopid1 build --watchdog): attach QEMU's i6300esb and report when it fires. */
@@ -79,7 +82,6 @@ async function bytesAt(file: string, offset: number, length: number): Promise<Bu
  * carry the x86 boot protocol's "HdrS" header, an ISO the ISO 9660 "CD001" volume descriptor.
  */
 const SIGNATURES = {
-  kernel: [0x202, 'HdrS', 'a Linux bzImage (no "HdrS" boot header at 0x202)', 'Pass the bzImage of `gopid1 build` (or of any x86 kernel build) with --kernel.'],
   ISO: [0x8001, 'CD001', 'an ISO 9660 image (no "CD001" volume descriptor at 0x8001)', 'Pass the .iso of `gopid1 build --iso` with --iso.'],
   disk: [0x1fe, '\x55\xaa', 'a bootable disk image (no boot signature 55 AA at 0x1fe)', 'Pass the .raw disk of `gopid1 build --format raw` with --disk.'],
   qcow2: [0, 'QFI\xfb', 'a qcow2 image (no "QFI" magic at 0)', 'Pass the .qcow2 of `gopid1 build --format qcow2` with --disk.'],
@@ -102,6 +104,29 @@ async function espHolding(file: string, dir: string): Promise<string> {
   return esp;
 }
 
+/** The architecture of a kernel image: x86's boot protocol header, or arm64's Image header magic; undefined for neither. */
+export async function kernelArchOf(file: string): Promise<Arch | undefined> {
+  if ((await bytesAt(file, 0x202, 4)).toString('latin1') === 'HdrS') return 'amd64';
+  if ((await bytesAt(file, 0x38, 4)).toString('latin1') === 'ARM\x64') return 'arm64';
+  return undefined;
+}
+
+/** The architecture a direct boot runs: the kernel's own, which must be the build's when the build says. */
+async function directArch(kernel: string, built: Arch | undefined): Promise<Arch> {
+  const found = await kernelArchOf(kernel);
+  if (!found) {
+    throw new Gopid1Error('BAD_INPUT', `${kernel} is not a Linux kernel image (neither an x86 bzImage, "HdrS" at 0x202, nor an arm64 Image, "ARM\\x64" at 0x38)`, {
+      hint: 'Pass the bzImage or Image of `gopid1 build` (or of any x86 or arm64 kernel build) with --kernel.',
+    });
+  }
+  if (built && found !== built) {
+    throw new Gopid1Error('BAD_INPUT', `${kernel} is an ${found} kernel, and the build beside it is ${built}: its init would not run on it`, {
+      hint: `Boot the kernel the build made, or pass an ${built} kernel with --kernel (and an initramfs of the same architecture with --initrd).`,
+    });
+  }
+  return found;
+}
+
 async function mustBe(file: string, what: keyof typeof SIGNATURES): Promise<void> {
   const [offset, magic, description, hint] = SIGNATURES[what];
   if ((await bytesAt(file, offset, magic.length)).toString('latin1') !== magic) {
@@ -118,7 +143,6 @@ export async function checkMedia(media: BootMedia, uefi: boolean): Promise<numbe
   if (media.kind === 'direct') {
     imageBytes = await mustExist(media.initrd, 'initramfs');
     await mustExist(media.kernel, 'kernel');
-    await mustBe(media.kernel, 'kernel');
   } else if (media.kind === 'iso') {
     imageBytes = await mustExist(media.iso, 'ISO');
     await mustBe(media.iso, 'ISO');
@@ -156,13 +180,17 @@ export interface PreparedRun {
 export async function prepareRun(options: BootMachineOptions): Promise<PreparedRun> {
   const { media } = options;
   const imageBytes = await checkMedia(media, options.uefi === true);
-  const machine = resolveMachine(options.machine ?? 'auto', media.kind);
-  const qemu = await findQemu();
+  const arch = media.kind === 'direct' ? await directArch(media.kernel, options.arch) : (options.arch ?? 'amd64');
+  if (arch === 'arm64' && media.kind !== 'direct') {
+    throw new Gopid1Error('BAD_INPUT', `an arm64 machine boots its kernel and initramfs directly for now, not ${media.kind === 'iso' ? 'an ISO' : media.kind === 'efi' ? 'an EFI application' : 'a disk'}`, { hint: 'Boot the out dir: `gopid1 boot <out>`.' });
+  }
+  const machine = resolveMachine(options.machine ?? 'auto', media.kind, arch);
+  const qemu = await findQemu(arch);
   // Only UEFI firmware starts an EFI application.
   const uefi = options.uefi === true || media.kind === 'efi';
   const uefiFirmware = uefi ? await findOvmf() : undefined;
   // A kernel booted directly needs no BIOS services: qboot (microvm brings its own firmware).
-  const firmware = uefiFirmware ?? (media.kind === 'direct' && machine !== 'microvm' ? await findQboot() : undefined);
+  const firmware = uefiFirmware ?? (media.kind === 'direct' && (machine === 'pc' || machine === 'q35') ? await findQboot() : undefined);
   const { accel, reason } = await resolveAccel(options.accel ?? 'auto');
   // OVMF itself wants room beyond what the kernel and initramfs need.
   const memoryMiB = options.memoryMiB ?? Math.max(defaultMemoryMiB(imageBytes, options.unpackedBytes ?? imageBytes * 3), uefiFirmware ? 256 : 0);

@@ -197,7 +197,7 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     accel,
     accelReason: reason,
     machine,
-    firmware: firmware ? path.basename(firmware) : machine === 'microvm' ? 'bios-microvm.bin' : 'SeaBIOS',
+    firmware: firmware ? path.basename(firmware) : machine === 'microvm' ? 'bios-microvm.bin' : machine === 'virt' ? 'none (QEMU loads the kernel)' : 'SeaBIOS',
     memoryMiB,
     ...(cmdline !== undefined ? { cmdline } : {}),
     uefi: uefiFirmware !== undefined,

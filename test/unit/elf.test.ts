@@ -102,8 +102,15 @@ describe('ELF check of the built program', () => {
     assert.throws(() => checkStaticInit(makeElf({}).subarray(0, 2048), { cgo: false }), /truncated: a loadable segment runs to byte 4096 of 2048/);
   });
 
+  it('wants the machine\'s architecture: x86-64 for amd64, aarch64 for arm64, and names what it found', () => {
+    assert.equal(checkStaticInit(makeElf({ machine: 183 }), { cgo: false, arch: 'arm64' }).machine, 183);
+    assert.throws(() => checkStaticInit(makeElf({ machine: 62 }), { cgo: false, arch: 'arm64' }), /not aarch64 \(arm64\) \(ELF64, machine x86-64\)/);
+    assert.throws(() => checkStaticInit(makeElf({ machine: 183 }), { cgo: false, arch: 'amd64' }), (error: unknown) => error instanceof Gopid1Error && /not x86-64 \(ELF64, machine aarch64/.test(error.message) && /GOARCH=amd64/.test(error.hint ?? ''));
+  });
+
   it('refuses other architectures, 32-bit, and non-ELF files', () => {
     assert.throws(() => checkStaticInit(makeElf({ machine: 183 }), { cgo: false }), /not x86-64/);
+    assert.throws(() => checkStaticInit(makeElf({ machine: 40 }), { cgo: false, arch: 'arm64' }), /not aarch64 \(arm64\) \(ELF64, machine 40\)/);
     assert.throws(() => checkStaticInit(makeElf({ elfClass: 1 }), { cgo: false }), /not x86-64 \(ELF32/);
     assert.throws(() => checkStaticInit(Buffer.from('#!/bin/sh\necho hi\n'.padEnd(128)), { cgo: false }), /not an ELF executable/);
   });

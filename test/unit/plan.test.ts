@@ -114,7 +114,7 @@ describe('planBuild: every default, resolved once', () => {
 
 describe('planBuild: every input checked, errors naming API fields', () => {
   it('refuses values outside each choice', () => {
-    rejects({ arch: 'riscv64' as never }, 'arch', /^arch must be one of amd64, not "riscv64"$/);
+    rejects({ arch: 'riscv64' as never }, 'arch', /^arch must be one of amd64, arm64, not "riscv64"$/);
     rejects({ kernelConfig: 'allyes' as never }, 'kernelConfig', /^kernelConfig must be one of minimal, defconfig/);
     rejects({ kernelCompression: 'lz4' as never }, 'kernelCompression', /^kernelCompression must be one of zstd, xz, gzip/);
     rejects({ compress: 'bzip2' as never }, 'compress', /^compress must be one of zstd, xz, gzip/);
@@ -345,5 +345,28 @@ describe('the output table', () => {
     assert.deepEqual(formatsBuilt({ artifacts: {} as never, plan: { outputs: ['iso'] } }), ['iso']);
     assert.ok(provides(['iso-uefi'], 'iso'));
     assert.ok(!provides(['iso'], 'iso-uefi'));
+  });
+});
+
+describe('planBuild for arm64', () => {
+  it('plans the arm64 minimal kernel, its console and an uncompressed Image', () => {
+    const p = plan({ arch: 'arm64', init: 'supervise', net: true });
+    assert.equal(p.arch, 'arm64');
+    assert.deepEqual(p.kernel.fragments[0], { origin: 'shipped', name: 'minimal-arm64.config' });
+    assert.ok(p.kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'net.config'));
+    assert.ok(!p.kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'minimal.config'));
+    assert.equal(p.kernel.compression, 'none');
+    assert.match(p.runtime.cmdline, /^console=ttyAMA0 /);
+    assert.match(plan().runtime.cmdline, /^console=ttyS0 /);
+  });
+
+  it('refuses, before anything is built, what an arm64 build cannot do yet', () => {
+    rejects({ arch: 'arm64', formats: ['raw'] }, 'formats', /--format raw is not available for arm64 builds yet/);
+    rejects({ arch: 'arm64', iso: true }, 'formats', /--format iso is not available for arm64/);
+    rejects({ arch: 'arm64', kernelConfig: 'defconfig' }, 'kernelConfig', /not available for arm64/);
+    rejects({ arch: 'arm64', kernelCompression: 'xz' }, 'kernelCompression', /does not apply to arm64/);
+    rejects({ arch: 'arm64', cgo: true }, 'cgo', /not available for arm64/);
+    rejects({ arch: 'arm64', watchdogSeconds: 10 }, 'watchdogSeconds', /not available for arm64/);
+    rejects({ arch: 'arm64', cloud: 'aws' }, 'cloud', /--cloud aws is not available for arm64/);
   });
 });

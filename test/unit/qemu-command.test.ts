@@ -19,6 +19,20 @@ describe('QEMU command line', () => {
     assert.deepEqual(kvm.slice(kvm.indexOf('-accel'), kvm.indexOf('-accel') + 4), ['-accel', 'kvm', '-cpu', 'host']);
   });
 
+  it('boots an arm64 machine on virt with a Cortex-A57 under emulation, its console on the PL011', () => {
+    const args = qemuArgs({ media: { kind: 'direct', kernel: '/d/Image', initrd: '/d/i', cmdline: kernelCmdline(undefined, 'arm64') }, machine: 'virt', memoryMiB: 80, accel: 'tcg', net: { forwards: [] } });
+    const after = (flag: string): string | undefined => args[args.indexOf(flag) + 1];
+    assert.equal(after('-M'), 'virt');
+    assert.equal(after('-cpu'), 'cortex-a57');
+    assert.equal(after('-kernel'), '/d/Image');
+    assert.match(after('-append') ?? '', /^console=ttyAMA0 /);
+    assert.ok(!args.includes('-bios'), 'QEMU loads the kernel itself');
+    assert.ok(args.includes('virtio-net-pci,netdev=net0'));
+    assert.equal(resolveMachine('auto', 'direct', 'arm64'), 'virt');
+    assert.throws(() => resolveMachine('q35', 'direct', 'arm64'), /an x86 machine, and this one is arm64/);
+    assert.throws(() => resolveMachine('virt', 'direct', 'amd64'), /QEMU's Arm machine, and this one is amd64/);
+  });
+
   it('boots an ISO from the CD-ROM drive or as a disk, through OVMF when asked', () => {
     const cdrom = qemuArgs({ media: { kind: 'iso', iso: '/d/a,b.iso', as: 'cdrom' }, memoryMiB: 256, accel: 'tcg', firmware: '/usr/share/ovmf/OVMF.fd' });
     assert.ok(cdrom.includes('file=/d/a,,b.iso,media=cdrom,if=ide,readonly=on'), 'commas in the path are doubled');

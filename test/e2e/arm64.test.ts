@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.js';
+import { FIRST_BUILD_TIMEOUT_MS, e2ePrerequisites, fixtures, hello, leftovers, listInitramfs, tempDir } from '../helpers/e2e.js';
+import type { Manifest } from '../../src/index.js';
+import { sha256File } from '../../src/artifacts/files.js';
+
+const skip = e2ePrerequisites();
+
+function manifestOf(dir: string): Manifest {
+  return JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
+}
+
+/** e_machine of an ELF file: 62 x86-64, 183 aarch64. */
+function elfMachine(file: string): number {
+  return readFileSync(file).readUInt16LE(18);
+}
+
+// Both builds ask for --net, so they share one arm64 kernel (minimal-arm64 + net): one compile per test run.
+describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-system-aarch64 -M virt', { skip }, () => {
+  const out = tempDir('arm64-hello');
+  const supervisedOut = tempDir('arm64-supervise');
+
+  it('builds an arm64 Image and an initramfs whose init is an aarch64 program', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const run = await runCli(['build', hello, '--arch', 'arm64', '--net', '--out', out]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^Image\s+[\d,]+\s+[\d.]+\ninitramfs\.cpio\.zst\s+[\d,]+/m);
+    const manifest = manifestOf(out);
+    assert.equal(manifest.plan?.arch, 'arm64');
+    assert.equal(manifest.artifacts.bzImage.file, 'Image');
+    assert.equal(manifest.go.env.GOARCH, 'arm64');
+    assert.equal(manifest.go.env.GOAMD64, undefined);
+    assert.match(manifest.boot.cmdline, /^console=ttyAMA0 /);
+    for (const record of Object.values(manifest.artifacts)) assert.equal(await sha256File(path.join(out, record.file)), record.sha256, record.file);
+    assert.equal(elfMachine(path.join(out, 'init')), 183, 'init is an aarch64 ELF');
+    assert.equal(readFileSync(path.join(out, 'Image')).subarray(0x38, 0x3c).toString('latin1'), 'ARM\x64', 'an arm64 Image header');
+    const config = readFileSync(path.join(out, 'kernel.config'), 'utf8');
+    for (const option of ['CONFIG_ARM64=y', 'CONFIG_SERIAL_AMBA_PL011_CONSOLE=y', 'CONFIG_ARM_PSCI_FW=y', 'CONFIG_KEYBOARD_GPIO=y', 'CONFIG_VIRTIO_NET=y', 'CONFIG_RD_ZSTD=y']) {
+      assert.match(config, new RegExp(`^${option}$`, 'm'), option);
+    }
+    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.zst')), ['dev', 'dev/console', 'dev/null', 'etc', 'etc/hosts', 'etc/resolv.conf', 'init', 'proc', 'run', 'sys', 'tmp']);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+
+  it('boots it on virt under emulation and sees "Hello from Golang" three times', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['--json', 'boot', out, '--expect', 'Hello from Golang', '--expect-count', '3', '--timeout', '180']);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as { outcome: string; machine: string; command: string[] };
+    assert.equal(result.outcome, 'expected');
+    assert.equal(result.machine, 'virt');
+    assert.match(result.command[0] ?? '', /qemu-system-aarch64$/);
+    assert.match(readFileSync(path.join(out, 'serial.log'), 'utf8'), /Hello from Golang/);
+  });
+
+  it('runs the supervising init on arm64: the program\'s status after a PSCI power-off', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const built = await runCli(['build', path.join(fixtures, 'supervised'), '--arch', 'arm64', '--net', '--init', 'supervise', '--out', supervisedOut]);
+    assert.equal(built.code, 0, built.stderr);
+    assert.equal(elfMachine(path.join(supervisedOut, 'init')), 183, 'the supervising init is built for arm64 too');
+    assert.equal(elfMachine(path.join(supervisedOut, 'app')), 183);
+    const run = await runCli(['boot', supervisedOut, '--cmdline', 'GOPID1_GREETING=hello -- exit 3', '--timeout', '180']);
+    assert.equal(run.code, 3, `${run.stderr}\n${run.stdout}`);
+    assert.match(run.stdout, /^pid \d+ ppid 1$/m);
+    assert.match(run.stdout, /^env GOPID1_GREETING="hello"$/m);
+    assert.match(run.stdout, /^exec ok$/m);
+    assert.match(run.stdout, /^zombies 0$/m);
+    assert.match(run.stdout, /^gopid1: app exited with status 3$/m);
+    assert.doesNotMatch(run.stdout, /Kernel panic/);
+  });
+
+  it('stops it at --timeout through the power button (a GPIO key on virt): the program gets SIGTERM', { timeout: 5 * 60_000 }, async () => {
+    const run = await runCli(['boot', supervisedOut, '--cmdline', '-- wait', '--expect', 'never printed', '--timeout', '30']);
+    assert.equal(run.code, 124, run.stderr);
+    assert.match(run.stderr, /BOOT_TIMEOUT/);
+    assert.match(run.stderr, /\| got terminated/);
+    assert.match(run.stderr, /\| gopid1: app exited with status 0/);
+  });
+
+  it('refuses an amd64 kernel for the arm64 build, and what an arm64 build cannot be yet, before anything runs', async () => {
+    const fake = path.join(tempDir('arm64-fake'), 'bzImage');
+    const header = Buffer.alloc(0x400);
+    header.write('HdrS', 0x202, 'latin1');
+    writeFileSync(fake, header);
+    const run = await runCli(['boot', out, '--kernel', fake, '--timeout', '10']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /is an amd64 kernel, and the build beside it is arm64/);
+    const disk = await runCli(['build', hello, '--arch', 'arm64', '--format', 'raw', '--out', tempDir('arm64-raw')]);
+    assert.equal(disk.code, 1, disk.stderr);
+    assert.match(disk.stderr, /--format raw is not available for arm64 builds yet/);
+  });
+});
