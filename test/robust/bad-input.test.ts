@@ -45,8 +45,8 @@ describe('bad input against the real engine and QEMU: one paragraph, the fix, no
     writeFileSync(fake, 'this is not a bzImage\n');
     let run = await runCli(['boot', out, '--kernel', fake, '--initrd', path.join(out, 'initramfs.cpio.zst'), '--timeout', '30']);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /not-a-kernel is not a Linux bzImage \(no "HdrS" boot header at 0x202\) \[BAD_INPUT\]/);
-    assert.match(run.stderr, /→ Pass the bzImage of `gopid1 build`/);
+    assert.match(run.stderr, /not-a-kernel is not a Linux kernel image \(neither an x86 bzImage, "HdrS" at 0x202, nor an arm64 Image, "ARM\\x64" at 0x38\) \[BAD_INPUT\]/);
+    assert.match(run.stderr, /→ Pass the bzImage or Image of `gopid1 build`/);
     noStack(run.stderr);
     run = await runCli(['boot', '--iso', path.join(out, 'bzImage'), '--timeout', '30']);
     assert.equal(run.code, 1);
