@@ -4,75 +4,15 @@ import { readManifest, type Manifest } from '../artifacts/manifest.js';
 import { Gopid1Error } from '../errors.js';
 import { bootMethodOf, formatsBuilt, outputFormat, provides, type OutputName } from '../outputs/table.js';
 import { kernelArchOf } from '../qemu/prepare.js';
-import { bootMachine, type BootResult } from '../qemu/process.js';
+import { bootMachine, type BootMachineOptions, type BootResult } from '../qemu/process.js';
 import { ARCHES, DEFAULT_OUT_DIR, kernelCmdline, type Arch } from '../plan/vocabulary.js';
-import { diskImageFormat, parseForward, type AccelChoice, type BootMedia, type DiskBus, type MachineChoice } from '../qemu/command.js';
+import { diskImageFormat, parseForward, type BootMedia } from '../qemu/command.js';
+import { checkBootOptions, type BootOptions } from './boot-options.js';
 import { runtimeConfig } from '../qemu/run-config.js';
 import { attachDataDisk, type AttachedDataDisk } from '../data/attach.js';
 import { toRegExp } from '../qemu/console.js';
 
-export interface BootOptions {
-  /** An out dir of `build` (default "dist"). */
-  dir?: string;
-  /** Boot these files instead of the out dir's. */
-  kernel?: string;
-  initrd?: string;
-  /** Boot the out dir's file of this output format, the way the format table says (media and firmware). */
-  format?: OutputName;
-  /** Boot this disk image instead (raw), attached on `diskBus` (default ide). */
-  disk?: string;
-  diskBus?: DiskBus;
-  /** Boot this EFI application instead (the .efi of --format uki): OVMF starts it from a FAT drive, as EFI/BOOT/BOOTX64.EFI. */
-  efi?: string;
-  /** Boot this ISO instead (from the CD-ROM drive, or as a disk the way a USB stick made with dd boots). */
-  iso?: string;
-  isoAs?: 'cdrom' | 'disk';
-  /** Boot the ISO through UEFI firmware (OVMF). */
-  uefi?: boolean;
-  /** Succeed (and stop the machine) once this matches a console line, `expectCount` times. */
-  expect?: string | RegExp;
-  expectCount?: number;
-  /** Match `expect` against every console line (firmware, GRUB, kernel, the supervising init), not only the program's output. */
-  expectAnywhere?: boolean;
-  timeoutSeconds?: number;
-  memoryMiB?: number;
-  accel?: AccelChoice;
-  /** QEMU machine type: auto (default: pc), pc, q35, microvm (faster start, not reliable under TCG). */
-  machine?: MachineChoice;
-  /** Appended to the command line the build recorded. */
-  cmdline?: string;
-  /**
-   * Host → guest port forwards through QEMU's user networking, "[tcp:|udp:][HOSTADDR:]HOSTPORT:GUESTPORT"
-   * (HOSTADDR defaults to 127.0.0.1). Needs a kernel built with --net.
-   */
-  forwards?: string[];
-  /** Attach a NIC (QEMU user networking). Default: when the build has --net, or forwards are given. */
-  net?: boolean;
-  /** Environment for the program, "KEY=VALUE" each, through fw_cfg (the supervising init reads it; never /proc/cmdline). */
-  env?: string[];
-  /** Files of KEY=VALUE lines (as `docker run --env-file`); `env` wins over them. */
-  envFiles?: string[];
-  /** "NAME=FILE" each: /run/secrets/NAME in the machine, mode 0400, owned by the program's user. */
-  secrets?: string[];
-  /**
-   * Serve the run-time configuration (env, envFiles, secrets) as instance user-data through an emulation of the
-   * cloud's metadata service at 169.254.169.254, as the machine of a cloud build reads it there, instead of fw_cfg.
-   */
-  metadataServer?: boolean;
-  /**
-   * The raw disk image a machine built with --data-disk mounts on /data, written to: made blank (the machine formats
-   * it) when it does not exist. Without it such a machine gets a blank scratch disk, removed after the run.
-   */
-  dataDisk?: string;
-  /** Stop this long after the program's first output (outcome `first-output`), e.g. to measure boots. */
-  firstOutputWindowMs?: number;
-  /** /init is gopid1's supervising init. Default: what the build recorded (direct for --kernel/--initrd/--iso). */
-  init?: 'direct' | 'supervise';
-  onConsole?: (line: string) => void;
-  signal?: AbortSignal;
-}
-
-export type { BootResult };
+export type { BootOptions, BootResult };
 
 /** The cloud whose metadata service --metadata-server emulates: the one the machine asks (a DHCP guest: the network moves). */
 function metadataCloudOf(manifest: Manifest | undefined, net: boolean): 'aws' | 'gcp' {
@@ -98,14 +38,6 @@ async function dataDiskOf(options: BootOptions, manifest: Manifest | undefined):
   return attachDataDisk(options.dataDisk, undefined);
 }
 
-
-const MAX_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
-
-function checkPositive(value: number | undefined, what: string, example: string): void {
-  if (value !== undefined && (!Number.isFinite(value) || value <= 0)) {
-    throw new Gopid1Error('BAD_INPUT', `${what} must be a positive number, not ${value}`, { hint: `e.g. ${example}` });
-  }
-}
 
 /** A `format` boot as the boot options of the media the format table names for it. */
 async function formatMedia(dir: string, options: BootOptions): Promise<BootOptions> {
@@ -147,111 +79,121 @@ async function checkConfigurable(supervised: boolean, manifest: Manifest | undef
   }
 }
 
-/** Boots an out dir (or a kernel and initramfs) in QEMU and reports how the run ended. */
-export async function boot(options: BootOptions = {}): Promise<BootResult> {
-  checkPositive(options.timeoutSeconds, '--timeout', '--timeout 90');
-  // Node's timers hold 2^31 - 1 ms; a longer one fires at once.
-  if ((options.timeoutSeconds ?? 0) > MAX_TIMEOUT_SECONDS) {
-    throw new Gopid1Error('BAD_INPUT', `--timeout must be at most ${MAX_TIMEOUT_SECONDS} s (24 days), not ${options.timeoutSeconds}`, { hint: 'Leave --timeout out to wait as long as the machine runs.' });
-  }
-  checkPositive(options.memoryMiB, '--memory', '--memory 256');
-  if (options.memoryMiB !== undefined && (!Number.isInteger(options.memoryMiB) || options.memoryMiB < 16)) {
-    throw new Gopid1Error('BAD_INPUT', `--memory must be a whole number of MiB, at least 16, not ${options.memoryMiB}`, { hint: 'e.g. --memory 256' });
-  }
-  checkPositive(options.expectCount, '--expect-count', '--expect-count 3');
-  const expect = options.expect === undefined ? undefined : toRegExp(options.expect);
-  if (options.disk !== undefined && (options.iso !== undefined || options.kernel !== undefined || options.initrd !== undefined)) {
-    throw new Gopid1Error('BAD_INPUT', '--disk cannot be combined with --iso, --kernel or --initrd', { hint: 'Boot one of them.' });
-  }
-  if (options.efi !== undefined && (options.disk !== undefined || options.iso !== undefined || options.kernel !== undefined || options.initrd !== undefined)) {
-    throw new Gopid1Error('BAD_INPUT', '--efi cannot be combined with --disk, --iso, --kernel or --initrd', { hint: 'Boot one of them.' });
-  }
-  if (options.efi !== undefined && options.cmdline !== undefined) {
-    throw new Gopid1Error('BAD_INPUT', '--cmdline does not apply to a UKI: its command line is inside it', { hint: 'Pass --cmdline to `gopid1 build` instead.' });
-  }
-  if (options.diskBus !== undefined && options.disk === undefined && options.format === undefined) {
-    throw new Gopid1Error('BAD_INPUT', '--disk-bus needs --disk (or --format raw)', { hint: 'e.g. --disk dist/hello.raw --disk-bus nvme' });
-  }
-  if (options.iso !== undefined && (options.kernel !== undefined || options.initrd !== undefined)) {
-    throw new Gopid1Error('BAD_INPUT', '--iso cannot be combined with --kernel or --initrd', { hint: 'Boot either an ISO or a kernel and initramfs.' });
-  }
-  if (options.isoAs !== undefined && options.iso === undefined) {
-    throw new Gopid1Error('BAD_INPUT', '--iso-as needs --iso', { hint: 'e.g. --iso dist/hello.iso --iso-as disk' });
-  }
-  if ((options.iso !== undefined || options.disk !== undefined) && options.cmdline !== undefined) {
-    throw new Gopid1Error('BAD_INPUT', '--cmdline does not apply to an ISO or a disk: its command line is in its grub.cfg', { hint: 'Pass --cmdline to `gopid1 build` instead.' });
-  }
-  const forwards = (options.forwards ?? []).map(parseForward);
-  const dir = path.resolve(options.dir ?? DEFAULT_OUT_DIR);
-  if (options.format !== undefined) return boot({ ...(await formatMedia(dir, options)), format: undefined });
+interface Resolved {
+  media: BootMedia;
+  manifest?: Manifest;
+  /** The initramfs's unpacked size, for the machine's memory. */
+  unpackedBytes?: number;
+}
+
+/** The manifest of the build a file belongs to, when it sits in its out dir and the build records it. */
+async function manifestBeside(file: string, isItsFile: (manifest: Manifest) => boolean): Promise<Manifest | undefined> {
+  const beside = await readManifest(path.dirname(file)).catch(() => undefined);
+  return beside && isItsFile(beside) ? beside : undefined;
+}
+
+/** A kernel and initramfs: given, or the out dir's, with the command line its build recorded. */
+async function directMedia(options: BootOptions, dir: string): Promise<Resolved> {
+  const manifest = options.kernel && options.initrd ? undefined : await readManifest(dir);
+  const kernel = options.kernel ?? path.join(dir, manifest?.artifacts.bzImage.file ?? 'bzImage');
+  // Without a manifest, the console the kernel's own architecture has.
+  const base = manifest?.boot.cmdline ?? kernelCmdline(undefined, (await kernelArchOf(kernel).catch(() => undefined)) ?? 'amd64');
+  const media: BootMedia = {
+    kind: 'direct',
+    kernel,
+    initrd: options.initrd ?? path.join(dir, manifest?.artifacts.initramfs.file ?? 'initramfs.cpio.gz'),
+    cmdline: options.cmdline?.trim() ? `${base} ${options.cmdline.trim()}` : base,
+  };
+  const unpackedBytes = manifest && !options.initrd ? manifest.artifacts.initramfs.unpackedBytes : undefined;
+  return { media, ...(manifest ? { manifest } : {}), ...(unpackedBytes !== undefined ? { unpackedBytes } : {}) };
+}
+
+/** What to boot, and the build it comes from where that is known. */
+async function resolveMedia(options: BootOptions, dir: string): Promise<Resolved> {
   let media: BootMedia;
-  let unpackedBytes: number | undefined;
   let manifest: Manifest | undefined;
   if (options.efi !== undefined) {
-    media = { kind: 'efi', file: path.resolve(options.efi) };
-    const beside = await readManifest(path.dirname(media.file)).catch(() => undefined);
-    if (beside?.artifacts.uki?.file === path.basename(media.file)) manifest = beside;
+    const file = path.resolve(options.efi);
+    media = { kind: 'efi', file };
+    manifest = await manifestBeside(file, (m) => m.artifacts.uki?.file === path.basename(file));
   } else if (options.disk !== undefined) {
     const file = path.resolve(options.disk);
     media = { kind: 'disk', file, bus: options.diskBus ?? 'ide', format: diskImageFormat(file) };
-    const beside = await readManifest(path.dirname(file)).catch(() => undefined);
-    if (beside && Object.values(beside.artifacts).some((record) => record.file === path.basename(file))) manifest = beside;
+    manifest = await manifestBeside(file, (m) => Object.values(m.artifacts).some((record) => record.file === path.basename(file)));
   } else if (options.iso !== undefined) {
-    media = { kind: 'iso', iso: path.resolve(options.iso), as: options.isoAs ?? 'cdrom' };
-    // The ISO's own build, when it sits in its out dir.
-    const beside = await readManifest(path.dirname(media.iso)).catch(() => undefined);
-    if (beside?.artifacts.iso?.file === path.basename(media.iso)) manifest = beside;
+    const iso = path.resolve(options.iso);
+    media = { kind: 'iso', iso, as: options.isoAs ?? 'cdrom' };
+    manifest = await manifestBeside(iso, (m) => m.artifacts.iso?.file === path.basename(iso));
   } else {
-    manifest = options.kernel && options.initrd ? undefined : await readManifest(dir);
-    const kernel = options.kernel ?? path.join(dir, manifest?.artifacts.bzImage.file ?? 'bzImage');
-    // Without a manifest, the console the kernel's own architecture has.
-    const base = manifest?.boot.cmdline ?? kernelCmdline(undefined, (await kernelArchOf(kernel).catch(() => undefined)) ?? 'amd64');
-    media = {
-      kind: 'direct',
-      kernel,
-      initrd: options.initrd ?? path.join(dir, manifest?.artifacts.initramfs.file ?? 'initramfs.cpio.gz'),
-      cmdline: options.cmdline?.trim() ? `${base} ${options.cmdline.trim()}` : base,
-    };
-    if (manifest && !options.initrd) unpackedBytes = manifest.artifacts.initramfs.unpackedBytes;
+    return directMedia(options, dir);
   }
-  if (forwards.length > 0 && manifest && !manifest.boot.net) {
+  return { media, ...(manifest ? { manifest } : {}) };
+}
+
+/** Whether the machine gets a network card: asked, or what forwards and the build want; checked against the build. */
+function networkOf(options: BootOptions, manifest: Manifest | undefined, forwards: number): boolean {
+  if (forwards > 0 && manifest && !manifest.boot.net) {
     throw new Gopid1Error('BAD_INPUT', `--forward needs networking in the machine, and ${manifest.name} was built without it`, {
       hint: 'Build with --net (e.g. `gopid1 build <app> --net`), then boot with --forward.',
     });
   }
-  const net = options.net ?? (forwards.length > 0 || (manifest?.boot.net ?? false));
-  if (!net && forwards.length > 0) throw new Gopid1Error('BAD_INPUT', '--forward needs a network card, and --no-net removes it', { hint: 'Drop --no-net.' });
+  const net = options.net ?? (forwards > 0 || (manifest?.boot.net ?? false));
+  if (!net && forwards > 0) throw new Gopid1Error('BAD_INPUT', '--forward needs a network card, and --no-net removes it', { hint: 'Drop --no-net.' });
+  return net;
+}
+
+/** The directory of what is booted: the console log goes there. */
+function mediaDirOf(media: BootMedia, options: BootOptions, dir: string): string {
+  if (media.kind === 'iso') return path.dirname(media.iso);
+  if (media.kind === 'disk' || media.kind === 'efi') return path.dirname(media.file);
+  return options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(options.kernel)) : dir;
+}
+
+/** The options of the boot itself (watching, time, machine), as bootMachine takes them. */
+function watchOptions(options: BootOptions): Partial<BootMachineOptions> {
+  return {
+    ...(options.expect !== undefined ? { expect: toRegExp(options.expect) } : {}),
+    ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}),
+    ...(options.expectAnywhere ? { expectAnywhere: true } : {}),
+    ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
+    ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
+    ...(options.uefi ? { uefi: true } : {}),
+    accel: options.accel ?? 'auto',
+    machine: options.machine ?? 'auto',
+    ...(options.firstOutputWindowMs !== undefined ? { firstOutputWindowMs: options.firstOutputWindowMs } : {}),
+    ...(options.onConsole ? { onConsole: options.onConsole } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+}
+
+/** Boots an out dir (or a kernel and initramfs) in QEMU and reports how the run ended. */
+export async function boot(options: BootOptions = {}): Promise<BootResult> {
+  checkBootOptions(options);
+  const forwards = (options.forwards ?? []).map(parseForward);
+  const dir = path.resolve(options.dir ?? DEFAULT_OUT_DIR);
+  if (options.format !== undefined) return boot({ ...(await formatMedia(dir, options)), format: undefined });
+  const { media, manifest, unpackedBytes } = await resolveMedia(options, dir);
+  const net = networkOf(options, manifest, forwards.length);
   const supervised = (options.init ?? manifest?.init.mode ?? 'direct') === 'supervise';
+  const mediaDir = mediaDirOf(media, options, dir);
   const config = await runtimeConfig(options);
-  if (config) await checkConfigurable(supervised, manifest, media.kind === 'direct' ? dir : path.dirname(media.kind === 'iso' ? media.iso : media.file));
-  // The console goes next to what is booted: the out dir, or the ISO's directory.
-  const consoleDir = media.kind === 'iso' ? path.dirname(media.iso) : media.kind === 'disk' || media.kind === 'efi' ? path.dirname(media.file) : options.kernel && options.initrd && !options.dir ? path.dirname(path.resolve(options.kernel)) : dir;
+  if (config) await checkConfigurable(supervised, manifest, mediaDir);
   const metadata = options.metadataServer ? metadataCloudOf(manifest, net) : undefined;
   const dataDisk = await dataDiskOf(options, manifest);
   try {
     const result = await bootMachine({
+      ...watchOptions(options),
       media,
       ...archOf(manifest),
       ...(dataDisk ? { dataDisk: dataDisk.file } : {}),
       ...(metadata ? { metadata } : {}),
-      ...(options.uefi ? { uefi: true } : {}),
       ...(media.kind === 'disk' && manifest?.disk?.boot ? { bootloader: manifest.disk.boot } : {}),
       ...(manifest?.boot.watchdog ? { watchdog: true } : {}),
       ...(config ? { config } : {}),
       ...(unpackedBytes !== undefined ? { unpackedBytes } : {}),
-      ...(expect ? { expect } : {}),
-      ...(options.expectCount !== undefined ? { expectCount: options.expectCount } : {}),
-      ...(options.expectAnywhere ? { expectAnywhere: true } : {}),
-      ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
-      ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
-      accel: options.accel ?? 'auto',
-      machine: options.machine ?? 'auto',
       supervised,
       ...(net ? { net: { forwards } } : {}),
-      ...(options.firstOutputWindowMs !== undefined ? { firstOutputWindowMs: options.firstOutputWindowMs } : {}),
-      serialLog: path.join(consoleDir, 'serial.log'),
-      ...(options.onConsole ? { onConsole: options.onConsole } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
+      serialLog: path.join(mediaDir, 'serial.log'),
     });
     return dataDisk ? { ...result, dataDisk: { file: dataDisk.file, created: dataDisk.created, scratch: dataDisk.scratch } } : result;
   } finally {

@@ -7,7 +7,7 @@ import { renderMarkdown, stats, type CompareReport, type ContainerFigures, type 
 import { renderSvg } from '../compare/report-svg.js';
 import { buildVariant, imageTag } from '../compare/variant-images.js';
 import { VARIANT_DESCRIPTIONS, VARIANT_NAMES, type VariantName } from '../compare/variants.js';
-import { connectEngine, type ImageSizes } from '../engine/engine.js';
+import { connectEngine, type Engine, type ImageSizes } from '../engine/engine.js';
 import { Gopid1Error, describeError, throwIfAborted } from '../errors.js';
 import { silent, type Reporter } from '../progress.js';
 import { findQemu, type AccelChoice } from '../qemu/command.js';
@@ -92,6 +92,144 @@ function missingStats(): Stats {
   return { median: Number.NaN, min: Number.NaN, max: Number.NaN, samples: [] };
 }
 
+interface VmFigures {
+  firstLineMs: number[];
+  peakRssBytes: number[];
+  accel: 'kvm' | 'tcg';
+  accelReason: string;
+}
+
+/** The comparison's shared context: its engine, the build it compares, what it reports to. */
+interface Session {
+  engine: Engine;
+  options: CompareOptions;
+  built: BuildResult;
+  report: Reporter;
+}
+
+function signalOf(options: CompareOptions): { signal?: AbortSignal } {
+  return options.signal ? { signal: options.signal } : {};
+}
+
+/** Builds each variant's container image and measures its size. */
+async function buildVariants(session: Session, variants: VariantName[], work: string): Promise<Variant[]> {
+  const { engine, options, built, report } = session;
+  const { manifest, outDir } = built;
+  const program = path.join(outDir, (manifest.artifacts.app ?? manifest.artifacts.init).file);
+  const logFile = path.join(outDir, 'logs', 'compare.log');
+  const cache = new ContentCache();
+  const made: Variant[] = [];
+  for (const name of variants) {
+    const tag = imageTag(manifest.name, name);
+    await buildVariant(engine, name, { work, tag, program, manifest, outDir, appDir: options.app, logFile, cache, report, ...signalOf(options) });
+    report({ kind: 'step', stage: 'compare', text: `measuring the ${name} image (docker save, gzip)` });
+    const sizes = await engine.imageSizes(tag, options.signal);
+    made.push({ name, tag, sizes, firstOutputMs: [], memoryBytes: [] });
+    report({ kind: 'done', stage: 'compare', text: `${name} image built (${sizes.bytes} bytes)` });
+  }
+  return made;
+}
+
+/** One boot of the VM to its first line, added to `vm`. */
+async function measureVm(session: Session, windowMs: number, vm: VmFigures): Promise<void> {
+  const { options, built } = session;
+  const booted = await boot({ dir: built.outDir, accel: options.accel ?? 'auto', timeoutSeconds: 120, firstOutputWindowMs: windowMs, ...signalOf(options) });
+  if (booted.outcome !== 'first-output' || booted.firstLineMs === undefined) {
+    throw new Gopid1Error('COMPARE_FAILED', `the VM ${booted.outcome === 'exited' ? `ended (status ${booted.exitStatus ?? booted.exitSignal}) ` : ''}without the program printing anything`, {
+      step: 'compare: boot',
+      logFile: booted.serialLog,
+      hint: 'gopid1 compare times the program to its first line of output: the program must print something when it starts.',
+    });
+  }
+  vm.firstLineMs.push(booted.firstLineMs);
+  if (booted.hostPeakRssBytes !== undefined) vm.peakRssBytes.push(booted.hostPeakRssBytes);
+  vm.accel = booted.accel;
+  vm.accelReason = booted.accelReason;
+}
+
+/** `runs` rounds, interleaved: the VM, then each container, so drift on the host touches all alike. */
+async function measureRuns(session: Session, made: Variant[], runs: number, windowMs: number): Promise<VmFigures> {
+  const { engine, options, built, report } = session;
+  const vm: VmFigures = { firstLineMs: [], peakRssBytes: [], accel: 'tcg', accelReason: '' };
+  const network = built.manifest.boot.net ? 'bridge' : 'none';
+  for (let run = 1; run <= runs; run++) {
+    report({ kind: 'step', stage: 'compare', text: `run ${run} of ${runs}: the VM` });
+    await measureVm(session, windowMs, vm);
+    for (const variant of made) {
+      report({ kind: 'step', stage: 'compare', text: `run ${run} of ${runs}: the ${variant.name} container` });
+      const ran = await engine.runToFirstOutput({ image: variant.tag, role: `compare-${variant.name}`, network, windowMs, timeoutMs: 60_000, ...signalOf(options) });
+      variant.firstOutputMs.push(ran.firstOutputMs);
+      if (ran.peakMemoryBytes !== undefined) variant.memoryBytes.push(ran.peakMemoryBytes);
+    }
+  }
+  return vm;
+}
+
+function containerFigures(variant: Variant): ContainerFigures & { image: string } {
+  const start = stats(variant.firstOutputMs);
+  const memory = variant.memoryBytes.length > 0 ? stats(variant.memoryBytes) : missingStats();
+  return {
+    variant: variant.name,
+    description: VARIANT_DESCRIPTIONS[variant.name],
+    image: variant.tag,
+    imageBytes: variant.sizes.bytes,
+    savedBytes: variant.sizes.savedBytes,
+    savedGzipBytes: variant.sizes.savedGzipBytes,
+    startToFirstOutputMs: start.median,
+    memoryBytes: memory.median,
+    startToFirstOutput: start,
+    memory,
+  };
+}
+
+type FullReport = CompareReport & { windowMs: number; network: string };
+
+async function assembleReport(session: Session, vm: VmFigures, made: Variant[], runs: number, windowMs: number): Promise<FullReport> {
+  const { manifest } = session.built;
+  const boots = stats(vm.firstLineMs);
+  const rss = vm.peakRssBytes.length > 0 ? stats(vm.peakRssBytes) : missingStats();
+  const cpus = os.cpus();
+  return {
+    app: manifest.name,
+    runs,
+    accel: vm.accel,
+    accelReason: vm.accelReason,
+    machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memoryBytes: os.totalmem(), kernel: `${os.type()} ${os.release()}`, docker: session.engine.serverVersion, qemu: await qemuVersion() },
+    measuredAt: new Date().toISOString(),
+    windowMs,
+    network: manifest.boot.net ? 'bridge' : 'none',
+    vm: {
+      kernelBytes: manifest.artifacts.bzImage.bytes,
+      initramfsBytes: manifest.artifacts.initramfs.bytes,
+      isoBytes: manifest.artifacts.iso?.bytes ?? null,
+      bootToFirstOutputMs: boots.median,
+      hostRssBytes: rss.median,
+      bootToFirstOutput: boots,
+      hostRss: rss,
+      guestMemoryNote: GUEST_MEMORY_NOTE,
+    },
+    containers: made.map(containerFigures),
+  };
+}
+
+async function writeReport(outDir: string, result: FullReport): Promise<CompareResult['files']> {
+  const files = { json: path.join(outDir, 'compare.json'), markdown: path.join(outDir, 'compare.md'), svg: path.join(outDir, 'compare.svg') };
+  await writeAtomic(files.json, `${JSON.stringify(result, null, 2)}\n`);
+  await writeAtomic(files.markdown, renderMarkdown(result));
+  await writeAtomic(files.svg, renderSvg(result));
+  return files;
+}
+
+/** Removes the comparison's images; one that cannot be removed is a warning, not a failure. */
+async function removeVariants(session: Session, variants: VariantName[]): Promise<void> {
+  for (const variant of variants) {
+    const tag = imageTag(session.built.manifest.name, variant);
+    await session.engine.removeImage(tag).catch((error: unknown) => {
+      session.report({ kind: 'warning', stage: 'compare', text: `could not remove ${tag}: ${describeError(error)}` });
+    });
+  }
+}
+
 /**
  * Builds the app (what is missing: the kernel comes from the cache), builds the same program as container
  * images, and measures the VM and every image side by side, `runs` times each, interleaved: size, start →
@@ -100,108 +238,19 @@ function missingStats(): Stats {
 export async function compare(options: CompareOptions): Promise<CompareResult> {
   const { variants, runs, windowMs } = checkOptions(options);
   const report = options.onProgress ?? silent;
-  const built = await build({ ...buildOptionsOf(options), onProgress: report, ...(options.signal ? { signal: options.signal } : {}) });
+  const built = await build({ ...buildOptionsOf(options), onProgress: report, ...signalOf(options) });
   throwIfAborted(options.signal, 'compare');
-  const { manifest, outDir } = built;
-  const program = path.join(outDir, (manifest.artifacts.app ?? manifest.artifacts.init).file);
-
-  const engine = await connectEngine();
+  const session: Session = { engine: await connectEngine(), options, built, report };
   const work = await mkdtemp(path.join(os.tmpdir(), 'gopid1-compare-'));
-  const logFile = path.join(outDir, 'logs', 'compare.log');
-  const cache = new ContentCache();
-  const made: Variant[] = [];
   try {
-    for (const name of variants) {
-      const tag = imageTag(manifest.name, name);
-      await buildVariant(engine, name, { work, tag, program, manifest, outDir: built.outDir, appDir: options.app, logFile, cache, report, ...(options.signal ? { signal: options.signal } : {}) });
-      report({ kind: 'step', stage: 'compare', text: `measuring the ${name} image (docker save, gzip)` });
-      const sizes = await engine.imageSizes(tag, options.signal);
-      made.push({ name, tag, sizes, firstOutputMs: [], memoryBytes: [] });
-      report({ kind: 'done', stage: 'compare', text: `${name} image built (${sizes.bytes} bytes)` });
-    }
-
-    const vmBoot: number[] = [];
-    const vmRss: number[] = [];
-    let accel: 'kvm' | 'tcg' = 'tcg';
-    let accelReason = '';
-    const network = manifest.boot.net ? 'bridge' : 'none';
-    for (let run = 1; run <= runs; run++) {
-      report({ kind: 'step', stage: 'compare', text: `run ${run} of ${runs}: the VM` });
-      const booted = await boot({ dir: outDir, accel: options.accel ?? 'auto', timeoutSeconds: 120, firstOutputWindowMs: windowMs, ...(options.signal ? { signal: options.signal } : {}) });
-      if (booted.outcome !== 'first-output' || booted.firstLineMs === undefined) {
-        throw new Gopid1Error('COMPARE_FAILED', `the VM ${booted.outcome === 'exited' ? `ended (status ${booted.exitStatus ?? booted.exitSignal}) ` : ''}without the program printing anything`, {
-          step: 'compare: boot',
-          logFile: booted.serialLog,
-          hint: 'gopid1 compare times the program to its first line of output: the program must print something when it starts.',
-        });
-      }
-      vmBoot.push(booted.firstLineMs);
-      if (booted.hostPeakRssBytes !== undefined) vmRss.push(booted.hostPeakRssBytes);
-      accel = booted.accel;
-      accelReason = booted.accelReason;
-      for (const variant of made) {
-        report({ kind: 'step', stage: 'compare', text: `run ${run} of ${runs}: the ${variant.name} container` });
-        const ran = await engine.runToFirstOutput({ image: variant.tag, role: `compare-${variant.name}`, network, windowMs, timeoutMs: 60_000, ...(options.signal ? { signal: options.signal } : {}) });
-        variant.firstOutputMs.push(ran.firstOutputMs);
-        if (ran.peakMemoryBytes !== undefined) variant.memoryBytes.push(ran.peakMemoryBytes);
-      }
-    }
-
-    const containers: ContainerFigures[] = made.map((variant) => {
-      const start = stats(variant.firstOutputMs);
-      const memory = variant.memoryBytes.length > 0 ? stats(variant.memoryBytes) : missingStats();
-      return {
-        variant: variant.name,
-        description: VARIANT_DESCRIPTIONS[variant.name],
-        image: variant.tag,
-        imageBytes: variant.sizes.bytes,
-        savedBytes: variant.sizes.savedBytes,
-        savedGzipBytes: variant.sizes.savedGzipBytes,
-        startToFirstOutputMs: start.median,
-        memoryBytes: memory.median,
-        startToFirstOutput: start,
-        memory,
-      };
-    });
-    const boots = stats(vmBoot);
-    const rss = vmRss.length > 0 ? stats(vmRss) : missingStats();
-    const cpus = os.cpus();
-    const result: CompareReport & { windowMs: number; network: string } = {
-      app: manifest.name,
-      runs,
-      accel,
-      accelReason,
-      machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memoryBytes: os.totalmem(), kernel: `${os.type()} ${os.release()}`, docker: engine.serverVersion, qemu: await qemuVersion() },
-      measuredAt: new Date().toISOString(),
-      windowMs,
-      network,
-      vm: {
-        kernelBytes: manifest.artifacts.bzImage.bytes,
-        initramfsBytes: manifest.artifacts.initramfs.bytes,
-        isoBytes: manifest.artifacts.iso?.bytes ?? null,
-        bootToFirstOutputMs: boots.median,
-        hostRssBytes: rss.median,
-        bootToFirstOutput: boots,
-        hostRss: rss,
-        guestMemoryNote: GUEST_MEMORY_NOTE,
-      },
-      containers,
-    };
-    const files = { json: path.join(outDir, 'compare.json'), markdown: path.join(outDir, 'compare.md'), svg: path.join(outDir, 'compare.svg') };
-    await writeAtomic(files.json, `${JSON.stringify(result, null, 2)}\n`);
-    await writeAtomic(files.markdown, renderMarkdown(result));
-    await writeAtomic(files.svg, renderSvg(result));
+    const made = await buildVariants(session, variants, work);
+    const vm = await measureRuns(session, made, runs, windowMs);
+    const result = await assembleReport(session, vm, made, runs, windowMs);
+    const files = await writeReport(built.outDir, result);
     report({ kind: 'done', stage: 'compare', text: `measured the VM and ${made.length} image(s), ${runs} run(s) each` });
     return { report: result, files, build: built, images: options.keep ? made.map((v) => v.tag) : [] };
   } finally {
     await rm(work, { recursive: true, force: true });
-    if (!options.keep) {
-      for (const variant of variants) {
-        const tag = imageTag(manifest.name, variant);
-        await engine.removeImage(tag).catch((error: unknown) => {
-          report({ kind: 'warning', stage: 'compare', text: `could not remove ${tag}: ${describeError(error)}` });
-        });
-      }
-    }
+    if (!options.keep) await removeVariants(session, variants);
   }
 }

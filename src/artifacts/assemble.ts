@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { DataDiskBuildResult } from '../data/data-build.js';
-import type { AppFacts, GoBuildResult } from '../go/go-build.js';
+import type { AppFacts } from '../go/app.js';
+import type { GoBuildResult } from '../go/go-build.js';
 import { compressorDescription } from '../initramfs/compress.js';
 import type { InitramfsResult } from '../initramfs/layout.js';
 import type { KernelBuildResult } from '../kernel/kernel-build.js';

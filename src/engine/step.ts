@@ -53,6 +53,121 @@ function readOnlyRoot(writable: string[], labels: Record<string, string>): Docke
   };
 }
 
+/** The container's configuration for a step: labelled, hardened, no network unless asked, limits as given. */
+function containerSpec(session: DockerSession, options: StepOptions): Docker.ContainerCreateOptions {
+  const labels = labelsFor(session, options.role);
+  return {
+    Image: options.image,
+    Cmd: options.cmd,
+    Env: Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`),
+    Labels: labels,
+    WorkingDir: options.workingDir,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+    HostConfig: {
+      NetworkMode: options.network ?? 'none',
+      Binds: [
+        ...Object.entries(options.volumes ?? {}).map(([volume, target]) => `${volume}:${target}`),
+        ...Object.entries(options.readOnlyVolumes ?? {}).map(([volume, target]) => `${volume}:${target}:ro`),
+      ],
+      Init: true,
+      ...STEP_HARDENING,
+      ...(options.writable ? readOnlyRoot(options.writable, labels) : {}),
+      ...(options.limits?.cpus !== undefined ? { NanoCpus: Math.round(options.limits.cpus * 1e9) } : {}),
+      // No swap beyond the limit: a step that needs more fails with 137 instead of thrashing.
+      ...(options.limits?.memoryBytes !== undefined ? { Memory: options.limits.memoryBytes, MemorySwap: options.limits.memoryBytes } : {}),
+    },
+  };
+}
+
+/** One step's run: its container once created, whether it was aborted, and how its failures read. */
+class StepRun {
+  container: Docker.Container | undefined;
+  aborted = false;
+  readonly started = Date.now();
+
+  constructor(
+    readonly session: DockerSession,
+    readonly options: StepOptions,
+  ) {}
+
+  readonly onAbort = (): void => {
+    this.aborted = true;
+    this.container?.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+  };
+
+  /** An abort wins over whatever failed because of it; else the engine answered when the run began, so a connection that fails now means it went away mid-step. */
+  failed(doing: string, error: unknown): Gopid1Error {
+    if (this.aborted) return interrupted(this.options.title);
+    return connectionLost(error) ? engineLost(this.options.title, error) : engineError(`${this.options.title}: ${doing}`, error);
+  }
+
+  throwIfAborted(): void {
+    if (this.aborted || this.options.signal?.aborted) throw interrupted(this.options.title);
+  }
+}
+
+async function copyInputs(run: StepRun, container: Docker.Container): Promise<void> {
+  for (const input of run.options.inputs ?? []) {
+    try {
+      await container.putArchive(input.archive(), { path: input.path });
+    } catch (error) {
+      throw run.failed(`cannot copy inputs to ${input.path} in the container`, error);
+    }
+  }
+}
+
+/** Attaches to the container's output (lines to `onLine`) and starts it; resolves to when the output ends. */
+async function attachAndStart(run: StepRun, container: Docker.Container, stdout: LineSplitter, stderr: LineSplitter): Promise<{ outputEnded: Promise<void> }> {
+  try {
+    const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
+    const ended = new Promise<void>((resolve) => {
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', () => resolve());
+    });
+    run.session.docker.modem.demuxStream(stream, lineWriter(stdout), lineWriter(stderr));
+    await container.start();
+    return { outputEnded: ended };
+  } catch (error) {
+    throw run.failed('cannot start the builder container', error);
+  }
+}
+
+async function copyOutputs(run: StepRun, container: Docker.Container): Promise<void> {
+  for (const output of run.options.outputs ?? []) {
+    try {
+      const archive = (await container.getArchive({ path: output.path })) as Readable;
+      await extractArchive(archive, output.dest, `${output.path} from ${run.options.title}`);
+    } catch (error) {
+      // A full disk here is the host's, not the engine's: whoever knows the out dir says so (see noSpaceError).
+      if (error instanceof Gopid1Error || errnoIn(error, 'ENOSPC')) throw error;
+      throw run.failed(`cannot copy ${output.path} out of the container`, error);
+    }
+  }
+}
+
+/** Starts the created container and waits for its exit, its output to `onLine`; returns the exit code. */
+async function execute(run: StepRun, container: Docker.Container, onLine: (line: string) => void): Promise<number> {
+  const stdout = new LineSplitter(onLine);
+  const stderr = new LineSplitter(onLine);
+  const { outputEnded } = await attachAndStart(run, container, stdout, stderr);
+  // An abort during start() may have tried to kill a container that was not running yet.
+  if (run.aborted) await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+  let exitCode: number;
+  try {
+    exitCode = await exitCodeOf(container, outputEnded);
+  } catch (error) {
+    throw run.failed('lost the builder container', error);
+  }
+  // The attach stream can trail the exit by a moment; do not wait forever for it.
+  await within(outputEnded, 2000, () => undefined);
+  stdout.end();
+  stderr.end();
+  return exitCode;
+}
+
 /**
  * Runs one build step in a fresh container labelled `gopid1=<run id>` and `gopid1.role=<role>`: puts the
  * inputs in, streams output lines to `onLine` and the log file, waits for the exit code, takes the outputs
@@ -67,106 +182,27 @@ export async function runStep(session: DockerSession, options: StepOptions): Pro
     log.line(line);
     options.onLine?.(line);
   };
-  const started = Date.now();
-  let container: Docker.Container | undefined;
-  let aborted = false;
-  const onAbort = (): void => {
-    aborted = true;
-    container?.kill({ signal: 'SIGKILL' }).catch(() => undefined);
-  };
-  // The engine answered when the run began: a connection that fails now means it went away mid-step.
-  const failed = (doing: string, error: unknown): Gopid1Error =>
-    connectionLost(error) ? engineLost(options.title, error) : engineError(`${options.title}: ${doing}`, error);
+  const run = new StepRun(session, options);
   try {
     try {
-      container = await session.docker.createContainer({
-        Image: options.image,
-        Cmd: options.cmd,
-        Env: Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`),
-        Labels: labelsFor(session, options.role),
-        WorkingDir: options.workingDir,
-        AttachStdout: true,
-        AttachStderr: true,
-        Tty: false,
-        HostConfig: {
-          NetworkMode: options.network ?? 'none',
-          Binds: [
-            ...Object.entries(options.volumes ?? {}).map(([volume, target]) => `${volume}:${target}`),
-            ...Object.entries(options.readOnlyVolumes ?? {}).map(([volume, target]) => `${volume}:${target}:ro`),
-          ],
-          Init: true,
-          ...STEP_HARDENING,
-          ...(options.writable ? readOnlyRoot(options.writable, labelsFor(session, options.role)) : {}),
-          ...(options.limits?.cpus !== undefined ? { NanoCpus: Math.round(options.limits.cpus * 1e9) } : {}),
-          // No swap beyond the limit: a step that needs more fails with 137 instead of thrashing.
-          ...(options.limits?.memoryBytes !== undefined ? { Memory: options.limits.memoryBytes, MemorySwap: options.limits.memoryBytes } : {}),
-        },
-      });
+      run.container = await session.docker.createContainer(containerSpec(session, options));
     } catch (error) {
-      throw failed('cannot create the builder container', error);
+      throw run.failed('cannot create the builder container', error);
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) throw interrupted(options.title);
-
-    for (const input of options.inputs ?? []) {
-      try {
-        await container.putArchive(input.archive(), { path: input.path });
-      } catch (error) {
-        if (aborted) throw interrupted(options.title);
-        throw failed(`cannot copy inputs to ${input.path} in the container`, error);
-      }
-    }
+    signal?.addEventListener('abort', run.onAbort, { once: true });
+    run.throwIfAborted();
+    await copyInputs(run, run.container);
     // An abort while the inputs were copied found nothing to kill yet: do not start.
-    if (aborted) throw interrupted(options.title);
-
-    const stdout = new LineSplitter(onLine);
-    const stderr = new LineSplitter(onLine);
-    let streamDone: Promise<void>;
-    try {
-      const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
-      streamDone = new Promise<void>((resolve) => {
-        stream.on('end', resolve);
-        stream.on('close', resolve);
-        stream.on('error', () => resolve());
-      });
-      session.docker.modem.demuxStream(stream, lineWriter(stdout), lineWriter(stderr));
-      await container.start();
-    } catch (error) {
-      if (aborted) throw interrupted(options.title);
-      throw failed('cannot start the builder container', error);
-    }
-    // An abort during start() may have tried to kill a container that was not running yet.
-    if (aborted) await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
-    let exitCode: number;
-    try {
-      exitCode = await exitCodeOf(container, streamDone);
-    } catch (error) {
-      if (aborted) throw interrupted(options.title);
-      throw failed('lost the builder container', error);
-    }
-    // The attach stream can trail the exit by a moment; do not wait forever for it.
-    await within(streamDone, 2000, () => undefined);
-    stdout.end();
-    stderr.end();
-    if (aborted || signal?.aborted) throw interrupted(options.title);
-    log.line(`# exit code ${exitCode} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-
+    run.throwIfAborted();
+    const exitCode = await execute(run, run.container, onLine);
+    run.throwIfAborted();
+    log.line(`# exit code ${exitCode} after ${((Date.now() - run.started) / 1000).toFixed(1)} s`);
     if (exitCode !== 0) throw stepFailure(options, exitCode, log.tail());
-
-    for (const output of options.outputs ?? []) {
-      try {
-        const archive = (await container.getArchive({ path: output.path })) as Readable;
-        await extractArchive(archive, output.dest, `${output.path} from ${options.title}`);
-      } catch (error) {
-        // A full disk here is the host's, not the engine's: whoever knows the out dir says so (see noSpaceError).
-        if (error instanceof Gopid1Error || errnoIn(error, 'ENOSPC')) throw error;
-        throw failed(`cannot copy ${output.path} out of the container`, error);
-      }
-    }
-    return { exitCode, durationMs: Date.now() - started };
+    await copyOutputs(run, run.container);
+    return { exitCode, durationMs: Date.now() - run.started };
   } finally {
-    signal?.removeEventListener('abort', onAbort);
-    if (container) await container.remove({ force: true, v: true }).catch(() => undefined);
+    signal?.removeEventListener('abort', run.onAbort);
+    if (run.container) await run.container.remove({ force: true, v: true }).catch(() => undefined);
     await log.close();
   }
 }

@@ -1,10 +1,11 @@
-import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { BUILDER_UID, type BuilderImage, packDirectory, type StepInput } from '../engine/engine.js';
+import { BUILDER_UID, type BuilderImage, type Engine, packDirectory, type RunVolume, type StepInput } from '../engine/engine.js';
 import { stageBuilder } from '../builders.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES, type Arch } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
+import type { AppFacts } from './app.js';
 import { checkStaticInit } from './elf.js';
 
 /** The Docker volume that keeps Go's module and build caches between runs, owned by the builder's unprivileged user. */
@@ -48,63 +49,6 @@ export interface GoBuildResult {
   downloadNetwork?: 'bridge';
   ldflags: string;
   durationMs: number;
-}
-
-export interface AppFacts {
-  dir: string;
-  module: string;
-  /** vendor/modules.txt exists: builds need no network. */
-  vendored: boolean;
-  /** go.mod requires modules. */
-  hasRequires: boolean;
-  /** Some file of the main package says import "C". */
-  usesCgo: boolean;
-}
-
-async function goFilesOf(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir)).filter((name) => name.endsWith('.go') && !name.endsWith('_test.go'));
-  } catch {
-    return [];
-  }
-}
-
-/** Checks that `appDir` holds a Go module with a main package at `pkg`, before any container starts. */
-export async function inspectApp(appDir: string, pkg: string): Promise<AppFacts> {
-  const dir = path.resolve(appDir);
-  const info = await stat(dir).catch(() => undefined);
-  if (!info?.isDirectory()) {
-    throw new Gopid1Error('BAD_INPUT', `app directory ${appDir} does not exist`, { hint: 'Pass the directory that holds your go.mod, e.g. `gopid1 build ./myapp`.' });
-  }
-  let goMod: string;
-  try {
-    goMod = await readFile(path.join(dir, 'go.mod'), 'utf8');
-  } catch {
-    throw new Gopid1Error('BAD_INPUT', `${appDir} has no go.mod`, {
-      hint: `gopid1 builds Go modules. Create one with \`go mod init example.com/${path.basename(dir)}\` in ${appDir}, or pass the module's directory.`,
-    });
-  }
-  const module = /^module\s+(\S+)/m.exec(goMod)?.[1];
-  if (!module) throw new Gopid1Error('BAD_INPUT', `${appDir}/go.mod has no module line`, { hint: 'Start go.mod with `module <path>`.' });
-  if (path.isAbsolute(pkg) || pkg.split(/[\\/]/).includes('..')) {
-    throw new Gopid1Error('BAD_INPUT', `--package ${pkg} must be a path inside the module`, { hint: 'Use a relative path such as ./cmd/server.' });
-  }
-  const pkgDir = path.join(dir, pkg);
-  const files = await goFilesOf(pkgDir);
-  const sources = await Promise.all(files.map((name) => readFile(path.join(pkgDir, name), 'utf8')));
-  if (!sources.some((text) => /^package\s+main\b/m.test(text))) {
-    throw new Gopid1Error('BAD_INPUT', `${path.join(appDir, pkg)} is not a Go main package (no .go file says "package main")`, {
-      hint: 'PID 1 must be a program. Point at the directory of your main package, or pass --package ./cmd/<name>.',
-    });
-  }
-  const vendored = await stat(path.join(dir, 'vendor', 'modules.txt')).then(() => true, () => false);
-  return {
-    dir,
-    module,
-    vendored,
-    hasRequires: /^\s*require\b/m.test(goMod),
-    usesCgo: sources.some((text) => /^\s*import\s+(\(\s*)?"C"/m.test(text) || /^\s*"C"\s*$/m.test(text)),
-  };
 }
 
 /** -ldflags for `go build`: no build id (reproducible), optionally stripped, and static linking for cgo. */
@@ -165,94 +109,140 @@ function compileFailure(app: AppFacts, options: GoBuildOptions, logFile: string)
   };
 }
 
+/** Where the steps keep modules and the build cache: the cache volumes, a volume of this run, or the step's /tmp. */
+interface GoVolumes {
+  /** Modules that are not vendored are fetched first, by a step of their own. */
+  fetch: boolean;
+  env: Record<string, string>;
+  buildVolumes: Record<string, string>;
+  modules: Record<string, string>;
+  runVolume?: RunVolume;
+}
+
+/**
+ * Modules that are not vendored are fetched first by a step of their own, the only one with network, into the
+ * module cache alone; the compile never has any (GOPROXY=off) and reads that cache read-only. Without the cache
+ * volumes the modules go through a volume of this run, and the build cache stays in the compile's /tmp.
+ */
+async function goVolumes(engine: Engine, options: GoBuildOptions): Promise<GoVolumes> {
+  const cacheVolume = options.useCache ? await engine.ensureVolume(GO_CACHE_VOLUME, 'go', { replaces: LEGACY_GO_CACHE_VOLUMES }) : undefined;
+  const fetch = options.app.hasRequires && !options.app.vendored;
+  const runVolume = fetch && !cacheVolume ? await engine.createVolume('go-modules') : undefined;
+  const moduleVolume = !fetch ? undefined : cacheVolume ? await engine.ensureVolume(GO_MODCACHE_VOLUME, 'go') : runVolume?.name;
+  return {
+    fetch,
+    env: { ...(cacheVolume ? {} : { GOCACHE: '/tmp/go-build' }), ...(moduleVolume ? {} : { GOMODCACHE: '/tmp/go-mod' }) },
+    buildVolumes: cacheVolume ? { [cacheVolume]: '/cache' } : {},
+    modules: moduleVolume ? { [moduleVolume]: '/modcache' } : {},
+    ...(runVolume ? { runVolume } : {}),
+  };
+}
+
+/** What both Go steps share: image, environment, source, log and limits. */
+interface GoStep {
+  image: string;
+  env: Record<string, string>;
+  source: () => StepInput;
+  logFile: string;
+}
+
+function goStep(context: StageContext, options: GoBuildOptions, image: string, volumes: GoVolumes): GoStep {
+  const exclude = new Set(['.git', ...options.exclude]);
+  return {
+    image,
+    env: {
+      GOPID1_PACKAGE: options.package.startsWith('.') ? options.package : `./${options.package}`,
+      GOPID1_CGO: options.cgo ? '1' : '0',
+      GOPID1_LDFLAGS: goLdflags(options),
+      GOPID1_GOARCH: options.arch,
+      SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
+      ...volumes.env,
+    },
+    source: () => ({ path: '/src', archive: () => packDirectory(options.app.dir, { skip: (relative) => exclude.has(relative) }) }),
+    logFile: path.join(context.out.logs, options.supervisor ? 'go-supervisor.log' : 'go.log'),
+  };
+}
+
+async function downloadModules(context: StageContext, options: GoBuildOptions, step: GoStep, volumes: GoVolumes): Promise<void> {
+  const { report, signal } = context;
+  report({ kind: 'step', stage: 'go', text: `downloading the modules ${options.app.module} requires` });
+  await context.engine.runStep({
+    role: 'go-download',
+    title: 'go: download modules',
+    image: step.image,
+    cmd: ['go-step', 'download'],
+    env: { ...step.env, ...fetchEnvironment() },
+    network: 'bridge',
+    limits: context.limits,
+    volumes: volumes.modules,
+    writable: ['/src', '/out'],
+    inputs: [step.source()],
+    logFile: step.logFile,
+    onLine: (line) => report({ kind: 'line', stage: 'go', line }),
+    ...(signal ? { signal } : {}),
+    onFailure: downloadFailure(options.app, step.logFile),
+  });
+}
+
+async function compile(context: StageContext, options: GoBuildOptions, step: GoStep, volumes: GoVolumes, scratch: string): Promise<void> {
+  const { report, signal } = context;
+  const { app } = options;
+  report({ kind: 'step', stage: 'go', text: `compiling ${options.supervisor ? 'the supervising init ' : ''}${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
+  await context.engine.runStep({
+    role: options.supervisor ? 'go-build-supervisor' : 'go-build',
+    title: options.supervisor ? 'go: build the supervising init' : 'go: build',
+    image: step.image,
+    cmd: ['go-step', 'build'],
+    env: { ...step.env, GOPROXY: 'off' },
+    network: 'none',
+    limits: context.limits,
+    volumes: volumes.buildVolumes,
+    writable: ['/src', '/out'],
+    readOnlyVolumes: volumes.modules,
+    inputs: [step.source()],
+    outputs: [{ path: '/out', dest: scratch }],
+    logFile: step.logFile,
+    onLine: (line) => report({ kind: 'line', stage: 'go', line }),
+    ...(signal ? { signal } : {}),
+    onFailure: compileFailure(app, options, step.logFile),
+  });
+}
+
+/** Checks the compiled binary and stages it under its name; returns it with its size and the Go version. */
+async function stageBinary(context: StageContext, options: GoBuildOptions, scratch: string): Promise<{ binary: string; bytes: number; goVersion: string }> {
+  const built = path.join(scratch, 'out', 'init');
+  checkStaticInit(await readFile(built), { cgo: options.cgo, arch: options.arch });
+  const goVersion = (await readFile(path.join(scratch, 'out', 'go-version'), 'utf8')).trim().replace(/^go version /, '');
+  const binary = context.out.staged(options.outName);
+  await rename(built, binary);
+  return { binary, bytes: (await stat(binary)).size, goVersion };
+}
+
 /** Builds the app's main package as a static linux binary for the plan's architecture in the Go builder, and checks the result. */
 export async function buildGo(context: StageContext, options: GoBuildOptions): Promise<GoBuildResult> {
   const started = Date.now();
-  const { app } = options;
   const { engine, report, signal, out } = context;
   const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
-  const cacheVolume = options.useCache ? await engine.ensureVolume(GO_CACHE_VOLUME, 'go', { replaces: LEGACY_GO_CACHE_VOLUMES }) : undefined;
-  // Modules that are not vendored are fetched first by a step of their own, the only one with network, into the
-  // module cache alone; the compile never has any (GOPROXY=off) and reads that cache read-only. Without the cache
-  // volumes the modules go through a volume of this run, and the build cache stays in the compile's /tmp.
-  const fetch = app.hasRequires && !app.vendored;
-  const ldflags = goLdflags(options);
-  const env: Record<string, string> = {
-    GOPID1_PACKAGE: options.package.startsWith('.') ? options.package : `./${options.package}`,
-    GOPID1_CGO: options.cgo ? '1' : '0',
-    GOPID1_LDFLAGS: ldflags,
-    GOPID1_GOARCH: options.arch,
-    SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
-  };
-  const runVolume = fetch && !cacheVolume ? await engine.createVolume('go-modules') : undefined;
-  const moduleVolume = !fetch ? undefined : cacheVolume ? await engine.ensureVolume(GO_MODCACHE_VOLUME, 'go') : runVolume?.name;
-  if (!cacheVolume) env.GOCACHE = '/tmp/go-build';
-  if (!moduleVolume) env.GOMODCACHE = '/tmp/go-mod';
-  const buildVolumes: Record<string, string> = cacheVolume ? { [cacheVolume]: '/cache' } : {};
-  const modules: Record<string, string> = moduleVolume ? { [moduleVolume]: '/modcache' } : {};
-  const exclude = new Set(['.git', ...options.exclude]);
-  const source = (): StepInput => ({ path: '/src', archive: () => packDirectory(app.dir, { skip: (relative) => exclude.has(relative) }) });
-  const what = options.supervisor ? 'supervising init' : options.outName;
-  const logFile = path.join(out.logs, options.supervisor ? 'go-supervisor.log' : 'go.log');
+  const volumes = await goVolumes(engine, options);
+  const step = goStep(context, options, builder.id, volumes);
   const scratch = await mkdtemp(path.join(out.staging, 'go-'));
   try {
-    if (fetch) {
-      report({ kind: 'step', stage: 'go', text: `downloading the modules ${app.module} requires` });
-      await engine.runStep({
-        role: 'go-download',
-        title: 'go: download modules',
-        image: builder.id,
-        cmd: ['go-step', 'download'],
-        env: { ...env, ...fetchEnvironment() },
-        network: 'bridge',
-        limits: context.limits,
-        volumes: modules,
-        writable: ['/src', '/out'],
-        inputs: [source()],
-        logFile,
-        onLine: (line) => report({ kind: 'line', stage: 'go', line }),
-        ...(signal ? { signal } : {}),
-        onFailure: downloadFailure(app, logFile),
-      });
-    }
-    report({ kind: 'step', stage: 'go', text: `compiling ${options.supervisor ? 'the supervising init ' : ''}${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
-    await engine.runStep({
-      role: options.supervisor ? 'go-build-supervisor' : 'go-build',
-      title: options.supervisor ? 'go: build the supervising init' : 'go: build',
-      image: builder.id,
-      cmd: ['go-step', 'build'],
-      env: { ...env, GOPROXY: 'off' },
-      network: 'none',
-      limits: context.limits,
-      volumes: buildVolumes,
-      writable: ['/src', '/out'],
-      readOnlyVolumes: modules,
-      inputs: [source()],
-      outputs: [{ path: '/out', dest: scratch }],
-      logFile,
-      onLine: (line) => report({ kind: 'line', stage: 'go', line }),
-      ...(signal ? { signal } : {}),
-      onFailure: compileFailure(app, options, logFile),
-    });
-    const built = path.join(scratch, 'out', 'init');
-    checkStaticInit(await readFile(built), { cgo: options.cgo, arch: options.arch });
-    const goVersion = (await readFile(path.join(scratch, 'out', 'go-version'), 'utf8')).trim().replace(/^go version /, '');
-    const binary = out.staged(options.outName);
-    await rename(built, binary);
-    const bytes = (await stat(binary)).size;
-    report({ kind: 'done', stage: 'go', text: `${what} built with ${goVersion.split(' ')[0]} (${bytes} bytes, static)` });
+    if (volumes.fetch) await downloadModules(context, options, step, volumes);
+    await compile(context, options, step, volumes, scratch);
+    const { binary, bytes, goVersion } = await stageBinary(context, options, scratch);
+    report({ kind: 'done', stage: 'go', text: `${options.supervisor ? 'supervising init' : options.outName} built with ${goVersion.split(' ')[0]} (${bytes} bytes, static)` });
     return {
       binary,
       bytes,
       goVersion,
       builder,
       network: 'none',
-      ...(fetch ? { downloadNetwork: 'bridge' as const } : {}),
-      ldflags,
+      ...(volumes.fetch ? { downloadNetwork: 'bridge' as const } : {}),
+      ldflags: goLdflags(options),
       durationMs: Date.now() - started,
     };
   } finally {
     await rm(scratch, { recursive: true, force: true });
-    await runVolume?.dispose();
+    await volumes.runVolume?.dispose();
   }
 }

@@ -157,6 +157,84 @@ function compileCounter(context: StageContext): { onLine: (line: string) => void
   };
 }
 
+/** The cache key of a kernel: everything that decides its bytes (a source tree is never cached). */
+function kernelCacheKey(options: KernelBuildOptions, builder: BuilderImage, sourceSha256: string | undefined, fragmentIds: Array<{ sha256: string }>): string | undefined {
+  if (options.source.kind === 'tree') return undefined;
+  return hashKey({
+    v: 1,
+    ...(options.arch === 'amd64' ? {} : { arch: options.arch }),
+    source: options.source.kind === 'debian' ? describeSource(options.source) : sourceSha256,
+    base: options.base,
+    fragments: fragmentIds.map((f) => f.sha256),
+    builder: builder.tag,
+    packages: sha256(builder.packages.join('\n')),
+    epoch: options.sourceDateEpoch,
+  });
+}
+
+/** The staged kernel image and config, and where they go. */
+interface KernelFiles {
+  imageName: string;
+  image: string;
+  config: string;
+}
+
+/** Configures and compiles in the kernel builder; stages the image and the config. */
+async function configureAndCompile(context: StageContext, options: KernelBuildOptions, inputs: { builder: BuilderImage; fragments: Fragment[]; tarball: string | undefined }, files: KernelFiles): Promise<CachedKernelMeta> {
+  const { report, out } = context;
+  const volume = await context.engine.createVolume('kernel');
+  const scratch = await mkdtemp(path.join(out.staging, 'kernel-'));
+  const logFile = path.join(out.logs, 'kernel.log');
+  const run = { builder: inputs.builder, volume: volume.name, logFile, options };
+  try {
+    const userFragments = options.fragments.filter((f) => f.origin === 'user').length;
+    report({ kind: 'step', stage: 'kernel', text: `configuring (${options.base}${userFragments ? ` + ${userFragments} fragment(s)` : ''}${options.arch === 'amd64' ? '' : `, ${options.arch}`})` });
+    await kernelStep(context, run, {
+      role: 'kernel-configure',
+      title: 'kernel: configure',
+      cmd: ['kernel-step', 'configure', options.base === 'minimal' ? 'tinyconfig' : 'defconfig'],
+      inputs: configureInputs(context, options, inputs.fragments, inputs.tarball),
+      outputs: ['.config', 'gopid1-kconfig-deps', 'gopid1-kernelrelease'].map((name) => ({ path: `/work/build/${name}`, dest: scratch })),
+    });
+    const { finalConfig, release } = await configured(scratch, inputs.fragments, logFile);
+    report({ kind: 'step', stage: 'kernel', text: `compiling Linux ${release} with ${options.jobs} job(s)` });
+    const counter = compileCounter(context);
+    await kernelStep(context, run, {
+      role: 'kernel-compile',
+      title: 'kernel: compile',
+      cmd: ['kernel-step', 'compile', String(options.jobs)],
+      outputs: [{ path: `/work/build/arch/${ARCH_FACTS[options.arch].kernelArch}/boot/${files.imageName}`, dest: scratch }],
+      onLine: counter.onLine,
+    });
+    await copyFile(path.join(scratch, files.imageName), files.image);
+    await copyFile(path.join(scratch, '.config'), files.config);
+    report({ kind: 'done', stage: 'kernel', text: `kernel ${release} compiled (${counter.count()} objects)` });
+    return { release, configSha256: sha256(finalConfig) };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+    await volume.dispose();
+  }
+}
+
+/** The cached kernel of this key, staged; undefined when there is none. */
+async function fromCache(context: StageContext, key: string, files: KernelFiles): Promise<CachedKernelMeta | undefined> {
+  const hit = await context.cache.get<CachedKernelMeta>('kernel', key);
+  const image = hit?.files[files.imageName];
+  const config = hit?.files['kernel.config'];
+  if (!hit || !image || !config) return undefined;
+  await copyFile(image, files.image);
+  await copyFile(config, files.config);
+  context.report({ kind: 'done', stage: 'kernel', text: `kernel ${hit.meta.release} from the cache` });
+  return hit.meta;
+}
+
+/** The kernel is built; a cache that cannot take it (read-only home, full disk) only costs the next build. */
+async function storeInCache(context: StageContext, key: string, files: KernelFiles, meta: CachedKernelMeta): Promise<void> {
+  await context.cache.put<CachedKernelMeta>('kernel', key, { [files.imageName]: files.image, 'kernel.config': files.config }, meta).catch((error: unknown) => {
+    context.report({ kind: 'warning', stage: 'kernel', text: `could not store the kernel in the cache ${context.cache.root}: ${describeError(error)}` });
+  });
+}
+
 /**
  * Builds the kernel image (bzImage, or Image on arm64) in the kernel builder: configure (base + fragments,
  * olddefconfig), verify that every option the fragments ask for survived, compile. Unchanged inputs are served from
@@ -167,87 +245,26 @@ export async function buildKernel(context: StageContext, options: KernelBuildOpt
   const { engine, report, signal, out } = context;
   const fragments = await loadFragments(options.fragments, context.dockerfilesDir);
   const series = options.source.kind === 'debian' ? options.source.series : DEFAULT_SERIES;
-  const logFile = path.join(out.logs, 'kernel.log');
   const builder = await stageBuilder(engine, { stage: 'kernel', series, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
   const { tarball, sourceSha256 } = await resolveSource(context, options);
   const fragmentIds = fragments.map((f) => ({ name: f.label, sha256: sha256(f.text) }));
   const imageName = ARCH_FACTS[options.arch].kernelImage;
-  const key =
-    options.source.kind === 'tree'
-      ? undefined
-      : hashKey({
-          v: 1,
-          ...(options.arch === 'amd64' ? {} : { arch: options.arch }),
-          source: options.source.kind === 'debian' ? describeSource(options.source) : sourceSha256,
-          base: options.base,
-          fragments: fragmentIds.map((f) => f.sha256),
-          builder: builder.tag,
-          packages: sha256(builder.packages.join('\n')),
-          epoch: options.sourceDateEpoch,
-        });
-  const bzImage = out.staged(imageName);
-  const config = out.staged('kernel.config');
-  const result = async (meta: CachedKernelMeta, cached: boolean): Promise<KernelBuildResult> => ({
-    bzImage,
-    config,
+  const files: KernelFiles = { imageName, image: out.staged(imageName), config: out.staged('kernel.config') };
+  const key = kernelCacheKey(options, builder, sourceSha256, fragmentIds);
+  const cached = key && options.useCache ? await fromCache(context, key, files) : undefined;
+  const meta = cached ?? (await configureAndCompile(context, options, { builder, fragments, tarball }, files));
+  if (key && !cached) await storeInCache(context, key, files, meta);
+  return {
+    bzImage: files.image,
+    config: files.config,
     ...meta,
-    compression: kernelCompressionOf(await readFile(config, 'utf8')),
+    compression: kernelCompressionOf(await readFile(files.config, 'utf8')),
     source: describeSource(options.source),
     ...(sourceSha256 ? { sourceSha256 } : {}),
     base: options.base,
     fragments: fragmentIds,
     builder,
-    cached,
+    cached: cached !== undefined,
     durationMs: Date.now() - started,
-  });
-
-  if (key && options.useCache) {
-    const hit = await context.cache.get<CachedKernelMeta>('kernel', key);
-    if (hit?.files[imageName] && hit.files['kernel.config']) {
-      await copyFile(hit.files[imageName], bzImage);
-      await copyFile(hit.files['kernel.config'], config);
-      report({ kind: 'done', stage: 'kernel', text: `kernel ${hit.meta.release} from the cache` });
-      return await result(hit.meta, true);
-    }
-  }
-
-  const volume = await engine.createVolume('kernel');
-  const scratch = await mkdtemp(path.join(out.staging, 'kernel-'));
-  const run = { builder, volume: volume.name, logFile, options };
-  try {
-    const userFragments = options.fragments.filter((f) => f.origin === 'user').length;
-    report({ kind: 'step', stage: 'kernel', text: `configuring (${options.base}${userFragments ? ` + ${userFragments} fragment(s)` : ''}${options.arch === 'amd64' ? '' : `, ${options.arch}`})` });
-    await kernelStep(context, run, {
-      role: 'kernel-configure',
-      title: 'kernel: configure',
-      cmd: ['kernel-step', 'configure', options.base === 'minimal' ? 'tinyconfig' : 'defconfig'],
-      inputs: configureInputs(context, options, fragments, tarball),
-      outputs: ['.config', 'gopid1-kconfig-deps', 'gopid1-kernelrelease'].map((name) => ({ path: `/work/build/${name}`, dest: scratch })),
-    });
-    const { finalConfig, release } = await configured(scratch, fragments, logFile);
-
-    report({ kind: 'step', stage: 'kernel', text: `compiling Linux ${release} with ${options.jobs} job(s)` });
-    const counter = compileCounter(context);
-    await kernelStep(context, run, {
-      role: 'kernel-compile',
-      title: 'kernel: compile',
-      cmd: ['kernel-step', 'compile', String(options.jobs)],
-      outputs: [{ path: `/work/build/arch/${ARCH_FACTS[options.arch].kernelArch}/boot/${imageName}`, dest: scratch }],
-      onLine: counter.onLine,
-    });
-    await copyFile(path.join(scratch, imageName), bzImage);
-    await copyFile(path.join(scratch, '.config'), config);
-    const configSha256 = sha256(finalConfig);
-    if (key) {
-      // The kernel is built; a cache that cannot take it (read-only home, full disk) only costs the next build.
-      await context.cache.put<CachedKernelMeta>('kernel', key, { [imageName]: bzImage, 'kernel.config': config }, { release, configSha256 }).catch((error: unknown) => {
-        report({ kind: 'warning', stage: 'kernel', text: `could not store the kernel in the cache ${context.cache.root}: ${describeError(error)}` });
-      });
-    }
-    report({ kind: 'done', stage: 'kernel', text: `kernel ${release} compiled (${counter.count()} objects)` });
-    return await result({ release, configSha256 }, false);
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-    await volume.dispose();
-  }
+  };
 }

@@ -79,74 +79,90 @@ function peakRss(pid: number | undefined): number | undefined {
   }
 }
 
+type Verdict = ConsoleVerdict | { kind: 'sampled' };
+type QemuChild = ReturnType<typeof spawnQemu>;
+
 /**
- * Boots a kernel and initramfs in QEMU with the serial console on a pipe, and watches it: the N-th
- * `expect` match, PID 1's exit (decoded from the kernel's panic line), any other panic, the timeout, or
- * an abort each stop QEMU at once.
+ * QEMU runs in its own session, so a Ctrl-C on the terminal reaches gopid1 only, which stops the machine the way it
+ * should be stopped; setpriv --pdeathsig kills it if gopid1 itself is killed.
  */
-export async function bootMachine(options: BootMachineOptions): Promise<BootResult> {
-  const { media } = options;
-  const { qemu, args, machine, firmware, uefiFirmware, accel, reason, memoryMiB, supervised, runDir, qmpSocket, cmdline } = await prepareRun(options);
+function spawnQemu(setpriv: string | undefined, qemu: string, args: string[], supervised: boolean) {
+  const common = { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false, forceKillAfterDelay: 2000 } as const;
+  return setpriv ? execa(setpriv, ['--pdeathsig', 'KILL', '--', qemu, ...args], { ...common, detached: true }) : execa(qemu, args, { ...common, detached: supervised });
+}
 
-  const log = await openLog(options.serialLog, { tailSize: 25 });
-  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1, expectAnywhere: options.expectAnywhere ?? false, ...bootloaderOf(media, options.bootloader), supervised });
-  let verdict: ConsoleVerdict | { kind: 'sampled' } | undefined;
-  let timedOut = false;
-  let aborted = false;
-  const started = performance.now();
+/** How a run is stopped: at once (kill), or through the power button when the supervising init can shut down. */
+class RunControl {
+  verdict: Verdict | undefined;
+  timedOut = false;
+  aborted = false;
+  /** What QEMU said besides the console: a watchdog that fired (and reset the machine). */
+  watchdogFired: string | undefined;
+  hostPeakRssBytes: number | undefined;
+  readonly qmp: Promise<QmpSession | undefined>;
+  private exited = false;
+  private poweringDown = false;
+  private grace: NodeJS.Timeout | undefined;
 
-  // QEMU runs in its own session, so a Ctrl-C on the terminal reaches gopid1 only, which stops the machine the
-  // way it should be stopped; setpriv --pdeathsig kills it if gopid1 itself is killed.
-  const setpriv = await findOnPath('setpriv');
-  const child = setpriv
-    ? execa(setpriv, ['--pdeathsig', 'KILL', '--', qemu, ...args], { detached: true, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false, forceKillAfterDelay: 2000 })
-    : execa(qemu, args, { detached: supervised, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false, forceKillAfterDelay: 2000 });
-  let exited = false;
-  void child.finally(() => (exited = true));
-  // What QEMU says besides the console: a watchdog that fired (and resets the machine).
-  let watchdogFired: string | undefined;
-  const onEvent = (event: QmpEvent): void => {
-    if (event.event === 'WATCHDOG') watchdogFired ??= String(event.data?.action ?? 'reset');
+  constructor(
+    private readonly child: QemuChild,
+    private readonly qmpSocket: string | undefined,
+    private readonly supervised: boolean,
+  ) {
+    void child.finally(() => (this.exited = true));
+    const onEvent = (event: QmpEvent): void => {
+      if (event.event === 'WATCHDOG') this.watchdogFired ??= String(event.data?.action ?? 'reset');
+    };
+    this.qmp = qmpSocket ? QmpSession.open(qmpSocket, onEvent, { timeoutMs: 10_000, gaveUp: () => this.exited }) : Promise.resolve(undefined);
+  }
+
+  readonly kill = (): void => {
+    this.hostPeakRssBytes ??= peakRss(this.child.pid);
+    this.child.kill('SIGTERM');
   };
-  const qmp = qmpSocket ? QmpSession.open(qmpSocket, onEvent, { timeoutMs: 10_000, gaveUp: () => exited }) : Promise.resolve(undefined);
-  let grace: NodeJS.Timeout | undefined;
-  let hostPeakRssBytes: number | undefined;
-  const kill = (): void => {
-    hostPeakRssBytes ??= peakRss(child.pid);
-    child.kill('SIGTERM');
-  };
-  const killAfter = (ms: number): void => {
-    clearTimeout(grace);
-    grace = setTimeout(kill, ms);
-  };
-  // Timeout and abort: with the supervising init, press the power button and give it time to stop the program.
-  let poweringDown = false;
-  const stop = (): void => {
-    if (!qmpSocket || !supervised) return kill();
-    if (poweringDown) return;
-    poweringDown = true;
-    killAfter(POWER_DOWN_GRACE_MS);
-    qmp.then((session) => (session ? session.execute('system_powerdown') : qmpCommand(qmpSocket, 'system_powerdown'))).catch(kill);
-  };
-  const settle = (next: ConsoleVerdict | { kind: 'sampled' } | undefined): void => {
-    if (verdict || !next) return;
-    verdict = next;
-    // The supervising init powers the machine off itself once the program has ended.
-    if (next.kind === 'app-exited') killAfter(POWER_OFF_AFTER_EXIT_MS);
-    else kill();
-  };
+
+  killAfter(ms: number): void {
+    clearTimeout(this.grace);
+    this.grace = setTimeout(this.kill, ms);
+  }
+
+  /** Timeout and abort: with the supervising init, press the power button and give it time to stop the program. */
+  stop(): void {
+    const socket = this.qmpSocket;
+    if (!socket || !this.supervised) return this.kill();
+    if (this.poweringDown) return;
+    this.poweringDown = true;
+    this.killAfter(POWER_DOWN_GRACE_MS);
+    this.qmp.then((session) => (session ? session.execute('system_powerdown') : qmpCommand(socket, 'system_powerdown'))).catch(this.kill);
+  }
+
+  /** The first verdict ends the run; the supervising init powers the machine off itself once the program has ended. */
+  settle(next: Verdict | undefined): void {
+    if (this.verdict || !next) return;
+    this.verdict = next;
+    if (next.kind === 'app-exited') this.killAfter(POWER_OFF_AFTER_EXIT_MS);
+    else this.kill();
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.grace);
+    (await this.qmp)?.close();
+  }
+}
+
+/** Feeds QEMU's console to the log, `onConsole` and the watcher; returns what ends the watching. */
+function watchConsole(child: QemuChild, control: RunControl, watcher: ConsoleWatcher, log: Awaited<ReturnType<typeof openLog>>, options: BootMachineOptions, started: number): () => void {
   let window: NodeJS.Timeout | undefined;
   const watchWindow = (): void => {
     if (options.firstOutputWindowMs === undefined || window || watcher.firstProgramLineAt === undefined) return;
-    window = setTimeout(() => settle({ kind: 'sampled' }), options.firstOutputWindowMs);
+    window = setTimeout(() => control.settle({ kind: 'sampled' }), options.firstOutputWindowMs);
   };
-  const onLine = (line: string): void => {
+  const splitter = new LineSplitter((line) => {
     log.line(line);
     options.onConsole?.(line);
-    if (!verdict) settle(watcher.feed(line, performance.now() - started));
+    if (!control.verdict) control.settle(watcher.feed(line, performance.now() - started));
     watchWindow();
-  };
-  const splitter = new LineSplitter(onLine);
+  });
   // A line without its newline yet: note it now, match it against --expect only once the console is quiet.
   let quiet: NodeJS.Timeout | undefined;
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -154,77 +170,107 @@ export async function bootMachine(options: BootMachineOptions): Promise<BootResu
     clearTimeout(quiet);
     // Only the head of a partial line after each chunk: a line that never ends must not cost its length every time.
     const head = splitter.partialHead();
-    if (verdict || head === '') return;
+    if (control.verdict || head === '') return;
     const at = performance.now() - started;
     watcher.notePartial(head, at);
     watchWindow();
     const received = splitter.received;
     quiet = setTimeout(() => {
-      if (splitter.received === received) settle(watcher.feedPartial(splitter.partial, at));
+      if (splitter.received === received) control.settle(watcher.feedPartial(splitter.partial, at));
     }, PARTIAL_LINE_QUIET_MS);
   });
+  return () => {
+    clearTimeout(quiet);
+    clearTimeout(window);
+    splitter.end();
+  };
+}
+
+/** The timeout and the abort signal, each stopping the run; returns what disarms them. */
+function armStops(control: RunControl, options: BootMachineOptions): () => void {
   const timer =
     options.timeoutSeconds === undefined
       ? undefined
       : setTimeout(() => {
-          timedOut = true;
-          stop();
+          control.timedOut = true;
+          control.stop();
         }, options.timeoutSeconds * 1000);
   const onAbort = (): void => {
-    aborted = true;
-    stop();
+    control.aborted = true;
+    control.stop();
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
+  return () => {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+  };
+}
 
+type PreparedRun = Awaited<ReturnType<typeof prepareRun>>;
+
+/** What a run was, whatever its outcome: the machine, its firmware, and the timings the watcher saw. */
+function describeRun(run: PreparedRun, options: BootMachineOptions, watcher: ConsoleWatcher, control: RunControl, durationMs: number) {
+  const { machine, firmware } = run;
+  return {
+    durationMs,
+    accel: run.accel,
+    accelReason: run.reason,
+    machine,
+    firmware: firmware ? path.basename(firmware) : machine === 'microvm' ? 'bios-microvm.bin' : machine === 'virt' ? 'none (QEMU loads the kernel)' : 'SeaBIOS',
+    memoryMiB: run.memoryMiB,
+    ...(run.cmdline !== undefined ? { cmdline: run.cmdline } : {}),
+    uefi: run.uefiFirmware !== undefined,
+    init: run.supervised ? ('supervise' as const) : ('direct' as const),
+    ...(options.net && options.net.forwards.length > 0 ? { forwards: options.net.forwards.map((f) => `${f.protocol}:${f.hostAddress}:${f.hostPort}->${f.guestPort}`) } : {}),
+    command: [run.qemu, ...run.args],
+    serialLog: options.serialLog,
+    ...(watcher.firstProgramLineAt !== undefined ? { firstLineMs: watcher.firstProgramLineAt } : {}),
+    ...(control.hostPeakRssBytes !== undefined ? { hostPeakRssBytes: control.hostPeakRssBytes } : {}),
+    ...(watcher.kernelClockZeroAt !== undefined ? { kernelStartMs: watcher.kernelClockZeroAt } : {}),
+    ...(watcher.initAt !== undefined ? { initMs: watcher.initAt } : {}),
+  };
+}
+
+/**
+ * Boots a kernel and initramfs in QEMU with the serial console on a pipe, and watches it: the N-th
+ * `expect` match, PID 1's exit (decoded from the kernel's panic line), any other panic, the timeout, or
+ * an abort each stop QEMU at once.
+ */
+export async function bootMachine(options: BootMachineOptions): Promise<BootResult> {
+  const run = await prepareRun(options);
+  const log = await openLog(options.serialLog, { tailSize: 25 });
+  const watcher = new ConsoleWatcher({ ...(options.expect ? { expect: options.expect } : {}), expectCount: options.expectCount ?? 1, expectAnywhere: options.expectAnywhere ?? false, ...bootloaderOf(options.media, options.bootloader), supervised: run.supervised });
+  const started = performance.now();
+  const child = spawnQemu(await findOnPath('setpriv'), run.qemu, run.args, run.supervised);
+  const control = new RunControl(child, run.qmpSocket, run.supervised);
+  const stopWatching = watchConsole(child, control, watcher, log, options, started);
+  const disarm = armStops(control, options);
   let result;
   try {
     result = await child;
   } finally {
-    if (timer) clearTimeout(timer);
-    clearTimeout(quiet);
-    clearTimeout(grace);
-    clearTimeout(window);
-    (await qmp)?.close();
-    if (runDir) await rm(runDir, { recursive: true, force: true });
-    options.signal?.removeEventListener('abort', onAbort);
-    splitter.end();
+    disarm();
+    await control.close();
+    if (run.runDir) await rm(run.runDir, { recursive: true, force: true });
+    stopWatching();
     await log.close();
   }
-  const durationMs = performance.now() - started;
-  const base = {
-    durationMs,
-    accel,
-    accelReason: reason,
-    machine,
-    firmware: firmware ? path.basename(firmware) : machine === 'microvm' ? 'bios-microvm.bin' : machine === 'virt' ? 'none (QEMU loads the kernel)' : 'SeaBIOS',
-    memoryMiB,
-    ...(cmdline !== undefined ? { cmdline } : {}),
-    uefi: uefiFirmware !== undefined,
-    init: supervised ? ('supervise' as const) : ('direct' as const),
-    ...(options.net && options.net.forwards.length > 0 ? { forwards: options.net.forwards.map((f) => `${f.protocol}:${f.hostAddress}:${f.hostPort}->${f.guestPort}`) } : {}),
-    command: [qemu, ...args],
-    serialLog: options.serialLog,
-    ...(watcher.firstProgramLineAt !== undefined ? { firstLineMs: watcher.firstProgramLineAt } : {}),
-    ...(hostPeakRssBytes !== undefined ? { hostPeakRssBytes } : {}),
-    ...(watcher.kernelClockZeroAt !== undefined ? { kernelStartMs: watcher.kernelClockZeroAt } : {}),
-    ...(watcher.initAt !== undefined ? { initMs: watcher.initAt } : {}),
-  };
   return {
-    ...base,
+    ...describeRun(run, options, watcher, control, performance.now() - started),
     ...outcomeOf({
-      verdict,
-      aborted,
-      timedOut,
-      poweredDown: qmpSocket !== undefined,
-      watchdogFired,
+      verdict: control.verdict,
+      aborted: control.aborted,
+      timedOut: control.timedOut,
+      poweredDown: run.qmpSocket !== undefined,
+      watchdogFired: control.watchdogFired,
       qemu: { exitCode: result.exitCode, signal: result.signal, stderr: String(result.stderr ?? '') },
       expect: options.expect,
       expectedAt: watcher.expectedAt,
       timeoutSeconds: options.timeoutSeconds,
       lastLines: log.tail(),
       serialLog: options.serialLog,
-      command: [qemu, ...args],
+      command: [run.qemu, ...run.args],
     }),
   };
 }
