@@ -70,11 +70,11 @@ ensure_docker() {
 ensure_host_tools() {
   # QEMU (SeaBIOS comes with it) is needed to boot anything.
   command -v qemu-system-x86_64 >/dev/null 2>&1 || apt_install qemu-system-x86
-  # OVMF for UEFI boots, qemu-system-arm for arm64 machines, mmdebstrap for offline base images, cpio, file, zstd,
-  # xz, iproute2 and qemu-utils (qemu-img) for the tests: installed when we can; without root they are only reported,
-  # since most uses need none of them.
+  # OVMF for UEFI boots, qemu-system-arm and qemu-efi-aarch64 (AAVMF) for arm64 machines and their disks, mmdebstrap
+  # for offline base images, cpio, file, zstd, xz, iproute2 and qemu-utils (qemu-img) for the tests: installed when we
+  # can; without root they are only reported, since most uses need none of them.
   local optional
-  mapfile -t optional < <(missing_packages mmdebstrap cpio ovmf qemu-system-arm file zstd xz-utils iproute2 qemu-utils)
+  mapfile -t optional < <(missing_packages mmdebstrap cpio ovmf qemu-system-arm qemu-efi-aarch64 file zstd xz-utils iproute2 qemu-utils)
   [ ${#optional[@]} -eq 0 ] && return 0
   if is_root && is_debian; then
     apt_install "${optional[@]}"

@@ -47,7 +47,7 @@ async function formatMedia(dir: string, options: BootOptions): Promise<BootOptio
   }
   const manifest = await readManifest(dir);
   if (!manifest) throw new Gopid1Error('BAD_INPUT', `${dir} holds no manifest.json of a gopid1 build`, { hint: `Build it first: gopid1 build <app> --out ${dir} --format ${format.name}` });
-  const method = bootMethodOf(format.name, manifest.disk?.boot);
+  const method = bootMethodOf(format.name, manifest.disk?.boot, archOf(manifest).arch);
   if (method === undefined) throw new Gopid1Error('BAD_INPUT', `the ${format.name} format is for import, not for booting here`, { hint: `Boot the raw disk it holds: build with --format raw and boot with --format raw.` });
   const file = path.join(dir, format.file(manifest.name));
   if (!provides(formatsBuilt(manifest), format.name)) throw new Gopid1Error('BAD_INPUT', `${manifest.name} in ${dir} was built without the ${format.name} format`, { hint: `Build it with --format ${format.name}, then boot it.` });
@@ -118,8 +118,10 @@ async function resolveMedia(options: BootOptions, dir: string): Promise<Resolved
     manifest = await manifestBeside(file, (m) => m.artifacts.uki?.file === path.basename(file));
   } else if (options.disk !== undefined) {
     const file = path.resolve(options.disk);
-    media = { kind: 'disk', file, bus: options.diskBus ?? 'ide', format: diskImageFormat(file) };
     manifest = await manifestBeside(file, (m) => Object.values(m.artifacts).some((record) => record.file === path.basename(file)));
+    // A PC's disk is IDE; an arm64 machine (virt) has no IDE controller, and boots virtio-blk.
+    const bus = options.diskBus ?? (archOf(manifest).arch === 'arm64' ? 'virtio' : 'ide');
+    media = { kind: 'disk', file, bus, format: diskImageFormat(file) };
   } else if (options.iso !== undefined) {
     const iso = path.resolve(options.iso);
     media = { kind: 'iso', iso, as: options.isoAs ?? 'cdrom' };

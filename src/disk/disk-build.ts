@@ -5,7 +5,7 @@ import { stageBuilder } from '../builders.js';
 import { type BuilderImage, packFiles, type StepInput } from '../engine/engine.js';
 import { Gopid1Error } from '../errors.js';
 import { grubBootInput } from '../iso/grub.js';
-import { DEFAULT_SERIES } from '../plan/vocabulary.js';
+import { ARCH_FACTS, DEFAULT_SERIES, type Arch } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
 
 /** Modules in the BIOS core image, which reads the ESP of a GPT disk through the BIOS. */
@@ -50,6 +50,8 @@ function tooSmall(sizeMiB: number, minimumMiB: number): Gopid1Error {
 export interface DiskBuildOptions {
   /** Machine name: the GRUB entry carries it; the disk's GUIDs are derived from it and the contents. */
   name: string;
+  /** amd64 disks boot under BIOS and UEFI; arm64 disks under UEFI alone (EFI/BOOT/BOOTAA64.EFI). */
+  arch: Arch;
   /** File name in the out dir's staging directory. */
   file: string;
   bzImage: string;
@@ -113,7 +115,8 @@ async function diskInput(options: DiskBuildOptions, kernel: Buffer, initramfs: B
     const uki = await readFile(options.uki);
     return { path: '/iso', archive: () => packFiles([{ name: 'in/uki.efi', data: uki }]) };
   }
-  return grubBootInput({ kernel, initramfs, initramfsFile: path.basename(options.initramfs) }, options, marker);
+  const facts = ARCH_FACTS[options.arch];
+  return grubBootInput({ kernel, initramfs, initramfsFile: path.basename(options.initramfs) }, { ...options, kernelFile: facts.kernelImage, serial: facts.bios }, marker);
 }
 
 /** Writes GRUB's BIOS boot code from the disk step's outputs, as a STEP_FAILED error when they are not what GRUB makes. */
@@ -129,11 +132,18 @@ async function writeGrubBootCode(disk: string, parts: string): Promise<void> {
   }
 }
 
+/** How a disk boots, as the build table says: "BIOS + UEFI", "UEFI, GRUB arm64", "UEFI, from the UKI". */
+function bootText(boot: 'grub' | 'uki', arch: Arch): string {
+  if (boot === 'uki') return 'UEFI from the UKI';
+  return ARCH_FACTS[arch].bios ? 'BIOS + UEFI' : `UEFI, GRUB ${ARCH_FACTS[arch].efiArch}-efi`;
+}
+
 /**
- * Makes a GPT disk in the ISO builder. With GRUB, it boots under BIOS and UEFI: a 1 MiB BIOS boot partition for
- * GRUB's core image, and an ESP (FAT) holding EFI/BOOT/BOOTX64.EFI, the kernel, the initramfs and grub.cfg. With a
- * UKI, under UEFI: the ESP holds the UKI as EFI/BOOT/BOOTX64.EFI and nothing else. Smallest size that fits, in whole
- * MiB; fixed GUIDs and FAT id derived from the contents, FAT dates from SOURCE_DATE_EPOCH.
+ * Makes a GPT disk in the ISO builder. With GRUB on amd64, it boots under BIOS and UEFI: a 1 MiB BIOS boot partition
+ * for GRUB's core image, and an ESP (FAT) holding EFI/BOOT/BOOTX64.EFI, the kernel, the initramfs and grub.cfg; on
+ * arm64 under UEFI alone, the ESP holding EFI/BOOT/BOOTAA64.EFI. With a UKI, under UEFI: the ESP holds the UKI and
+ * nothing else. Smallest size that fits, in whole MiB; fixed GUIDs and FAT id derived from the contents, FAT dates
+ * from SOURCE_DATE_EPOCH.
  */
 export async function buildDisk(context: StageContext, options: DiskBuildOptions): Promise<DiskBuildResult> {
   const started = Date.now();
@@ -146,7 +156,7 @@ export async function buildDisk(context: StageContext, options: DiskBuildOptions
   const diskGuid = derivedGuid(`disk ${seed}`);
   const scratch = await mkdtemp(path.join(out.staging, 'disk-'));
   try {
-    report({ kind: 'step', stage: 'disk', text: `making the GPT disk (${boot === 'uki' ? 'UEFI, from the UKI' : 'BIOS + UEFI'})` });
+    report({ kind: 'step', stage: 'disk', text: `making the GPT disk (${bootText(boot, options.arch)})` });
     await engine.runStep({
       role: 'disk-make',
       title: 'disk: make',
@@ -154,6 +164,8 @@ export async function buildDisk(context: StageContext, options: DiskBuildOptions
       cmd: ['disk-step'],
       env: {
         GOPID1_BOOT: boot,
+        GOPID1_EFI_ARCH: ARCH_FACTS[options.arch].efiArch,
+        GOPID1_KERNEL_FILE: ARCH_FACTS[options.arch].kernelImage,
         GOPID1_MARKER: marker,
         GOPID1_BIOS_MODULES: DISK_BIOS_MODULES.join(' '),
         GOPID1_EFI_MODULES: DISK_EFI_MODULES.join(' '),
@@ -178,10 +190,10 @@ export async function buildDisk(context: StageContext, options: DiskBuildOptions
     if (options.sizeMiB !== undefined && options.sizeMiB < layout.minimumMiB) throw tooSmall(options.sizeMiB, layout.minimumMiB);
     const head = await readFile(path.join(parts, 'disk.head'));
     await assembleDisk(made, head, await readFile(path.join(parts, 'disk.tail')), layout.diskMiB * MIB);
-    if (boot === 'grub') await writeGrubBootCode(made, parts);
+    if (boot === 'grub' && ARCH_FACTS[options.arch].bios) await writeGrubBootCode(made, parts);
     await rename(made, out.staged(options.file));
     const bytes = (await stat(out.staged(options.file))).size;
-    report({ kind: 'done', stage: 'disk', text: `${options.file} made (${bytes} bytes, GPT, ${boot === 'uki' ? 'UEFI from the UKI' : 'BIOS + UEFI'})` });
+    report({ kind: 'done', stage: 'disk', text: `${options.file} made (${bytes} bytes, GPT, ${bootText(boot, options.arch)})` });
     return { file: options.file, bytes, diskGuid, minimumBytes: layout.minimumMiB * MIB, headBytes: head.length, builder, durationMs: Date.now() - started };
   } finally {
     await rm(scratch, { recursive: true, force: true });

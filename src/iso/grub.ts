@@ -31,20 +31,23 @@ export function grubKernelArguments(cmdline: string): string {
   return cmdline.split(/\s+/).filter(Boolean).map(quoteGrub).join(' ');
 }
 
-/** grub.cfg: GRUB on the serial port and the screen, one entry booting the kernel with `cmdline`. */
-export function grubConfig(options: { name: string; cmdline: string; menuTimeoutSeconds: number; initramfsFile: string }): string {
+/**
+ * grub.cfg: one entry booting the kernel with `cmdline`. On x86 GRUB talks on the first serial port and the screen;
+ * on arm64 (`serial: false`) there is no 8250 UART for GRUB's serial driver, and the firmware's console, which is
+ * the serial port on a machine without a screen, is GRUB's.
+ */
+export function grubConfig(options: { name: string; cmdline: string; menuTimeoutSeconds: number; initramfsFile: string; kernelFile?: string; serial?: boolean }): string {
   if (!Number.isInteger(options.menuTimeoutSeconds) || options.menuTimeoutSeconds < 0) {
     throw new RangeError(`menu timeout must be a whole number of seconds, not ${options.menuTimeoutSeconds}`);
   }
   if (/[\n\r]/.test(options.cmdline)) throw new RangeError('the kernel command line must be one line');
+  const serial = options.serial ?? true;
   return [
-    'serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1',
-    'terminal_input serial console',
-    'terminal_output serial console',
+    ...(serial ? ['serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1', 'terminal_input serial console', 'terminal_output serial console'] : ['terminal_input console', 'terminal_output console']),
     `set timeout=${options.menuTimeoutSeconds}`,
     'set default=0',
     `menuentry ${quoteGrub(options.name)} {`,
-    `  linux /boot/bzImage ${grubKernelArguments(options.cmdline)}`,
+    `  linux /boot/${options.kernelFile ?? 'bzImage'} ${grubKernelArguments(options.cmdline)}`,
     `  initrd /boot/${options.initramfsFile}`,
     '}',
     '',
@@ -52,12 +55,12 @@ export function grubConfig(options: { name: string; cmdline: string; menuTimeout
 }
 
 /**
- * What a GRUB-booted medium's builder step reads in /iso/in: the kernel, the initramfs, grub.cfg with one entry,
- * and the early config that finds the medium by `marker`.
+ * What a GRUB-booted medium's builder step reads in /iso/in: the kernel (always in/bzImage; `kernelFile` is its name
+ * on the medium), the initramfs, grub.cfg with one entry, and the early config that finds the medium by `marker`.
  */
 export function grubBootInput(
   files: { kernel: Buffer; initramfs: Buffer; initramfsFile: string },
-  entry: { name: string; cmdline: string; menuTimeoutSeconds: number },
+  entry: { name: string; cmdline: string; menuTimeoutSeconds: number; kernelFile?: string; serial?: boolean },
   marker: string,
 ): StepInput {
   const { kernel, initramfs, initramfsFile } = files;

@@ -3,6 +3,7 @@ import { artifactRecord, builderRecord } from '../artifacts/manifest.js';
 import { buildDisk, type DiskBuildResult } from '../disk/disk-build.js';
 import { convertDisk, type ConversionTarget } from '../disk/convert.js';
 import type { BuildPlan } from '../plan/plan.js';
+import { ARCH_FACTS } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
 import type { MachineFiles, OutputProduct } from './product.js';
 import { awsFileName } from './names.js';
@@ -13,6 +14,7 @@ export function diskOnce(context: StageContext, plan: BuildPlan, machine: Omit<M
   const make = async (): Promise<DiskBuildResult> =>
     buildDisk(context, {
       name: plan.name,
+      arch: plan.arch,
       file,
       bzImage: machine.bzImage,
       initramfs: machine.initramfs,
@@ -29,9 +31,9 @@ function diskSection(disk: DiskBuildResult, plan: BuildPlan): OutputProduct['sec
   return { disk: { builder: builderRecord(disk.builder), menuTimeoutSeconds: plan.runtime.menuTimeoutSeconds, bytes: disk.bytes, minimumBytes: disk.minimumBytes, boot: plan.disk.boot } };
 }
 
-/** What a disk of this plan boots under: GRUB starts it under BIOS and UEFI, a UKI only under UEFI. */
+/** What a disk of this plan boots under: GRUB starts it under BIOS and UEFI (UEFI alone where there is no BIOS), a UKI only under UEFI. */
 function diskFirmware(plan: BuildPlan): ('bios' | 'uefi')[] {
-  return plan.disk.boot === 'uki' ? ['uefi'] : ['bios', 'uefi'];
+  return plan.disk.boot === 'uki' || !ARCH_FACTS[plan.arch].bios ? ['uefi'] : ['bios', 'uefi'];
 }
 
 /** The `raw` format: one GPT disk that boots under BIOS and UEFI, GRUB on both paths; or under UEFI from a UKI. */

@@ -1,6 +1,6 @@
 import type { Manifest } from '../artifacts/manifest.js';
 import { Gopid1Error } from '../errors.js';
-import type { CloudName, DiskBoot } from '../plan/vocabulary.js';
+import { ARCH_FACTS, type Arch, type CloudName, type DiskBoot } from '../plan/vocabulary.js';
 import type { DiskBus, MachineChoice } from '../qemu/command.js';
 import { awsFileName, isoFileName, machineFileName, rawFileName, ukiFileName } from './names.js';
 
@@ -197,11 +197,15 @@ export function needsOf(name: OutputName, boot: DiskBoot = 'grub'): KernelNeeds 
   return format.disk && boot === 'uki' ? { ...format.needs, grub: false } : format.needs;
 }
 
-/** How `boot --format` starts a format's file of a build whose disks boot as `boot` says: a UKI disk only under UEFI. */
-export function bootMethodOf(name: OutputName, boot: DiskBoot = 'grub'): BootMethod | undefined {
+/**
+ * How `boot --format` starts a format's file of a build whose disks boot as `boot` says: a UKI disk only under UEFI;
+ * a disk of an architecture without a BIOS (arm64) under UEFI, on virtio-blk unless the format names its bus.
+ */
+export function bootMethodOf(name: OutputName, boot: DiskBoot = 'grub', arch: Arch = 'amd64'): BootMethod | undefined {
   const format = outputFormat(name);
-  if (!format.boot || !format.disk || boot === 'grub') return format.boot;
-  return { ...format.boot, firmware: 'uefi' };
+  if (!format.boot || !format.disk) return format.boot;
+  if (!ARCH_FACTS[arch].bios) return { ...format.boot, firmware: 'uefi', bus: format.boot.bus ?? 'virtio' };
+  return boot === 'grub' ? format.boot : { ...format.boot, firmware: 'uefi' };
 }
 
 /** What the chosen formats need from the kernel, together. */

@@ -2,17 +2,22 @@ import { badInput } from './check.js';
 import type { BuildOptions } from './options.js';
 import type { Arch, KernelConfigBase } from './vocabulary.js';
 
+/** The formats an arm64 build can make today: the GRUB disk (UEFI, BOOTAA64.EFI) and its conversions for hypervisors. */
+const ARM64_FORMATS: readonly string[] = ['raw', 'qcow2', 'vmdk', 'vhd'];
+
 /**
- * What an arm64 build can be today: kernel + initramfs (booted with qemu-system-aarch64 -M virt), either init,
- * networking; the minimal kernel. Each option it cannot honour yet is refused here, before anything is built, with
- * what to do instead.
+ * What an arm64 build can be today: kernel + initramfs (booted with qemu-system-aarch64 -M virt), a UEFI disk
+ * (raw, qcow2, vmdk, vhd), either init, networking; the minimal kernel. Each option it cannot honour yet is refused
+ * here, before anything is built, with what to do instead.
  */
 export function checkArchOptions(arch: Arch, options: BuildOptions, base: KernelConfigBase, formats: readonly string[]): void {
   if (arch !== 'arm64') return;
   const notYet = (field: string, what: string): never => {
-    throw badInput(field, `${what} is not available for arm64 builds yet`, 'Leave it out for --arch arm64 (kernel + initramfs, booted with `gopid1 boot`), or build for amd64.');
+    throw badInput(field, `${what} is not available for arm64 builds yet`, `Leave it out for --arch arm64 (kernel + initramfs, or the disk formats ${ARM64_FORMATS.join(', ')}), or build for amd64.`);
   };
-  if (formats.length > 0) notYet('formats', `--format ${formats.join(',')}`);
+  const unavailable = formats.filter((name) => !ARM64_FORMATS.includes(name));
+  if (unavailable.length > 0) notYet('formats', `--format ${unavailable.join(',')}`);
+  if (options.boot === 'uki') notYet('boot', '--boot uki');
   if (base !== 'minimal') notYet('kernelConfig', `--kernel-config ${base}`);
   if (options.kernelCompression !== undefined) throw badInput('kernelCompression', 'does not apply to arm64: its kernel Image is not compressed', 'Leave --kernel-compression out for --arch arm64.');
   if (options.cgo) notYet('cgo', '--cgo (a cross C toolchain in the Go builder)');

@@ -4,11 +4,14 @@
 export type Arch = 'amd64' | 'arm64';
 export const ARCHES: readonly Arch[] = ['amd64', 'arm64'];
 
-/** Per architecture: Linux's name for it, the kernel image `make` writes, and the serial console's device. */
-export const ARCH_FACTS: { readonly [arch in Arch]: { readonly kernelArch: string; readonly kernelImage: string; readonly console: string } } = {
-  amd64: { kernelArch: 'x86', kernelImage: 'bzImage', console: 'ttyS0' },
+/**
+ * Per architecture: Linux's name for it, the kernel image `make` writes, the serial console's device, GRUB's name for
+ * its EFI platform (x86_64-efi, arm64-efi), and whether its machines have a BIOS (disks get GRUB's BIOS boot code).
+ */
+export const ARCH_FACTS: { readonly [arch in Arch]: { readonly kernelArch: string; readonly kernelImage: string; readonly console: string; readonly efiArch: 'x86_64' | 'arm64'; readonly bios: boolean } } = {
+  amd64: { kernelArch: 'x86', kernelImage: 'bzImage', console: 'ttyS0', efiArch: 'x86_64', bios: true },
   // arm64's Image is not compressed: the kernel does not unpack itself there, and QEMU and UEFI load it as it is.
-  arm64: { kernelArch: 'arm64', kernelImage: 'Image', console: 'ttyAMA0' },
+  arm64: { kernelArch: 'arm64', kernelImage: 'Image', console: 'ttyAMA0', efiArch: 'arm64', bios: false },
 };
 
 export type KernelConfigBase = 'minimal' | 'defconfig';

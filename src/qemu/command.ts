@@ -207,7 +207,9 @@ export function qemuArgs(options: QemuArgsOptions): string[] {
   const machine = options.machine ?? 'pc';
   return [
     '-M',
-    machine,
+    // UEFI firmware on virt hands the kernel either ACPI tables or QEMU's device tree, ACPI when QEMU offers it: the
+    // arm64 kernel reads the device tree (console, PSCI, the power button, fw_cfg), so no ACPI tables are offered.
+    machine === 'virt' && options.firmware ? 'virt,acpi=off' : machine,
     '-nodefaults',
     '-no-user-config',
     '-accel',
@@ -245,6 +247,21 @@ export async function findQboot(): Promise<string | undefined> {
 }
 
 /** $GOPID1_OVMF, else Debian's OVMF (package ovmf). */
+/** The UEFI firmware of an architecture: OVMF for amd64, AAVMF (edk2's ArmVirtQemu) for arm64. */
+export async function findUefiFirmware(arch: Arch): Promise<string> {
+  return arch === 'arm64' ? findAavmf() : findOvmf();
+}
+
+/** AAVMF for QEMU's virt machine: $GOPID1_AAVMF, else Debian's qemu-efi-aarch64. */
+export async function findAavmf(): Promise<string> {
+  const candidates = process.env.GOPID1_AAVMF ? [process.env.GOPID1_AAVMF] : ['/usr/share/qemu-efi-aarch64/QEMU_EFI.fd', '/usr/share/AAVMF/AAVMF_CODE.fd'];
+  const found = await firstAccessible(candidates, constants.R_OK);
+  if (found) return found;
+  throw new Gopid1Error('QEMU_MISSING', `no arm64 UEFI firmware for QEMU (looked for ${candidates.join(', ')})`, {
+    hint: 'Install it (Debian: sudo apt-get install qemu-efi-aarch64, or `make setup`), or set GOPID1_AAVMF to a QEMU_EFI.fd.',
+  });
+}
+
 export async function findOvmf(): Promise<string> {
   const candidates = process.env.GOPID1_OVMF ? [process.env.GOPID1_OVMF] : ['/usr/share/ovmf/OVMF.fd', '/usr/share/qemu/OVMF.fd'];
   const found = await firstAccessible(candidates, constants.R_OK);

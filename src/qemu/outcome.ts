@@ -12,7 +12,7 @@ export interface RunFacts {
   /** Stopped by the caller's signal (Ctrl-C). */
   aborted: boolean;
   timedOut: boolean;
-  /** The machine was stopped through its ACPI power button (the supervising init listens), not killed. */
+  /** The machine was stopped through its power button (ACPI on x86, a GPIO key on arm64; the supervising init listens), not killed. */
   poweredDown: boolean;
   /** QEMU's WATCHDOG event: its action ("reset"). */
   watchdogFired?: string | undefined;
@@ -116,7 +116,7 @@ export function outcomeOf(facts: RunFacts): Outcome {
   if (verdict?.kind === 'expected') return { outcome: 'expected', ...(facts.expectedAt !== undefined ? { expectMs: facts.expectedAt } : {}) };
   if (facts.aborted) {
     const ended = verdict?.kind === 'app-exited' ? ` after the program ${exitDescription(verdict)}` : '';
-    throw interrupted('boot', facts.poweredDown ? `The machine was asked to power off (ACPI power button)${ended}; the console is in ${facts.serialLog}.` : `QEMU was stopped; the console is in ${facts.serialLog}.`);
+    throw interrupted('boot', facts.poweredDown ? `The machine was asked to power off through its power button${ended}; the console is in ${facts.serialLog}.` : `QEMU was stopped; the console is in ${facts.serialLog}.`);
   }
   if ((verdict?.kind === 'init-exited' || verdict?.kind === 'app-exited') && !facts.timedOut) return exited(facts, verdict);
   if (facts.watchdogFired !== undefined || verdict?.kind === 'watchdog') throw watchdogReset(facts);

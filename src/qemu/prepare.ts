@@ -4,7 +4,7 @@ import path from 'node:path';
 import { BOOT_DIR_PREFIX } from '../artifacts/leftovers.js';
 import { Gopid1Error, interrupted } from '../errors.js';
 import type { Arch } from '../plan/vocabulary.js';
-import { defaultMemoryMiB, findOvmf, findQboot, findQemu, qemuArgs, resolveAccel, resolveMachine, type AccelChoice, type BootMedia, type Forward, type MachineChoice, type MachineType } from './command.js';
+import { defaultMemoryMiB, findUefiFirmware, findQboot, findQemu, qemuArgs, resolveAccel, resolveMachine, type AccelChoice, type BootMedia, type Forward, type MachineChoice, type MachineType } from './command.js';
 import { metadataService, type MetadataCloud } from './metadata.js';
 import { fwCfgItems, type RuntimeConfig } from './run-config.js';
 
@@ -159,6 +159,17 @@ export async function checkMedia(media: BootMedia, uefi: boolean): Promise<numbe
   return imageBytes;
 }
 
+/** What an arm64 machine boots for now: a kernel and initramfs, or a disk on a bus that `virt` has. */
+function checkArm64Media(arch: Arch, media: BootMedia): void {
+  if (arch !== 'arm64') return;
+  if (media.kind === 'iso' || media.kind === 'efi') {
+    throw new Gopid1Error('BAD_INPUT', `an arm64 machine boots its kernel and initramfs, or a disk, for now; not ${media.kind === 'iso' ? 'an ISO' : 'an EFI application'}`, { hint: 'Boot the out dir (`gopid1 boot <out>`) or its raw disk (`gopid1 boot <out> --format raw`).' });
+  }
+  if (media.kind === 'disk' && media.bus === 'ide') {
+    throw new Gopid1Error('BAD_INPUT', 'an arm64 machine (QEMU\'s virt) has no IDE controller', { hint: 'Use --disk-bus virtio (the default for arm64), nvme or scsi.' });
+  }
+}
+
 /** What a boot runs: QEMU, its arguments, and what they were chosen from. */
 export interface PreparedRun {
   qemu: string;
@@ -181,14 +192,12 @@ export async function prepareRun(options: BootMachineOptions): Promise<PreparedR
   const { media } = options;
   const imageBytes = await checkMedia(media, options.uefi === true);
   const arch = media.kind === 'direct' ? await directArch(media.kernel, options.arch) : (options.arch ?? 'amd64');
-  if (arch === 'arm64' && media.kind !== 'direct') {
-    throw new Gopid1Error('BAD_INPUT', `an arm64 machine boots its kernel and initramfs directly for now, not ${media.kind === 'iso' ? 'an ISO' : media.kind === 'efi' ? 'an EFI application' : 'a disk'}`, { hint: 'Boot the out dir: `gopid1 boot <out>`.' });
-  }
+  checkArm64Media(arch, media);
   const machine = resolveMachine(options.machine ?? 'auto', media.kind, arch);
   const qemu = await findQemu(arch);
-  // Only UEFI firmware starts an EFI application.
-  const uefi = options.uefi === true || media.kind === 'efi';
-  const uefiFirmware = uefi ? await findOvmf() : undefined;
+  // Only UEFI firmware starts an EFI application; an arm64 machine has no other firmware.
+  const uefi = options.uefi === true || media.kind === 'efi' || (arch === 'arm64' && media.kind !== 'direct');
+  const uefiFirmware = uefi ? await findUefiFirmware(arch) : undefined;
   // A kernel booted directly needs no BIOS services: qboot (microvm brings its own firmware).
   const firmware = uefiFirmware ?? (media.kind === 'direct' && (machine === 'pc' || machine === 'q35') ? await findQboot() : undefined);
   const { accel, reason } = await resolveAccel(options.accel ?? 'auto');

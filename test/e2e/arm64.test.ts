@@ -18,13 +18,13 @@ function elfMachine(file: string): number {
   return readFileSync(file).readUInt16LE(18);
 }
 
-// Both builds ask for --net, so they share one arm64 kernel (minimal-arm64 + net): one compile per test run.
+// Both builds ask for --net and a disk, so they share one arm64 kernel (minimal-arm64 + EFI + net): one compile per test run.
 describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-system-aarch64 -M virt', { skip }, () => {
   const out = tempDir('arm64-hello');
   const supervisedOut = tempDir('arm64-supervise');
 
   it('builds an arm64 Image and an initramfs whose init is an aarch64 program', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
-    const run = await runCli(['build', hello, '--arch', 'arm64', '--net', '--out', out]);
+    const run = await runCli(['build', hello, '--arch', 'arm64', '--net', '--format', 'raw', '--out', out]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^Image\s+[\d,]+\s+[\d.]+\ninitramfs\.cpio\.zst\s+[\d,]+/m);
     const manifest = manifestOf(out);
@@ -37,7 +37,7 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     assert.equal(elfMachine(path.join(out, 'init')), 183, 'init is an aarch64 ELF');
     assert.equal(readFileSync(path.join(out, 'Image')).subarray(0x38, 0x3c).toString('latin1'), 'ARM\x64', 'an arm64 Image header');
     const config = readFileSync(path.join(out, 'kernel.config'), 'utf8');
-    for (const option of ['CONFIG_ARM64=y', 'CONFIG_SERIAL_AMBA_PL011_CONSOLE=y', 'CONFIG_ARM_PSCI_FW=y', 'CONFIG_KEYBOARD_GPIO=y', 'CONFIG_VIRTIO_NET=y', 'CONFIG_RD_ZSTD=y']) {
+    for (const option of ['CONFIG_ARM64=y', 'CONFIG_SERIAL_AMBA_PL011_CONSOLE=y', 'CONFIG_ARM_PSCI_FW=y', 'CONFIG_KEYBOARD_GPIO=y', 'CONFIG_VIRTIO_NET=y', 'CONFIG_RD_ZSTD=y', 'CONFIG_EFI=y', 'CONFIG_EFI_STUB=y']) {
       assert.match(config, new RegExp(`^${option}$`, 'm'), option);
     }
     assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.zst')), ['dev', 'dev/console', 'dev/null', 'etc', 'etc/hosts', 'etc/resolv.conf', 'init', 'proc', 'run', 'sys', 'tmp']);
@@ -54,8 +54,30 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     assert.match(readFileSync(path.join(out, 'serial.log'), 'utf8'), /Hello from Golang/);
   });
 
+  it('makes a GPT disk that boots under UEFI alone (GRUB as EFI/BOOT/BOOTAA64.EFI) and boots it under AAVMF', { timeout: 10 * 60_000 }, async () => {
+    const manifest = manifestOf(out);
+    const raw = manifest.artifacts.raw;
+    assert.ok(raw, 'the raw disk is recorded');
+    assert.deepEqual(raw.firmware, ['uefi']);
+    const disk = readFileSync(path.join(out, raw.file));
+    assert.equal(disk.subarray(512, 520).toString('latin1'), 'EFI PART', 'a GPT header at LBA 1');
+    // One partition, the ESP (type C12A7328-F81F-11D2-BA4B-00A0C93EC93B), and no BIOS boot partition.
+    const entries = disk.subarray(1024, 1024 + 4 * 128);
+    assert.equal(entries.subarray(0, 16).toString('hex'), '28732ac11ff8d211ba4b00a0c93ec93b');
+    assert.ok(entries.subarray(128, 144).equals(Buffer.alloc(16)), 'no second partition');
+    assert.ok(disk.includes(Buffer.from('BOOTAA64EFI', 'latin1')), 'the ESP holds BOOTAA64.EFI');
+    const run = await runCli(['--json', 'boot', out, '--format', 'raw', '--expect', 'Hello from Golang', '--timeout', '300']);
+    assert.equal(run.code, 0, `${run.stderr}\n${readFileSync(path.join(out, 'serial.log'), 'utf8').slice(-3000)}`);
+    const result = JSON.parse(run.stdout) as { outcome: string; machine: string; firmware: string; uefi: boolean; command: string[] };
+    assert.equal(result.outcome, 'expected');
+    assert.equal(result.uefi, true);
+    assert.equal(result.firmware, 'QEMU_EFI.fd');
+    assert.ok(result.command.includes('virt,acpi=off'), result.command.join(' '));
+    assert.ok(result.command.some((arg) => /if=virtio/.test(arg)), 'the disk on virtio-blk');
+  });
+
   it('runs the supervising init on arm64: the program\'s status after a PSCI power-off', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
-    const built = await runCli(['build', path.join(fixtures, 'supervised'), '--arch', 'arm64', '--net', '--init', 'supervise', '--out', supervisedOut]);
+    const built = await runCli(['build', path.join(fixtures, 'supervised'), '--arch', 'arm64', '--net', '--format', 'raw', '--init', 'supervise', '--out', supervisedOut]);
     assert.equal(built.code, 0, built.stderr);
     assert.equal(elfMachine(path.join(supervisedOut, 'init')), 183, 'the supervising init is built for arm64 too');
     assert.equal(elfMachine(path.join(supervisedOut, 'app')), 183);
@@ -77,6 +99,15 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     assert.match(run.stderr, /\| gopid1: app exited with status 0/);
   });
 
+  it('builds a vendored module for arm64 with no network and boots it', { timeout: 10 * 60_000 }, async () => {
+    const vendoredOut = tempDir('arm64-vendored');
+    const built = await runCli(['build', path.join(fixtures, 'vendored'), '--arch', 'arm64', '--net', '--format', 'raw', '--out', vendoredOut]);
+    assert.equal(built.code, 0, built.stderr);
+    assert.equal(elfMachine(path.join(vendoredOut, 'init')), 183);
+    const run = await runCli(['boot', vendoredOut, '--expect', 'greetings from the vendored module', '--timeout', '180']);
+    assert.equal(run.code, 0, run.stderr);
+  });
+
   it('refuses an amd64 kernel for the arm64 build, and what an arm64 build cannot be yet, before anything runs', async () => {
     const fake = path.join(tempDir('arm64-fake'), 'bzImage');
     const header = Buffer.alloc(0x400);
@@ -85,8 +116,14 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     const run = await runCli(['boot', out, '--kernel', fake, '--timeout', '10']);
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, /is an amd64 kernel, and the build beside it is arm64/);
-    const disk = await runCli(['build', hello, '--arch', 'arm64', '--format', 'raw', '--out', tempDir('arm64-raw')]);
-    assert.equal(disk.code, 1, disk.stderr);
-    assert.match(disk.stderr, /--format raw is not available for arm64 builds yet/);
+    const iso = await runCli(['build', hello, '--arch', 'arm64', '--format', 'raw,iso', '--out', tempDir('arm64-iso')]);
+    assert.equal(iso.code, 1, iso.stderr);
+    assert.match(iso.stderr, /--format iso is not available for arm64 builds yet/);
+    const uki = await runCli(['build', hello, '--arch', 'arm64', '--format', 'raw', '--boot', 'uki', '--out', tempDir('arm64-uki')]);
+    assert.equal(uki.code, 1, uki.stderr);
+    assert.match(uki.stderr, /--boot uki is not available for arm64 builds yet/);
+    const ide = await runCli(['boot', out, '--format', 'raw', '--disk-bus', 'ide', '--timeout', '10']);
+    assert.equal(ide.code, 1, ide.stderr);
+    assert.match(ide.stderr, /no IDE controller/);
   });
 });

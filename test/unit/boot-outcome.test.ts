@@ -56,7 +56,7 @@ describe('boot outcome: what the console and QEMU said, mapped to a result or an
   });
 
   it('an abort is INTERRUPTED, saying whether the power button was pressed and how the program ended', () => {
-    assert.match(fails(facts({ aborted: true, poweredDown: true, verdict: appExited }), 'INTERRUPTED', /interrupted during boot/).hint ?? '', /asked to power off \(ACPI power button\) after the program exited with status 3; the console is in \/out\/serial\.log/);
+    assert.match(fails(facts({ aborted: true, poweredDown: true, verdict: appExited }), 'INTERRUPTED', /interrupted during boot/).hint ?? '', /asked to power off through its power button after the program exited with status 3; the console is in \/out\/serial\.log/);
     assert.match(fails(facts({ aborted: true }), 'INTERRUPTED', /boot/).hint ?? '', /^QEMU was stopped/);
   });
 

@@ -110,6 +110,14 @@ describe('GRUB configuration', () => {
     assert.throws(() => grubConfig({ name: 'x', cmdline: 'a', menuTimeoutSeconds: -1, initramfsFile: 'initramfs.cpio' }), /menu timeout/);
   });
 
+  it('on arm64 talks on the firmware\'s console (no 8250 UART for GRUB) and boots the Image', () => {
+    const cfg = grubConfig({ name: 'hello', cmdline: kernelCmdline(undefined, 'arm64'), menuTimeoutSeconds: 0, initramfsFile: 'initramfs.cpio.zst', kernelFile: 'Image', serial: false });
+    assert.doesNotMatch(cfg, /serial/);
+    assert.match(cfg, /^terminal_input console$/m);
+    assert.match(cfg, /^terminal_output console$/m);
+    assert.match(cfg, /^  linux \/boot\/Image 'console=ttyAMA0' /m);
+  });
+
   it('quotes each kernel parameter for GRUB and refuses quotes and backslashes it would change', () => {
     assert.equal(grubKernelArguments('a=$x  b=${y}'), `'a=$x' 'b=\${y}'`);
     for (const mangled of ['x="a b"', "b=it's", 'p=a\\b']) assert.throws(() => grubKernelArguments(mangled), /quotes or backslashes/, mangled);

@@ -360,9 +360,19 @@ describe('planBuild for arm64', () => {
     assert.match(plan().runtime.cmdline, /^console=ttyS0 /);
   });
 
+  it('plans an arm64 disk: the EFI stub in the kernel, GRUB on the command line, booted under UEFI on virtio-blk', () => {
+    const p = plan({ arch: 'arm64', formats: ['raw', 'qcow2'] });
+    assert.deepEqual(p.outputs, ['raw', 'qcow2']);
+    assert.ok(p.kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'efi.config'));
+    assert.deepEqual(bootMethodOf('raw', 'grub', 'arm64'), { media: 'disk', firmware: 'uefi', bus: 'virtio' });
+    assert.deepEqual(bootMethodOf('qcow2', 'grub', 'arm64'), { media: 'disk', firmware: 'uefi', bus: 'virtio' });
+    assert.deepEqual(bootMethodOf('raw', 'grub', 'amd64'), { media: 'disk', firmware: 'bios' });
+  });
+
   it('refuses, before anything is built, what an arm64 build cannot do yet', () => {
-    rejects({ arch: 'arm64', formats: ['raw'] }, 'formats', /--format raw is not available for arm64 builds yet/);
+    rejects({ arch: 'arm64', formats: ['raw', 'aws', 'uki'] }, 'formats', /--format aws,uki is not available for arm64 builds yet/);
     rejects({ arch: 'arm64', iso: true }, 'formats', /--format iso is not available for arm64/);
+    rejects({ arch: 'arm64', formats: ['raw'], boot: 'uki' }, 'boot', /--boot uki is not available for arm64/);
     rejects({ arch: 'arm64', kernelConfig: 'defconfig' }, 'kernelConfig', /not available for arm64/);
     rejects({ arch: 'arm64', kernelCompression: 'xz' }, 'kernelCompression', /does not apply to arm64/);
     rejects({ arch: 'arm64', cgo: true }, 'cgo', /not available for arm64/);

@@ -33,6 +33,13 @@ describe('QEMU command line', () => {
     assert.throws(() => resolveMachine('virt', 'direct', 'amd64'), /QEMU's Arm machine, and this one is amd64/);
   });
 
+  it('boots an arm64 disk through AAVMF on virt without ACPI tables, so the kernel reads the device tree', () => {
+    const args = qemuArgs({ media: { kind: 'disk', file: '/d/a.raw', bus: 'virtio', format: 'raw' }, machine: 'virt', memoryMiB: 256, accel: 'tcg', firmware: '/usr/share/qemu-efi-aarch64/QEMU_EFI.fd' });
+    assert.equal(args[args.indexOf('-M') + 1], 'virt,acpi=off');
+    assert.equal(args[args.indexOf('-bios') + 1], '/usr/share/qemu-efi-aarch64/QEMU_EFI.fd');
+    assert.ok(args.includes('file=/d/a.raw,format=raw,snapshot=on,if=virtio'));
+  });
+
   it('boots an ISO from the CD-ROM drive or as a disk, through OVMF when asked', () => {
     const cdrom = qemuArgs({ media: { kind: 'iso', iso: '/d/a,b.iso', as: 'cdrom' }, memoryMiB: 256, accel: 'tcg', firmware: '/usr/share/ovmf/OVMF.fd' });
     assert.ok(cdrom.includes('file=/d/a,,b.iso,media=cdrom,if=ide,readonly=on'), 'commas in the path are doubled');
