@@ -1,4 +1,4 @@
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -6,9 +6,10 @@ import { ContentCache } from '../artifacts/cache.js';
 import { renderMarkdown, stats, type CompareReport, type ContainerFigures, type Stats } from '../compare/report.js';
 import { renderSvg } from '../compare/report-svg.js';
 import { buildVariant, imageTag } from '../compare/variant-images.js';
-import { VARIANT_DESCRIPTIONS, VARIANT_NAMES, type VariantName } from '../compare/variants.js';
+import { VARIANT_DESCRIPTIONS, VARIANT_NAMES, variantsFor, type VariantName } from '../compare/variants.js';
 import { connectEngine, type Engine, type ImageSizes } from '../engine/engine.js';
 import { Gopid1Error, describeError, throwIfAborted } from '../errors.js';
+import type { Arch } from '../plan/vocabulary.js';
 import { silent, type Reporter } from '../progress.js';
 import { findQemu, type AccelChoice } from '../qemu/command.js';
 import { boot } from './boot.js';
@@ -50,11 +51,15 @@ const GUEST_MEMORY_NOTE =
   'The guest\'s own view (MemTotal − MemAvailable) is not measured: only the program could print it. Container memory is the engine\'s stats (usage − inactive file cache), peak over the samples of each run.';
 
 function checkOptions(options: CompareOptions): { variants: VariantName[]; runs: number; windowMs: number } {
-  const variants = options.variants ?? [...VARIANT_NAMES];
+  const arch = options.arch ?? 'amd64';
+  const possible = variantsFor(arch);
+  const variants = options.variants ?? [...possible.variants];
   for (const variant of variants) {
     if (!VARIANT_NAMES.includes(variant)) {
       throw new Gopid1Error('BAD_INPUT', `unknown container variant "${String(variant)}"`, { hint: `Pick from ${VARIANT_NAMES.join(', ')}, e.g. --variants scratch,debian-slim.` });
     }
+    const why = possible.without[variant];
+    if (why !== undefined) throw new Gopid1Error('BAD_INPUT', `the ${variant} variant is not available for ${arch} builds: ${why}`, { hint: `Compare with --variants ${possible.variants.join(',')}.` });
   }
   if (new Set(variants).size !== variants.length) throw new Gopid1Error('BAD_INPUT', `--variants names one twice: ${variants.join(',')}`, { hint: 'Name each variant once.' });
   const runs = options.runs ?? 5;
@@ -105,6 +110,23 @@ interface Session {
   options: CompareOptions;
   built: BuildResult;
   report: Reporter;
+  /** The build's architecture: the images are built for linux/<arch>. */
+  arch: Arch;
+  /** Why the engine cannot run images of that architecture; undefined when it can. */
+  cannotRun?: string;
+}
+
+/**
+ * Why the engine cannot run linux/<arch> images: undefined when it is that architecture, or, for a local engine,
+ * when binfmt_misc emulates it (qemu-user registered as qemu-aarch64).
+ */
+async function cannotRunImages(engine: Engine, arch: Arch): Promise<string | undefined> {
+  if (engine.serverArch === arch) return undefined;
+  if (arch === 'arm64' && engine.endpoint.startsWith('unix://')) {
+    const entry = await readFile('/proc/sys/fs/binfmt_misc/qemu-aarch64', 'utf8').catch(() => '');
+    if (entry.startsWith('enabled')) return undefined;
+  }
+  return `the engine is ${engine.serverArch} and cannot run linux/${arch} images (no binfmt_misc emulation of ${arch}), so only the images' sizes are compared`;
 }
 
 function signalOf(options: CompareOptions): { signal?: AbortSignal } {
@@ -121,7 +143,7 @@ async function buildVariants(session: Session, variants: VariantName[], work: st
   const made: Variant[] = [];
   for (const name of variants) {
     const tag = imageTag(manifest.name, name);
-    await buildVariant(engine, name, { work, tag, program, manifest, outDir, appDir: options.app, logFile, cache, report, ...signalOf(options) });
+    await buildVariant(engine, name, { work, tag, program, manifest, outDir, appDir: options.app, platform: `linux/${session.arch}`, logFile, cache, report, ...signalOf(options) });
     report({ kind: 'step', stage: 'compare', text: `measuring the ${name} image (docker save, gzip)` });
     const sizes = await engine.imageSizes(tag, options.signal);
     made.push({ name, tag, sizes, firstOutputMs: [], memoryBytes: [] });
@@ -155,6 +177,7 @@ async function measureRuns(session: Session, made: Variant[], runs: number, wind
   for (let run = 1; run <= runs; run++) {
     report({ kind: 'step', stage: 'compare', text: `run ${run} of ${runs}: the VM` });
     await measureVm(session, windowMs, vm);
+    if (session.cannotRun !== undefined) continue;
     for (const variant of made) {
       report({ kind: 'step', stage: 'compare', text: `run ${run} of ${runs}: the ${variant.name} container` });
       const ran = await engine.runToFirstOutput({ image: variant.tag, role: `compare-${variant.name}`, network, windowMs, timeoutMs: 60_000, ...signalOf(options) });
@@ -166,7 +189,7 @@ async function measureRuns(session: Session, made: Variant[], runs: number, wind
 }
 
 function containerFigures(variant: Variant): ContainerFigures & { image: string } {
-  const start = stats(variant.firstOutputMs);
+  const start = variant.firstOutputMs.length > 0 ? stats(variant.firstOutputMs) : missingStats();
   const memory = variant.memoryBytes.length > 0 ? stats(variant.memoryBytes) : missingStats();
   return {
     variant: variant.name,
@@ -191,6 +214,8 @@ async function assembleReport(session: Session, vm: VmFigures, made: Variant[], 
   const cpus = os.cpus();
   return {
     app: manifest.name,
+    arch: session.arch,
+    ...(session.cannotRun !== undefined ? { containersNote: session.cannotRun } : {}),
     runs,
     accel: vm.accel,
     accelReason: vm.accelReason,
@@ -240,7 +265,11 @@ export async function compare(options: CompareOptions): Promise<CompareResult> {
   const report = options.onProgress ?? silent;
   const built = await build({ ...buildOptionsOf(options), onProgress: report, ...signalOf(options) });
   throwIfAborted(options.signal, 'compare');
-  const session: Session = { engine: await connectEngine(), options, built, report };
+  const engine = await connectEngine();
+  const arch = built.manifest.plan?.arch === 'arm64' ? 'arm64' : 'amd64';
+  const cannotRun = await cannotRunImages(engine, arch);
+  if (cannotRun !== undefined) report({ kind: 'warning', stage: 'compare', text: cannotRun });
+  const session: Session = { engine, options, built, report, arch, ...(cannotRun !== undefined ? { cannotRun } : {}) };
   const work = await mkdtemp(path.join(os.tmpdir(), 'gopid1-compare-'));
   try {
     const made = await buildVariants(session, variants, work);

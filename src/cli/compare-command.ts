@@ -16,7 +16,7 @@ import { withProgress } from './progress-view.js';
 interface CompareFlags extends BuildFlags {
   out?: string;
   cache: boolean;
-  variants: VariantName[];
+  variants?: VariantName[];
   runs: number;
   window: number;
   accel: AccelChoice;
@@ -56,7 +56,8 @@ export function compareTable(result: CompareResult): string {
   ];
   return [
     table(rows, [1, 2, 3, 4]),
-    `medians of ${report.runs} run(s); ${report.accel}${report.accel === 'tcg' ? ' (software emulation: boot times are far above what KVM gives)' : ''}; ${report.machine.cpus} CPU(s)`,
+    `medians of ${report.runs} run(s); ${report.arch ?? 'amd64'}; ${report.accel}${report.accel === 'tcg' ? ' (software emulation: boot times are far above what KVM gives)' : ''}; ${report.machine.cpus} CPU(s)`,
+    ...(report.containersNote !== undefined ? [`containers not run: ${report.containersNote}`] : []),
     `→ ${result.files.markdown}, ${result.files.json}, ${result.files.svg}${result.images.length > 0 ? `; kept ${result.images.join(' ')}` : ''}`,
   ].join('\n');
 }
@@ -72,7 +73,7 @@ export function registerCompare(program: Command, context: CommandContext): void
     'out dir of the build; compare.json, compare.md and compare.svg go there too',
   )
     .option('--no-cache', 'rebuild everything: no kernel from the cache, no Go build cache')
-    .option('--variants <list>', `container images to measure, comma-separated (${VARIANT_NAMES.join(', ')})`, variantList, [...VARIANT_NAMES])
+    .option('--variants <list>', `container images to measure, comma-separated (${VARIANT_NAMES.join(', ')}; default: all of them, for arm64 scratch and distroless)`, variantList)
     .option('--runs <n>', 'measured runs of each figure (medians, with min and max)', positiveInteger('--runs'), 5)
     .option('--window <ms>', 'how long each program runs after its first output while its memory is sampled', nonNegativeInteger('--window'), 1000)
     .addOption(new Option('--accel <accel>', 'QEMU acceleration: auto = KVM only when usable').choices(['auto', 'kvm', 'tcg']).default('auto'))
@@ -84,7 +85,7 @@ export function registerCompare(program: Command, context: CommandContext): void
           ...options,
           ...(flags.out !== undefined ? { out: flags.out } : {}),
           cache: flags.cache,
-          variants: flags.variants,
+          ...(flags.variants ? { variants: flags.variants } : {}),
           runs: flags.runs,
           windowMs: flags.window,
           accel: flags.accel,

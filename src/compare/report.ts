@@ -48,6 +48,10 @@ export interface ContainerFigures {
 
 export interface CompareReport {
   app: string;
+  /** The machine's and the images' architecture (absent in reports older than arm64 builds: amd64). */
+  arch?: string;
+  /** Why the containers were not run (their sizes alone are compared), when they were not. */
+  containersNote?: string;
   runs: number;
   accel: 'kvm' | 'tcg';
   accelReason: string;
@@ -153,6 +157,8 @@ export function renderMarkdown(report: CompareReport): string {
       `measured ${mdInline(report.measuredAt)}. Absolute times vary between machines; the ratios travel better.`,
     '',
   );
+  if (report.arch !== undefined) lines.push(`Architecture: **${mdInline(report.arch)}** (the machine and every image).`, '');
+  if (report.containersNote !== undefined) lines.push(`Containers not run: ${mdInline(report.containersNote)}`, '');
 
   lines.push(
     '| variant | size | saved .tar.gz | start → first output | memory | VM / this |',

@@ -46,7 +46,7 @@ async function distrolessRootfs(engine: Engine, options: { work: string; logFile
 export async function buildVariant(
   engine: Engine,
   variant: VariantName,
-  context: { work: string; tag: string; program: string; appDir: string; outDir: string; manifest: Manifest; logFile: string; cache: ContentCache; report: Reporter; signal?: AbortSignal },
+  context: { work: string; tag: string; program: string; appDir: string; outDir: string; manifest: Manifest; platform: string; logFile: string; cache: ContentCache; report: Reporter; signal?: AbortSignal },
 ): Promise<void> {
   const dir = path.join(context.work, `context-${variant}`);
   await mkdir(dir, { recursive: true });
@@ -84,6 +84,7 @@ export async function buildVariant(
     what: `the ${variant} comparison image`,
     from: `${variant} (${VARIANT_DESCRIPTIONS[variant]})`,
     buildArgs: process.env.GOPROXY ? { GOPROXY: process.env.GOPROXY } : {},
+    platform: context.platform,
     labels: { ...engine.labels(`compare-${variant}`), [COMPARE_LABEL]: variant },
     hint: variant === 'golang' ? 'The golang variant compiles the app inside the image: modules that are not vendored need a reachable module proxy.' : 'Check the engine with `docker info`.',
     progress,

@@ -8,6 +8,19 @@ export type VariantName = 'scratch' | 'distroless' | 'debian-slim' | 'golang';
 
 export const VARIANT_NAMES: readonly VariantName[] = ['scratch', 'distroless', 'debian-slim', 'golang'];
 
+/**
+ * The variants an architecture's images can be built as here without emulating it: every one for amd64; for arm64
+ * those that only copy files (scratch, and distroless, whose root filesystem is data), since debian-slim needs an
+ * arm64 Debian base and golang runs the toolchain inside its image. Each left out, with why.
+ */
+export function variantsFor(arch: 'amd64' | 'arm64'): { variants: readonly VariantName[]; without: Partial<Record<VariantName, string>> } {
+  if (arch === 'amd64') return { variants: VARIANT_NAMES, without: {} };
+  return {
+    variants: ['scratch', 'distroless'],
+    without: { 'debian-slim': 'its arm64 Debian base cannot be bootstrapped here without emulating arm64', golang: 'it runs the Go toolchain inside an arm64 image, which needs arm64 emulation' },
+  };
+}
+
 export const VARIANT_DESCRIPTIONS: Record<VariantName, string> = {
   scratch: 'FROM scratch + the static binary (the same one the VM runs)',
   distroless: 'distroless-like: CA certificates, tzdata, passwd/group with a nonroot user, no shell; + the binary, as nonroot',

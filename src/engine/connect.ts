@@ -16,6 +16,8 @@ export interface DockerSession {
   /** Where the engine lives, for messages: "unix:///var/run/docker.sock", "tcp://…", "ssh://…". */
   readonly endpoint: string;
   readonly serverVersion: string;
+  /** The engine's architecture in Go's words (amd64, arm64): what the images it runs must be built for. */
+  readonly serverArch: string;
   readonly docker: Docker;
 }
 
@@ -52,12 +54,14 @@ export async function openSession(options: { runId?: string } = {}): Promise<Doc
     });
   }
   let version: string;
+  let arch: string;
   try {
     const info = (await withTimeout(
       probe.ping().then(() => probe.version()),
       pingTimeout,
-    )) as { Version?: string };
+    )) as { Version?: string; Arch?: string };
     version = info.Version ?? 'unknown';
+    arch = info.Arch ?? 'unknown';
   } catch (error) {
     throw new Gopid1Error('DOCKER_UNAVAILABLE', `no Docker engine answers at ${endpoint}${found.source === 'DOCKER_HOST' || found.source === 'the local socket' ? '' : ` (${found.source})`} (${describeError(error)})`, {
       hint:
@@ -68,7 +72,7 @@ export async function openSession(options: { runId?: string } = {}): Promise<Doc
       cause: error,
     });
   }
-  return { runId: options.runId ?? newRunId(), endpoint, serverVersion: version, docker };
+  return { runId: options.runId ?? newRunId(), endpoint, serverVersion: version, serverArch: arch, docker };
 }
 
 export function labelsFor(session: DockerSession, role: string): Record<string, string> {

@@ -29,6 +29,8 @@ export interface Engine {
   /** Where the engine lives, for messages: "unix:///var/run/docker.sock", "tcp://…", "ssh://…". */
   readonly endpoint: string;
   readonly serverVersion: string;
+  /** The engine's architecture in Go's words (amd64, arm64). */
+  readonly serverArch: string;
   /** The labels of a container, volume or image this run makes for `role`. */
   labels(role: string): Record<string, string>;
   /** One step in a fresh labelled container: inputs in, output lines out, outputs back, container removed. */
@@ -55,11 +57,13 @@ class DockerEngine implements Engine {
   readonly runId: string;
   readonly endpoint: string;
   readonly serverVersion: string;
+  readonly serverArch: string;
 
   constructor(private readonly session: DockerSession) {
     this.runId = session.runId;
     this.endpoint = session.endpoint;
     this.serverVersion = session.serverVersion;
+    this.serverArch = session.serverArch;
   }
 
   labels(role: string): Record<string, string> {

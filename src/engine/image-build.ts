@@ -87,6 +87,8 @@ export interface ImageBuild {
   /** Where the context comes from, for the log. */
   from: string;
   buildArgs?: Record<string, string>;
+  /** The image's platform, e.g. linux/arm64 (default: the engine's own). */
+  platform?: string;
   labels: Record<string, string>;
   /** Added to the error's hint when the build fails. */
   hint: string;
@@ -111,6 +113,7 @@ export async function buildImage(session: DockerSession, build: ImageBuild): Pro
         rm: true,
         forcerm: true,
         pull: false,
+        ...(build.platform ? { platform: build.platform } : {}),
       });
       failure = await followProgress(session, stream, (line) => log.line(line), `building ${build.what}`, progress.signal);
     } catch (error) {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { FIRST_BUILD_TIMEOUT_MS, e2ePrerequisites, fixtures, hello, leftovers, listInitramfs, tempDir } from '../helpers/e2e.js';
-import type { Manifest } from '../../src/index.js';
+import type { CompareReport, Manifest } from '../../src/index.js';
 import { sha256File } from '../../src/artifacts/files.js';
 
 const skip = e2ePrerequisites();
@@ -106,6 +106,31 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     assert.equal(elfMachine(path.join(vendoredOut, 'init')), 183);
     const run = await runCli(['boot', vendoredOut, '--expect', 'greetings from the vendored module', '--timeout', '180']);
     assert.equal(run.code, 0, run.stderr);
+  });
+
+  it('compares the arm64 machine with linux/arm64 images: sizes only where the engine cannot run them', { timeout: 10 * 60_000 }, async () => {
+    const compareOut = tempDir('arm64-compare');
+    const run = await runCli(['--json', 'compare', hello, '--arch', 'arm64', '--net', '--format', 'raw', '--out', compareOut, '--runs', '1']);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(readFileSync(path.join(compareOut, 'compare.json'), 'utf8')) as CompareReport;
+    assert.equal(report.arch, 'arm64');
+    assert.ok(report.vm.bootToFirstOutputMs > 0, `VM boot ${report.vm.bootToFirstOutputMs}`);
+    assert.deepEqual(report.containers.map((c) => c.variant), ['scratch', 'distroless'], 'the variants that need no arm64 emulation to build');
+    for (const c of report.containers) assert.ok(c.imageBytes > 0 && c.savedGzipBytes > 0, `${c.variant} sizes`);
+    const [scratch] = report.containers;
+    assert.ok(scratch && Math.abs(scratch.imageBytes - manifestOf(compareOut).artifacts.init.bytes) <= 8 * 1024, 'the scratch image is the arm64 binary');
+    const markdown = readFileSync(path.join(compareOut, 'compare.md'), 'utf8');
+    assert.match(markdown, /Architecture: \*\*arm64\*\*/);
+    assert.doesNotMatch(markdown, /NaN|undefined|Infinity/);
+    if (process.arch !== 'arm64' && !existsSync('/proc/sys/fs/binfmt_misc/qemu-aarch64')) {
+      assert.match(report.containersNote ?? '', /cannot run linux\/arm64 images/);
+      assert.equal(report.containers[0]?.startToFirstOutputMs, null, 'not run: no figure (null in JSON)');
+      assert.match(markdown, /Containers not run: the engine is amd64 and cannot run linux\/arm64 images/);
+    }
+    const golang = await runCli(['compare', hello, '--arch', 'arm64', '--variants', 'golang', '--out', tempDir('arm64-compare-golang')]);
+    assert.equal(golang.code, 1, golang.stderr);
+    assert.match(golang.stderr, /the golang variant is not available for arm64 builds/);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 
   it('refuses an amd64 kernel for the arm64 build, and what an arm64 build cannot be yet, before anything runs', async () => {

@@ -170,6 +170,16 @@ describe('compare markdown', () => {
     assert.match(renderMarkdown(zeroed), /= \*\*—\*\*/, 'a ratio over zero is shown as a dash');
   });
 
+  it('names the architecture, and says why containers were not run, with dashes for what was not measured', () => {
+    const base = report();
+    const notRun = base.containers.map((c) => ({ ...c, startToFirstOutputMs: Number.NaN, memoryBytes: Number.NaN, startToFirstOutput: { median: Number.NaN, min: Number.NaN, max: Number.NaN, samples: [] }, memory: { median: Number.NaN, min: Number.NaN, max: Number.NaN, samples: [] } }));
+    const md = renderMarkdown({ ...base, arch: 'arm64', containersNote: 'the engine is amd64 and cannot run linux/arm64 images', containers: notRun });
+    assert.match(md, /^Architecture: \*\*arm64\*\* \(the machine and every image\)\.$/m);
+    assert.match(md, /^Containers not run: the engine is amd64 and cannot run linux\/arm64 images$/m);
+    assert.doesNotMatch(md, /NaN|undefined|Infinity/);
+    assert.doesNotMatch(renderMarkdown(base), /Architecture:|Containers not run/);
+  });
+
   it('keeps a pipe in a description from breaking the table', () => {
     const md = renderMarkdown(report({ containers: [container('odd', 1_000, 1, 1, 'a | b')] }));
     assert.match(md, /a \\\| b/);

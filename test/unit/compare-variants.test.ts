@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { binaryDockerfile, golangDockerfile, VARIANT_NAMES } from '../../src/compare/variants.js';
+import { binaryDockerfile, golangDockerfile, VARIANT_NAMES, variantsFor } from '../../src/compare/variants.js';
 import { memoryInUse } from '../../src/engine/measure.js';
 
 describe('compare: container variants', () => {
@@ -9,6 +9,14 @@ describe('compare: container variants', () => {
     assert.equal(binaryDockerfile('scratch', 'scratch'), 'FROM scratch\nCOPY app /app\nENTRYPOINT ["/app"]\n');
     assert.match(binaryDockerfile('distroless', 'scratch'), /^FROM scratch\nADD rootfs\.tar \/\nCOPY app \/app\nUSER 65532:65532\n/);
     assert.match(binaryDockerfile('debian-slim', 'debian:trixie-slim'), /^FROM debian:trixie-slim\nCOPY app \/app\n/);
+  });
+
+  it('builds every variant for amd64, and for arm64 those that need no arm64 emulation, saying why of the others', () => {
+    assert.deepEqual(variantsFor('amd64'), { variants: VARIANT_NAMES, without: {} });
+    const arm64 = variantsFor('arm64');
+    assert.deepEqual(arm64.variants, ['scratch', 'distroless']);
+    assert.deepEqual(Object.keys(arm64.without), ['debian-slim', 'golang']);
+    assert.match(arm64.without.golang ?? '', /emulation/);
   });
 
   it('builds the golang variant inside the toolchain image with the VM build\'s flags', () => {
