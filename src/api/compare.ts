@@ -11,7 +11,8 @@ import { connectEngine, type Engine, type ImageSizes } from '../engine/engine.js
 import { Gopid1Error, describeError, throwIfAborted } from '../errors.js';
 import type { Arch } from '../plan/vocabulary.js';
 import { silent, type Reporter } from '../progress.js';
-import { findQemu, type AccelChoice } from '../qemu/command.js';
+import type { AccelChoice } from '../qemu/command.js';
+import { findQemu } from '../qemu/host-tools.js';
 import { boot } from './boot.js';
 import { build, type BuildOptions, type BuildResult } from './build.js';
 

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { BOOT_DIR_PREFIX } from '../artifacts/leftovers.js';
 import { Gopid1Error, interrupted } from '../errors.js';
 import type { Arch } from '../plan/vocabulary.js';
-import { defaultMemoryMiB, findUefiFirmware, findQboot, findQemu, qemuArgs, resolveAccel, resolveMachine, type AccelChoice, type BootMedia, type Forward, type MachineChoice, type MachineType } from './command.js';
+import { findQboot, findQemu, findUefiFirmware } from './host-tools.js';
+import { defaultMemoryMiB, qemuArgs, resolveAccel, resolveMachine, type AccelChoice, type BootMedia, type Forward, type MachineChoice, type MachineType } from './command.js';
 import { metadataService, type MetadataCloud } from './metadata.js';
 import { fwCfgItems, type RuntimeConfig } from './run-config.js';
 

@@ -7,7 +7,8 @@ import { LineSplitter } from '../lines.js';
 import { openLog } from '../logs.js';
 import { ConsoleWatcher, type ConsoleVerdict } from './console.js';
 import { bootloaderOf, prepareRun, type BootMachineOptions } from './prepare.js';
-import { findOnPath, type MachineType } from './command.js';
+import type { MachineType } from './command.js';
+import { findOnPath } from './host-tools.js';
 import { outcomeOf } from './outcome.js';
 import { qmpCommand, QmpSession, type QmpEvent } from './qmp.js';
 
