@@ -16,6 +16,9 @@ export function imageTag(name: string, variant: VariantName): string {
   return `gopid1-compare-${name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'app'}:${variant}`;
 }
 
+/** What apt and dpkg need as root in a stock image (apt drops to its _apt user; dpkg and the script chown). */
+const PACKAGE_INSTALL_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'SETUID', 'SETGID', 'KILL'];
+
 /** The distroless-like root filesystem as a tar, made once per Debian base and kept in the cache. */
 async function distrolessRootfs(engine: Engine, options: { work: string; logFile: string; cache: ContentCache; sourceDateEpoch: number; report: Reporter; signal?: AbortSignal }): Promise<string> {
   const base = `debian:${DEFAULT_SERIES}`;
@@ -33,6 +36,7 @@ async function distrolessRootfs(engine: Engine, options: { work: string; logFile
     cmd: ['sh', '-c', DISTROLESS_ROOTFS_SCRIPT],
     env: { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
     network: 'bridge',
+    capabilities: PACKAGE_INSTALL_CAPABILITIES,
     outputs: [{ path: '/out/rootfs.tar', dest }],
     logFile: options.logFile,
     ...(options.signal ? { signal: options.signal } : {}),

@@ -48,6 +48,11 @@ export interface StepOptions {
   readOnlyVolumes?: Record<string, string>;
   /** "none" (default) for steps that only compile; "bridge" for steps that fetch. */
   network?: 'none' | 'bridge';
+  /**
+   * Capabilities the step keeps (all others are dropped): only for a step that runs as root in a stock image to
+   * install packages, as apt changes users and dpkg owns files. Builder steps run unprivileged and keep none.
+   */
+  capabilities?: readonly string[];
   workingDir?: string;
   limits?: StepLimits;
   inputs?: StepInput[];

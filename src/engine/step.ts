@@ -73,6 +73,7 @@ function containerSpec(session: DockerSession, options: StepOptions): Docker.Con
       ],
       Init: true,
       ...STEP_HARDENING,
+      ...(options.capabilities?.length ? { CapAdd: [...options.capabilities] } : {}),
       ...(options.writable ? readOnlyRoot(options.writable, labels) : {}),
       ...(options.limits?.cpus !== undefined ? { NanoCpus: Math.round(options.limits.cpus * 1e9) } : {}),
       // No swap beyond the limit: a step that needs more fails with 137 instead of thrashing.
