@@ -84,9 +84,9 @@ export async function benchFormats(work: string, runs: number, cell: Cell, log: 
   ];
 }
 
-/** `text` with its `## Disk formats` section replaced by `section` (appended when it has none). */
+/** `text` with the section of the same heading (section's first line, `## …`) replaced by `section` (appended when it has none). */
 export function withSection(text: string, section: string[]): string {
-  const start = text.indexOf('\n## Disk formats\n');
+  const start = text.indexOf(`\n${section[0] ?? ''}\n`);
   if (start < 0) return `${text.trimEnd()}\n\n${section.join('\n')}`;
   const next = text.indexOf('\n## ', start + 1);
   return `${text.slice(0, start + 1)}${section.join('\n')}${next < 0 ? '' : text.slice(next + 1)}`;

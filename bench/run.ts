@@ -5,6 +5,7 @@
  *   BENCH_RUNS         runs of the fast steps (Go build, initramfs, boot), default 5
  *   BENCH_KERNEL_RUNS  runs of the cold kernel build (about 3 minutes each here), default 1
  *   BENCH_ONLY=formats only the disk formats' section (bench/formats.ts), updated in place
+ *   BENCH_ONLY=arm64   only the arm64 section (bench/arm64.ts), updated in place
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,8 @@ import { writeInitramfs } from '../src/initramfs/layout.js';
 import { GO_CACHE_VOLUME } from '../src/go/go-build.js';
 import { packageRoot } from '../src/paths.js';
 import { resolveAccel, type MachineType } from '../src/qemu/command.js';
-import { benchFormats, withSection } from './formats.js';
+import { benchArm64 } from './arm64.js';
+import { benchFormats, withSection, type Cell } from './formats.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const kernelRuns = Number(process.env.BENCH_KERNEL_RUNS ?? 1);
@@ -85,6 +87,17 @@ function firstLine(args: string[], pattern: RegExp): Promise<number> {
       }
     });
   });
+}
+
+/** A section's lines, or, when measuring it failed, its heading and why (the run goes on). */
+async function sectionOrFailure(heading: string, measure: () => Promise<string[]>): Promise<string[]> {
+  try {
+    return await measure();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log(`section "${heading}" failed: ${message}`);
+    return [`## ${heading}`, '', `Not measured: this run failed while measuring it (${escapeCell(message).replace(/\n/g, ' ')}).`, ''];
+  }
 }
 
 async function machine(): Promise<string[]> {
@@ -316,8 +329,10 @@ async function main(): Promise<void> {
   const scratch = against.report.containers[0];
   if (!scratch) throw new Error('compare measured no scratch image');
 
-  // 8b. Each disk format's step and first line.
-  const formats = await benchFormats(work, runs, cell, log);
+  // 8b. Each disk format's step and first line; 8c. arm64 beside amd64. A section that fails says so, and the figures
+  //     measured before it are still written.
+  const formats = await sectionOrFailure('Disk formats', () => benchFormats(work, runs, cell, log));
+  const arm64 = await sectionOrFailure('arm64', () => benchArm64(work, runs, cell, log));
 
   // 9. Kernel and Go at the same time: the cold build's total against the sum of its stages.
   if (!cold) throw new Error('BENCH_KERNEL_RUNS must be at least 1');
@@ -431,6 +446,7 @@ async function main(): Promise<void> {
     `| bzImage + initramfs | ${sizes.bzImage.bytes + sizes.initramfs.bytes} |`,
     '',
     ...formats,
+    ...arm64,
   ].join('\n');
   const target = path.join(packageRoot, 'docs', 'PERFORMANCE.md');
   mkdirSync(path.dirname(target), { recursive: true });
@@ -439,18 +455,25 @@ async function main(): Promise<void> {
   log(`written to ${target}`);
 }
 
-/** BENCH_ONLY=formats: measure the disk formats and replace their section of docs/PERFORMANCE.md. */
-async function formatsOnly(): Promise<void> {
+/** BENCH_ONLY=formats or arm64: measure that section alone and replace it in docs/PERFORMANCE.md. */
+async function sectionOnly(measure: (work: string, runs: number, cell: Cell, log: (text: string) => void) => Promise<string[]>): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'gopid1-bench-'));
-  const section = await benchFormats(work, runs, cell, log);
+  const section = await measure(work, runs, cell, log);
   const target = path.join(packageRoot, 'docs', 'PERFORMANCE.md');
   writeFileSync(target, withSection(readFileSync(target, 'utf8'), section));
   process.stdout.write(`${section.join('\n')}\n`);
-  log(`section "Disk formats" of ${target} updated`);
+  log(`section "${section[0]?.replace(/^## /, '')}" of ${target} updated`);
+}
+
+const SECTIONS: Record<string, typeof benchFormats> = { formats: benchFormats, arm64: benchArm64 };
+const only = process.env.BENCH_ONLY;
+if (only !== undefined && !(only in SECTIONS)) {
+  process.stderr.write(`bench: BENCH_ONLY=${only} is not a section; use one of ${Object.keys(SECTIONS).join(', ')}\n`);
+  process.exit(2);
 }
 
 // Exit explicitly: connections to the Docker engine must not keep the process alive.
-(process.env.BENCH_ONLY === 'formats' ? formatsOnly() : main()).then(
+(only !== undefined ? sectionOnly(SECTIONS[only] as typeof benchFormats) : main()).then(
   () => process.exit(0),
   (error: unknown) => {
     process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

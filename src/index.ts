@@ -7,7 +7,7 @@ export { verify, type VerifyOptions, type VerifyResult, type ArtifactComparison 
 export { compare, type CompareOptions, type CompareResult } from './api/compare.js';
 export { clean, type CleanOptions, type CleanResult } from './api/clean.js';
 export { pushAws, type PushAwsOptions, type PushAwsResult, type PushedImage } from './aws/push-ami.js';
-export { runAws, DEFAULT_INSTANCE_TYPE, type RunAwsOptions, type RunAwsResult } from './aws/run-instance.js';
+export { runAws, DEFAULT_INSTANCE_TYPES, instanceTypeFor, type RunAwsOptions, type RunAwsResult } from './aws/run-instance.js';
 
 // The plan, the spec file, and the vocabulary the options use.
 export { planBuild, type BuildPlan, type HostFacts, type PlannedFragment } from './plan/plan.js';

@@ -111,6 +111,8 @@ export function ec2BootMode(manifest: Manifest): 'uefi-preferred' | 'uefi' | 'le
 interface FoundImage {
   imageId: string;
   snapshotId: string | undefined;
+  /** EC2's name for its architecture: x86_64, arm64. */
+  architecture: string | undefined;
 }
 
 /** The AMI of a build: by its manifest tag, or by its name (which holds the manifest's hash) if tagging it failed. */
@@ -118,7 +120,7 @@ export async function findImage(ec2: EC2Client, manifestSha256: string, name?: s
   const byTag = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: `tag:${MANIFEST_TAG}`, Values: [manifestSha256] }] }));
   const found = byTag.Images?.length || name === undefined ? byTag : await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [imageName(name, manifestSha256)] }] }));
   const image = found.Images?.find((candidate) => candidate.ImageId && candidate.State !== 'deregistered' && candidate.State !== 'failed');
-  return image?.ImageId ? { imageId: image.ImageId, snapshotId: image.BlockDeviceMappings?.find((mapping) => mapping.Ebs?.SnapshotId)?.Ebs?.SnapshotId } : undefined;
+  return image?.ImageId ? { imageId: image.ImageId, snapshotId: image.BlockDeviceMappings?.find((mapping) => mapping.Ebs?.SnapshotId)?.Ebs?.SnapshotId, architecture: image.Architecture } : undefined;
 }
 
 async function findSnapshot(ec2: EC2Client, manifestSha256: string): Promise<string | undefined> {

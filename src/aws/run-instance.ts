@@ -2,6 +2,7 @@ import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   DeleteSecurityGroupCommand,
+  DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
@@ -28,7 +29,7 @@ import { runtimeConfig, userDataText, type RuntimeConfigOptions } from '../qemu/
 export interface RunAwsOptions extends AwsClientOptions, RuntimeConfigOptions {
   /** An out dir whose build was pushed (its AMI is found by the manifest's tag), or an AMI id. Default dist. */
   target?: string;
-  /** Default t3.micro: a small Nitro type (NVMe root volume, ENA, UEFI). */
+  /** Default: a small Nitro type of the AMI's architecture (DEFAULT_INSTANCE_TYPES: NVMe root volume, ENA, UEFI). */
   instanceType?: string;
   subnetId?: string;
   /** Security groups to put the instance in; default: a group of its own when ports are opened, else the VPC's default. */
@@ -64,7 +65,8 @@ export interface RunAwsResult {
   durationMs: number;
 }
 
-export const DEFAULT_INSTANCE_TYPE = 't3.micro';
+/** The smallest Nitro types that boot gopid1's disks, per EC2 architecture: Intel (x86_64) and Graviton2 (arm64). */
+export const DEFAULT_INSTANCE_TYPES: { readonly [architecture in 'x86_64' | 'arm64']: string } = { x86_64: 't3.micro', arm64: 't4g.micro' };
 const FINISHED_STATES = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);
 
 /** EC2 takes at most 16 KiB of user-data. */
@@ -91,9 +93,12 @@ async function userDataOf(options: RunAwsOptions): Promise<string | undefined> {
   return text;
 }
 
-/** The AMI to launch: given, or the one `push aws` registered for the out dir's build. */
-async function imageFor(ec2: EC2Client, target: string): Promise<string> {
-  if (/^ami-[0-9a-f]+$/.test(target)) return target;
+/** The AMI to launch, given or the one `push aws` registered for the out dir's build, and its architecture. */
+async function imageFor(ec2: EC2Client, target: string): Promise<{ imageId: string; architecture: string | undefined }> {
+  if (/^ami-[0-9a-f]+$/.test(target)) {
+    const described = await ec2.send(new DescribeImagesCommand({ ImageIds: [target] }));
+    return { imageId: target, architecture: described.Images?.[0]?.Architecture };
+  }
   const manifest = await readFile(path.join(target, 'manifest.json')).catch(() => undefined);
   if (!manifest) throw new Gopid1Error('BAD_INPUT', `${target} is neither an AMI id nor an out dir with a manifest.json`, { hint: 'Pass ami-… or the out dir you pushed with `gopid1 push aws <dir>`.' });
   const name = (() => {
@@ -105,7 +110,12 @@ async function imageFor(ec2: EC2Client, target: string): Promise<string> {
   })();
   const found = await findImage(ec2, sha256(manifest), typeof name === 'string' ? name : undefined);
   if (!found) throw new Gopid1Error('BAD_INPUT', `the build in ${target} has no AMI in this region (none tagged ${MANIFEST_TAG}=${sha256(manifest).slice(0, 12)}…)`, { hint: `Push it first: gopid1 push aws ${target}` });
-  return found.imageId;
+  return { imageId: found.imageId, architecture: found.architecture };
+}
+
+/** The instance type asked for, or the default one of the AMI's architecture (x86_64 when EC2 does not say). */
+export function instanceTypeFor(asked: string | undefined, architecture: string | undefined): string {
+  return asked ?? (architecture === 'arm64' ? DEFAULT_INSTANCE_TYPES.arm64 : DEFAULT_INSTANCE_TYPES.x86_64);
 }
 
 /** The text a console read adds to the last: EC2 returns the latest output whole, so only what follows the last read is new. */
@@ -133,11 +143,11 @@ async function openPorts(ec2: EC2Client, options: RunAwsOptions, name: string): 
   return group.GroupId;
 }
 
-async function launch(ec2: EC2Client, options: RunAwsOptions, imageId: string, groups: string[], userData: string | undefined): Promise<string> {
+async function launch(ec2: EC2Client, imageId: string, instanceType: string, options: RunAwsOptions, groups: string[], userData: string | undefined): Promise<string> {
   const launched = await ec2.send(
     new RunInstancesCommand({
       ImageId: imageId,
-      InstanceType: (options.instanceType ?? DEFAULT_INSTANCE_TYPE) as never,
+      InstanceType: instanceType as never,
       MinCount: 1,
       MaxCount: 1,
       ...(options.subnetId !== undefined ? { SubnetId: options.subnetId } : {}),
@@ -215,13 +225,14 @@ export async function runAws(options: RunAwsOptions = {}): Promise<RunAwsResult>
       throw awsFailure(error, what);
     });
   const region = await step('finding the region', resolveRegion);
-  const imageId = await step('finding the AMI', () => imageFor(ec2, options.target ?? DEFAULT_OUT_DIR));
+  const { imageId, architecture } = await step('finding the AMI', () => imageFor(ec2, options.target ?? DEFAULT_OUT_DIR));
+  const instanceType = instanceTypeFor(options.instanceType, architecture);
   const ownGroup = options.ports?.length && !options.securityGroupIds?.length ? await step('opening the ports', () => openPorts(ec2, options, `gopid1-${started}`)) : undefined;
   let instanceId: string | undefined;
   let kept = false;
   try {
-    instanceId = await step('launching the instance', () => launch(ec2, options, imageId, ownGroup ? [ownGroup] : (options.securityGroupIds ?? []), userData));
-    report({ kind: 'step', stage: 'aws', text: `${instanceId} (${options.instanceType ?? DEFAULT_INSTANCE_TYPE}) launched from ${imageId} in ${region}` });
+    instanceId = await step('launching the instance', () => launch(ec2, imageId, instanceType, options, ownGroup ? [ownGroup] : (options.securityGroupIds ?? []), userData));
+    report({ kind: 'step', stage: 'aws', text: `${instanceId} (${instanceType}) launched from ${imageId} in ${region}` });
     const id = instanceId;
     kept = options.keep ?? false;
     const { result, instance } = await step(`watching ${id}`, () => watch(ec2, id, options, report, started));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_INSTANCE_TYPE, DEFAULT_OUT_DIR, runAws, type RunAwsResult } from '../index.js';
+import { DEFAULT_INSTANCE_TYPES, DEFAULT_OUT_DIR, runAws, type RunAwsResult } from '../index.js';
 import { bootExitCode } from './boot-command.js';
 import { collect, globalFlags, positiveInteger, positiveNumber, type CommandContext } from './context.js';
 import { formatSeconds, outputMode } from './output.js';
@@ -48,7 +48,7 @@ export function registerRun(program: Command, context: CommandContext): void {
     .argument('[target]', `out dir pushed with \`gopid1 push aws\`, or an AMI id (default: ${DEFAULT_OUT_DIR})`)
     .option('--region <name>', 'AWS region (default: AWS_REGION, else the profile\'s)')
     .option('--profile <name>', 'profile of ~/.aws/config and ~/.aws/credentials')
-    .option('--instance-type <type>', `instance type (default: ${DEFAULT_INSTANCE_TYPE}, a small Nitro type)`)
+    .option('--instance-type <type>', `instance type (default: a small Nitro type of the AMI's architecture, ${DEFAULT_INSTANCE_TYPES.x86_64} for x86_64, ${DEFAULT_INSTANCE_TYPES.arm64} for arm64)`)
     .option('--subnet <id>', 'subnet to launch in (default: the default VPC\'s)')
     .option('--security-group <id>', 'security group for the instance (repeatable; default: the VPC\'s default, or one for --port)', collect)
     .option('-p, --port <n>', 'open this TCP port to the world in a security group made for the run, deleted after it (repeatable)', (value: string, previous: number[] = []) => [...previous, positiveInteger('--port')(value)])

@@ -77,7 +77,11 @@ async function patchFile(file: string, target: ConversionTarget, options: Conver
     const buffer = Buffer.alloc(target === 'vhd' ? 512 : Math.min(size, 64 * 1024));
     await handle.read(buffer, 0, buffer.length, at);
     if (target === 'vhd') fixVhdFooter(buffer, options.seed, options.sourceDateEpoch);
-    else if (!fixVmdkCid(buffer, options.seed)) throw new RangeError('no CID line in the VMDK descriptor');
+    else if (!fixVmdkCid(buffer, options.seed)) {
+      // Seen once (a bench's first build of every format), never reproduced: say what the file held, to find out why.
+      const descriptor = buffer.toString('latin1', 512, 640).replace(/[^\x20-\x7e\n]/g, '.');
+      throw new RangeError(`no CID line in the VMDK descriptor of ${path.basename(file)} (${size} bytes; ${JSON.stringify(descriptor)} at byte 512)`);
+    }
     await handle.write(buffer, 0, buffer.length, at);
   } finally {
     await handle.close();

@@ -126,14 +126,14 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
   converted('gcp', '.gcp.tar.gz', 'disk.raw alone in a GNU tar (oldgnu, sparse), gzip: Compute Engine\'s image import format; the kernel gets the gcp drivers and ip=dhcp', 'Compute Engine tarball'),
   {
     name: 'aws',
-    summary: 'the raw disk set up for EC2 (<name>.aws.raw): BIOS + UEFI (UEFI only with --boot uki), NVMe and ENA drivers, console on ttyS0, ip=dhcp; what `gopid1 push aws` uploads',
+    summary: 'the raw disk set up for EC2 (<name>.aws.raw): BIOS + UEFI (UEFI only with --boot uki, and for Graviton with --arch arm64), NVMe and ENA drivers, console on ttyS0, ip=dhcp; what `gopid1 push aws` uploads',
     artifact: 'aws',
     label: ({ artifacts }) => `EC2 disk, ${firmwareText(artifacts.aws)}`,
     needs: { ...GRUB_EFI, net: true, clouds: ['aws'] },
     builder: 'iso',
     file: awsFileName,
     disk: true,
-    // As a Nitro instance presents it: UEFI firmware, the root volume on NVMe.
+    // As a Nitro instance presents it: UEFI firmware, the root volume on NVMe (on q35; arm64 on virt, with ACPI).
     boot: { media: 'disk', firmware: 'uefi', bus: 'nvme', machine: 'q35' },
     includes: [],
   },
@@ -199,12 +199,16 @@ export function needsOf(name: OutputName, boot: DiskBoot = 'grub'): KernelNeeds 
 
 /**
  * How `boot --format` starts a format's file of a build whose disks boot as `boot` says: a UKI disk only under UEFI;
- * a disk of an architecture without a BIOS (arm64) under UEFI, on virtio-blk unless the format names its bus.
+ * a disk of an architecture without a BIOS (arm64) under UEFI on that architecture's machine, on virtio-blk unless
+ * the format names its bus.
  */
 export function bootMethodOf(name: OutputName, boot: DiskBoot = 'grub', arch: Arch = 'amd64'): BootMethod | undefined {
   const format = outputFormat(name);
   if (!format.boot || !format.disk) return format.boot;
-  if (!ARCH_FACTS[arch].bios) return { ...format.boot, firmware: 'uefi', bus: format.boot.bus ?? 'virtio' };
+  if (!ARCH_FACTS[arch].bios) {
+    const { machine: _x86Machine, ...method } = format.boot;
+    return { ...method, firmware: 'uefi', bus: method.bus ?? 'virtio' };
+  }
   return boot === 'grub' ? format.boot : { ...format.boot, firmware: 'uefi' };
 }
 

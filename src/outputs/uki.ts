@@ -8,7 +8,7 @@ import { ukiFileName } from './names.js';
 /** The machine's Unified Kernel Image, made on first use: `uki` commits it, a disk booted by it (--boot uki) reads it. */
 export function ukiOnce(context: StageContext, plan: BuildPlan, machine: Pick<MachineFiles, 'bzImage' | 'initramfs'>): () => Promise<UkiBuildResult> {
   let made: Promise<UkiBuildResult> | undefined;
-  return () => (made ??= buildUki(context, { name: plan.name, file: ukiFileName(plan.name), bzImage: machine.bzImage, initramfs: machine.initramfs, cmdline: plan.runtime.cmdline }));
+  return () => (made ??= buildUki(context, { name: plan.name, file: ukiFileName(plan.name), arch: plan.arch, bzImage: machine.bzImage, initramfs: machine.initramfs, cmdline: plan.runtime.cmdline }));
 }
 
 /** The `uki` format: systemd-stub, the kernel, the initramfs and the command line in one EFI application. */

@@ -2,13 +2,13 @@ import { badInput } from './check.js';
 import type { BuildOptions } from './options.js';
 import type { Arch, KernelConfigBase } from './vocabulary.js';
 
-/** The formats an arm64 build can make today: the GRUB disk (UEFI, BOOTAA64.EFI) and its conversions for hypervisors. */
-const ARM64_FORMATS: readonly string[] = ['raw', 'qcow2', 'vmdk', 'vhd'];
+/** The formats an arm64 build can make today: the UEFI disk (GRUB or the UKI as BOOTAA64.EFI), its conversions, the EC2 (Graviton) disk, the UKI. */
+const ARM64_FORMATS: readonly string[] = ['raw', 'qcow2', 'vmdk', 'vhd', 'aws', 'uki'];
 
 /**
- * What an arm64 build can be today: kernel + initramfs (booted with qemu-system-aarch64 -M virt), a UEFI disk
- * (raw, qcow2, vmdk, vhd), either init, networking; the minimal kernel. Each option it cannot honour yet is refused
- * here, before anything is built, with what to do instead.
+ * What an arm64 build can be today: kernel + initramfs (booted with qemu-system-aarch64 -M virt), a UEFI disk (raw,
+ * qcow2, vmdk, vhd, aws; GRUB or --boot uki), a UKI, either init, networking, EC2's drivers; the minimal kernel. Each
+ * option it cannot honour yet is refused here, before anything is built, with what to do instead.
  */
 export function checkArchOptions(arch: Arch, options: BuildOptions, base: KernelConfigBase, formats: readonly string[]): void {
   if (arch !== 'arm64') return;
@@ -17,11 +17,10 @@ export function checkArchOptions(arch: Arch, options: BuildOptions, base: Kernel
   };
   const unavailable = formats.filter((name) => !ARM64_FORMATS.includes(name));
   if (unavailable.length > 0) notYet('formats', `--format ${unavailable.join(',')}`);
-  if (options.boot === 'uki') notYet('boot', '--boot uki');
   if (base !== 'minimal') notYet('kernelConfig', `--kernel-config ${base}`);
   if (options.kernelCompression !== undefined) throw badInput('kernelCompression', 'does not apply to arm64: its kernel Image is not compressed', 'Leave --kernel-compression out for --arch arm64.');
   if (options.cgo) notYet('cgo', '--cgo (a cross C toolchain in the Go builder)');
   if (options.watchdogSeconds !== undefined) notYet('watchdogSeconds', '--watchdog');
   if (options.dataDiskBytes !== undefined) notYet('dataDiskBytes', '--data-disk');
-  if (options.cloud !== undefined && options.cloud !== 'none') notYet('cloud', `--cloud ${options.cloud}`);
+  if (options.cloud === 'gcp' || options.cloud === 'azure') notYet('cloud', `--cloud ${options.cloud}`);
 }

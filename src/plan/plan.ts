@@ -158,9 +158,16 @@ function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs:
     fragments.push({ origin: 'generated', name: 'compression.config', label: `--kernel-compression ${options.kernelCompression}`, text: compressionFragment(options.kernelCompression) });
   }
   fragments.push({ origin: 'generated', name: 'initramfs-compression.config', label: `--compress ${initramfs}`, text: decompressorFragment(initramfs, base) });
-  if (kernelNeedsOf(outputs).efi) fragments.push({ origin: 'shipped', name: 'efi.config' });
+  if (kernelNeedsOf(outputs).efi) {
+    fragments.push({ origin: 'shipped', name: 'efi.config' });
+    // Arm machines that UEFI firmware starts describe themselves by ACPI (servers, clouds; virt under AAVMF).
+    if (arch === 'arm64') fragments.push({ origin: 'shipped', name: 'acpi-arm64.config' });
+  }
   if (net) fragments.push({ origin: 'shipped', name: 'net.config' });
-  for (const cloud of clouds) fragments.push({ origin: 'shipped', name: `cloud-${cloud}.config` });
+  for (const cloud of clouds) {
+    fragments.push({ origin: 'shipped', name: `cloud-${cloud}.config` });
+    if (arch === 'arm64' && cloud === 'aws') fragments.push({ origin: 'shipped', name: 'cloud-aws-arm64.config' });
+  }
   if (runtime.watchdog) fragments.push({ origin: 'shipped', name: 'watchdog.config' });
   if (runtime.dataDisk) fragments.push({ origin: 'shipped', name: 'data.config' });
   for (const file of options.kernelFragments ?? []) fragments.push({ origin: 'user', path: file });

@@ -5,13 +5,19 @@ export type Arch = 'amd64' | 'arm64';
 export const ARCHES: readonly Arch[] = ['amd64', 'arm64'];
 
 /**
- * Per architecture: Linux's name for it, the kernel image `make` writes, the serial console's device, GRUB's name for
- * its EFI platform (x86_64-efi, arm64-efi), and whether its machines have a BIOS (disks get GRUB's BIOS boot code).
+ * Per architecture: Linux's name for it, the kernel image `make` writes, the serial console the command line names
+ * (none on arm64: there the firmware names it), GRUB's name for its EFI platform (x86_64-efi, arm64-efi), the file
+ * UEFI firmware starts from removable media (EFI/BOOT/…), and whether its machines have a BIOS (disks get GRUB's BIOS
+ * boot code).
  */
-export const ARCH_FACTS: { readonly [arch in Arch]: { readonly kernelArch: string; readonly kernelImage: string; readonly console: string; readonly efiArch: 'x86_64' | 'arm64'; readonly bios: boolean } } = {
-  amd64: { kernelArch: 'x86', kernelImage: 'bzImage', console: 'ttyS0', efiArch: 'x86_64', bios: true },
-  // arm64's Image is not compressed: the kernel does not unpack itself there, and QEMU and UEFI load it as it is.
-  arm64: { kernelArch: 'arm64', kernelImage: 'Image', console: 'ttyAMA0', efiArch: 'arm64', bios: false },
+export const ARCH_FACTS: {
+  readonly [arch in Arch]: { readonly kernelArch: string; readonly kernelImage: string; readonly console?: string; readonly efiArch: 'x86_64' | 'arm64'; readonly efiBootFile: string; readonly bios: boolean };
+} = {
+  amd64: { kernelArch: 'x86', kernelImage: 'bzImage', console: 'ttyS0', efiArch: 'x86_64', efiBootFile: 'BOOTX64.EFI', bios: true },
+  // arm64's Image is not compressed: the kernel does not unpack itself there, and QEMU and UEFI load it as it is. Its
+  // console is the UART the device tree's stdout-path names (QEMU's virt: the PL011, ttyAMA0) or ACPI's SPCR table
+  // (virt under UEFI: the same PL011; EC2 Graviton: a 16550, ttyS0), so one command line fits every arm64 machine.
+  arm64: { kernelArch: 'arm64', kernelImage: 'Image', efiArch: 'arm64', efiBootFile: 'BOOTAA64.EFI', bios: false },
 };
 
 export type KernelConfigBase = 'minimal' | 'defconfig';
@@ -72,5 +78,6 @@ export const MAX_SOURCE_DATE_EPOCH = 0xffffffff;
 
 /** The kernel command line every gopid1 boot uses; `extra` is appended (later parameters win). */
 export function kernelCmdline(extra?: string, arch: Arch = 'amd64'): string {
-  return [`console=${ARCH_FACTS[arch].console}`, 'panic=-1', 'printk.time=1', 'quiet', ...(extra?.trim() ? [extra.trim()] : [])].join(' ');
+  const console = ARCH_FACTS[arch].console;
+  return [...(console ? [`console=${console}`] : []), 'panic=-1', 'printk.time=1', 'quiet', ...(extra?.trim() ? [extra.trim()] : [])].join(' ');
 }

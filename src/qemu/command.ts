@@ -108,7 +108,8 @@ export function diskArgs(file: string, bus: DiskBus, format: DiskImageFormat = '
 
 /**
  * QEMU's arguments for the boot media. An EFI application is started from `esp`, a directory holding it as
- * EFI/BOOT/BOOTX64.EFI, which QEMU presents read-only as a FAT disk (vvfat): the firmware's removable-media path.
+ * EFI/BOOT/BOOTX64.EFI (BOOTAA64.EFI on arm64), which QEMU presents read-only as a FAT disk (vvfat): the firmware's
+ * removable-media path.
  */
 function mediaArgs(media: BootMedia, esp: string | undefined): string[] {
   switch (media.kind) {
@@ -207,9 +208,9 @@ export function qemuArgs(options: QemuArgsOptions): string[] {
   const machine = options.machine ?? 'pc';
   return [
     '-M',
-    // UEFI firmware on virt hands the kernel either ACPI tables or QEMU's device tree, ACPI when QEMU offers it: the
-    // arm64 kernel reads the device tree (console, PSCI, the power button, fw_cfg), so no ACPI tables are offered.
-    machine === 'virt' && options.firmware ? 'virt,acpi=off' : machine,
+    // UEFI firmware on virt hands the kernel either ACPI tables or QEMU's device tree, ACPI when QEMU offers it, as
+    // Arm servers and EC2 do (an arm64 kernel for UEFI has ACPI); a kernel started directly reads the device tree.
+    machine === 'virt' && options.firmware ? 'virt,acpi=on' : machine,
     '-nodefaults',
     '-no-user-config',
     '-accel',

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BOOT_DIR_PREFIX } from '../artifacts/leftovers.js';
 import { Gopid1Error, interrupted } from '../errors.js';
-import type { Arch } from '../plan/vocabulary.js';
+import { ARCH_FACTS, type Arch } from '../plan/vocabulary.js';
 import { findQboot, findQemu, findUefiFirmware } from './host-tools.js';
 import { defaultMemoryMiB, qemuArgs, resolveAccel, resolveMachine, type AccelChoice, type BootMedia, type Forward, type MachineChoice, type MachineType } from './command.js';
 import { metadataService, type MetadataCloud } from './metadata.js';
@@ -97,11 +97,14 @@ export function bootloaderOf(media: BootMedia, disk: 'grub' | 'uki' | undefined)
   return { bootloader: media.kind === 'disk' ? (disk ?? 'grub') : 'grub' };
 }
 
-/** A directory in `dir` that holds `file` as EFI/BOOT/BOOTX64.EFI: a FAT drive's contents for UEFI's removable-media path. */
-async function espHolding(file: string, dir: string): Promise<string> {
+/**
+ * A directory in `dir` that holds `file` as EFI/BOOT/BOOTX64.EFI (BOOTAA64.EFI on arm64): a FAT drive's contents for
+ * UEFI's removable-media path.
+ */
+async function espHolding(file: string, dir: string, arch: Arch): Promise<string> {
   const esp = path.join(dir, 'esp');
   await mkdir(path.join(esp, 'EFI', 'BOOT'), { recursive: true });
-  await copyFile(file, path.join(esp, 'EFI', 'BOOT', 'BOOTX64.EFI'));
+  await copyFile(file, path.join(esp, 'EFI', 'BOOT', ARCH_FACTS[arch].efiBootFile));
   return esp;
 }
 
@@ -160,11 +163,11 @@ export async function checkMedia(media: BootMedia, uefi: boolean): Promise<numbe
   return imageBytes;
 }
 
-/** What an arm64 machine boots for now: a kernel and initramfs, or a disk on a bus that `virt` has. */
+/** What an arm64 machine boots for now: a kernel and initramfs, a disk on a bus that `virt` has, or a UKI. */
 function checkArm64Media(arch: Arch, media: BootMedia): void {
   if (arch !== 'arm64') return;
-  if (media.kind === 'iso' || media.kind === 'efi') {
-    throw new Gopid1Error('BAD_INPUT', `an arm64 machine boots its kernel and initramfs, or a disk, for now; not ${media.kind === 'iso' ? 'an ISO' : 'an EFI application'}`, { hint: 'Boot the out dir (`gopid1 boot <out>`) or its raw disk (`gopid1 boot <out> --format raw`).' });
+  if (media.kind === 'iso') {
+    throw new Gopid1Error('BAD_INPUT', 'an arm64 machine boots its kernel and initramfs, a disk or a UKI, for now; not an ISO', { hint: 'Boot the out dir (`gopid1 boot <out>`) or its raw disk (`gopid1 boot <out> --format raw`).' });
   }
   if (media.kind === 'disk' && media.bus === 'ide') {
     throw new Gopid1Error('BAD_INPUT', 'an arm64 machine (QEMU\'s virt) has no IDE controller', { hint: 'Use --disk-bus virtio (the default for arm64), nvme or scsi.' });
@@ -212,7 +215,7 @@ export async function prepareRun(options: BootMachineOptions): Promise<PreparedR
   // id: `gopid1 clean` removes those of runs that died.
   const runDir = supervised || watchdog || options.config || options.metadata || media.kind === 'efi' ? await mkdtemp(path.join(os.tmpdir(), `${BOOT_DIR_PREFIX}${process.pid}-`)) : undefined;
   const qmpSocket = runDir && (supervised || watchdog) ? path.join(runDir, 'qmp.sock') : undefined;
-  const esp = runDir && media.kind === 'efi' ? await espHolding(media.file, runDir) : undefined;
+  const esp = runDir && media.kind === 'efi' ? await espHolding(media.file, runDir, arch) : undefined;
   const metadata = runDir && options.metadata ? await metadataService(options.metadata, options.config, runDir) : undefined;
   const fwCfg = metadata ? metadata.fwCfg : runDir && options.config ? await fwCfgItems(options.config, runDir) : [];
   const net = options.net && metadata ? { ...options.net, netdev: metadata.netdev } : options.net;

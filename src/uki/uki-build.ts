@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { stageBuilder } from '../builders.js';
 import { type BuilderImage, packFiles } from '../engine/engine.js';
-import { DEFAULT_SERIES } from '../plan/vocabulary.js';
+import { ARCH_FACTS, DEFAULT_SERIES, type Arch } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
 
 export interface UkiBuildOptions {
@@ -10,6 +10,8 @@ export interface UkiBuildOptions {
   name: string;
   /** File name in the out dir's staging directory. */
   file: string;
+  /** The kernel's architecture, which picks systemd-stub's (linuxx64 or linuxaa64); default amd64. */
+  arch?: Arch;
   bzImage: string;
   initramfs: string;
   /** The kernel command line, in the image's .cmdline section. */
@@ -52,7 +54,7 @@ export async function buildUki(context: StageContext, options: UkiBuildOptions):
       title: 'uki: make',
       image: builder.id,
       cmd: ['uki-step'],
-      env: {},
+      env: { GOPID1_EFI_ARCH: ARCH_FACTS[options.arch ?? 'amd64'].efiArch },
       limits: context.limits,
       writable: ['/iso'],
       inputs: [

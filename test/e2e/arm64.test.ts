@@ -18,13 +18,14 @@ function elfMachine(file: string): number {
   return readFileSync(file).readUInt16LE(18);
 }
 
-// Both builds ask for --net and a disk, so they share one arm64 kernel (minimal-arm64 + EFI + net): one compile per test run.
+// Every build asks for the EC2 disk (alone or beside the raw one), so they share one arm64 kernel (minimal-arm64 + EFI +
+// ACPI + net + the aws drivers): one compile per test run.
 describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-system-aarch64 -M virt', { skip }, () => {
   const out = tempDir('arm64-hello');
   const supervisedOut = tempDir('arm64-supervise');
 
   it('builds an arm64 Image and an initramfs whose init is an aarch64 program', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
-    const run = await runCli(['build', hello, '--arch', 'arm64', '--net', '--format', 'raw', '--out', out]);
+    const run = await runCli(['build', hello, '--arch', 'arm64', '--format', 'raw,aws', '--out', out]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^Image\s+[\d,]+\s+[\d.]+\ninitramfs\.cpio\.zst\s+[\d,]+/m);
     const manifest = manifestOf(out);
@@ -32,12 +33,16 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     assert.equal(manifest.artifacts.bzImage.file, 'Image');
     assert.equal(manifest.go.env.GOARCH, 'arm64');
     assert.equal(manifest.go.env.GOAMD64, undefined);
-    assert.match(manifest.boot.cmdline, /^console=ttyAMA0 /);
+    // No console= on arm64: the device tree's stdout-path or ACPI's SPCR table names it (a PL011 here, a 16550 on Graviton).
+    assert.doesNotMatch(manifest.boot.cmdline, /console=/);
+    assert.match(manifest.boot.cmdline, /ip=dhcp/);
     for (const record of Object.values(manifest.artifacts)) assert.equal(await sha256File(path.join(out, record.file)), record.sha256, record.file);
     assert.equal(elfMachine(path.join(out, 'init')), 183, 'init is an aarch64 ELF');
     assert.equal(readFileSync(path.join(out, 'Image')).subarray(0x38, 0x3c).toString('latin1'), 'ARM\x64', 'an arm64 Image header');
     const config = readFileSync(path.join(out, 'kernel.config'), 'utf8');
-    for (const option of ['CONFIG_ARM64=y', 'CONFIG_SERIAL_AMBA_PL011_CONSOLE=y', 'CONFIG_ARM_PSCI_FW=y', 'CONFIG_KEYBOARD_GPIO=y', 'CONFIG_VIRTIO_NET=y', 'CONFIG_RD_ZSTD=y', 'CONFIG_EFI=y', 'CONFIG_EFI_STUB=y']) {
+    const options = ['CONFIG_ARM64=y', 'CONFIG_SERIAL_AMBA_PL011_CONSOLE=y', 'CONFIG_ARM_PSCI_FW=y', 'CONFIG_KEYBOARD_GPIO=y', 'CONFIG_VIRTIO_NET=y', 'CONFIG_RD_ZSTD=y', 'CONFIG_EFI=y', 'CONFIG_EFI_STUB=y'];
+    const forEc2 = ['CONFIG_ACPI=y', 'CONFIG_ACPI_BUTTON=y', 'CONFIG_SERIAL_8250_CONSOLE=y', 'CONFIG_SERIAL_8250_PNP=y', 'CONFIG_BLK_DEV_NVME=y', 'CONFIG_ENA_ETHERNET=y', 'CONFIG_PCIE_AL=y', 'CONFIG_ARM_GIC_V3_ITS=y'];
+    for (const option of [...options, ...forEc2]) {
       assert.match(config, new RegExp(`^${option}$`, 'm'), option);
     }
     assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.zst')), ['dev', 'dev/console', 'dev/null', 'etc', 'etc/hosts', 'etc/resolv.conf', 'init', 'proc', 'run', 'sys', 'tmp']);
@@ -54,7 +59,7 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     assert.match(readFileSync(path.join(out, 'serial.log'), 'utf8'), /Hello from Golang/);
   });
 
-  it('makes a GPT disk that boots under UEFI alone (GRUB as EFI/BOOT/BOOTAA64.EFI) and boots it under AAVMF', { timeout: 10 * 60_000 }, async () => {
+  it('makes a GPT disk that boots under UEFI alone (GRUB as EFI/BOOT/BOOTAA64.EFI) and boots it under AAVMF with ACPI', { timeout: 10 * 60_000 }, async () => {
     const manifest = manifestOf(out);
     const raw = manifest.artifacts.raw;
     assert.ok(raw, 'the raw disk is recorded');
@@ -72,12 +77,47 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     assert.equal(result.outcome, 'expected');
     assert.equal(result.uefi, true);
     assert.equal(result.firmware, 'QEMU_EFI.fd');
-    assert.ok(result.command.includes('virt,acpi=off'), result.command.join(' '));
+    assert.ok(result.command.includes('virt,acpi=on'), result.command.join(' '));
     assert.ok(result.command.some((arg) => /if=virtio/.test(arg)), 'the disk on virtio-blk');
   });
 
+  it('makes the EC2 disk for Graviton (UEFI only) and boots it as a Nitro instance presents it: UEFI with ACPI, NVMe', { timeout: 10 * 60_000 }, async () => {
+    const manifest = manifestOf(out);
+    const aws = manifest.artifacts.aws;
+    assert.ok(aws, 'the aws disk is recorded');
+    assert.deepEqual(aws.firmware, ['uefi'], 'EC2 registers it with boot mode uefi');
+    assert.match(readFileSync(path.join(out, aws.file)).subarray(512, 520).toString('latin1'), /^EFI PART$/);
+    const run = await runCli(['--json', 'boot', out, '--format', 'aws', '--expect', 'Hello from Golang', '--timeout', '300']);
+    assert.equal(run.code, 0, `${run.stderr}\n${readFileSync(path.join(out, 'serial.log'), 'utf8').slice(-3000)}`);
+    const result = JSON.parse(run.stdout) as { outcome: string; machine: string; command: string[] };
+    assert.equal(result.outcome, 'expected');
+    assert.ok(result.command.includes('virt,acpi=on'), result.command.join(' '));
+    assert.ok(result.command.some((arg) => /^nvme,/.test(arg)), 'the disk on NVMe');
+  });
+
+  it('makes an arm64 UKI (arm64\'s systemd-stub) that AAVMF starts alone, and the EC2 disk started by it', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
+    const ukiOut = tempDir('arm64-uki');
+    const built = await runCli(['build', hello, '--arch', 'arm64', '--format', 'uki,aws', '--boot', 'uki', '--out', ukiOut]);
+    assert.equal(built.code, 0, built.stderr);
+    const manifest = manifestOf(ukiOut);
+    const uki = manifest.artifacts.uki;
+    assert.ok(uki, 'the UKI is recorded');
+    const image = readFileSync(path.join(ukiOut, uki.file));
+    // A PE file for arm64: "MZ", then at the PE header's offset "PE\0\0" and machine 0xaa64.
+    const pe = image.readUInt32LE(0x3c);
+    assert.equal(image.subarray(pe, pe + 4).toString('latin1'), 'PE\0\0');
+    assert.equal(image.readUInt16LE(pe + 4), 0xaa64, 'an AArch64 PE image');
+    assert.deepEqual(manifest.artifacts.aws?.firmware, ['uefi']);
+    assert.ok(readFileSync(path.join(ukiOut, manifest.artifacts.aws?.file ?? '')).includes(Buffer.from('BOOTAA64EFI', 'latin1')), 'the UKI is the ESP\'s BOOTAA64.EFI');
+    for (const format of ['uki', 'aws']) {
+      const run = await runCli(['--json', 'boot', ukiOut, '--format', format, '--expect', 'Hello from Golang', '--timeout', '300']);
+      assert.equal(run.code, 0, `${format}: ${run.stderr}\n${readFileSync(path.join(ukiOut, 'serial.log'), 'utf8').slice(-3000)}`);
+      assert.equal((JSON.parse(run.stdout) as { outcome: string }).outcome, 'expected', format);
+    }
+  });
+
   it('runs the supervising init on arm64: the program\'s status after a PSCI power-off', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
-    const built = await runCli(['build', path.join(fixtures, 'supervised'), '--arch', 'arm64', '--net', '--format', 'raw', '--init', 'supervise', '--out', supervisedOut]);
+    const built = await runCli(['build', path.join(fixtures, 'supervised'), '--arch', 'arm64', '--format', 'aws', '--init', 'supervise', '--out', supervisedOut]);
     assert.equal(built.code, 0, built.stderr);
     assert.equal(elfMachine(path.join(supervisedOut, 'init')), 183, 'the supervising init is built for arm64 too');
     assert.equal(elfMachine(path.join(supervisedOut, 'app')), 183);
@@ -99,9 +139,19 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     assert.match(run.stderr, /\| gopid1: app exited with status 0/);
   });
 
+  it('on the EC2 disk reads its environment from the instance metadata service and stops through the ACPI power button', { timeout: 5 * 60_000 }, async () => {
+    // As EC2 does: the user-data through IMDSv2 (emulated by --metadata-server), stop-instances as the power button (GED).
+    const run = await runCli(['boot', supervisedOut, '--format', 'aws', '--metadata-server', '--env', 'GOPID1_GREETING=Grüße aus Graviton', '--expect', 'never printed', '--timeout', '90']);
+    assert.equal(run.code, 124, `${run.stderr}\n${readFileSync(path.join(supervisedOut, 'serial.log'), 'utf8').slice(-3000)}`);
+    const console = readFileSync(path.join(supervisedOut, 'serial.log'), 'utf8');
+    assert.match(console, /^env GOPID1_GREETING="Grüße aus Graviton"$/m);
+    assert.match(run.stderr, /\| got terminated/);
+    assert.match(run.stderr, /\| gopid1: app exited with status 0/);
+  });
+
   it('builds a vendored module for arm64 with no network and boots it', { timeout: 10 * 60_000 }, async () => {
     const vendoredOut = tempDir('arm64-vendored');
-    const built = await runCli(['build', path.join(fixtures, 'vendored'), '--arch', 'arm64', '--net', '--format', 'raw', '--out', vendoredOut]);
+    const built = await runCli(['build', path.join(fixtures, 'vendored'), '--arch', 'arm64', '--format', 'aws', '--out', vendoredOut]);
     assert.equal(built.code, 0, built.stderr);
     assert.equal(elfMachine(path.join(vendoredOut, 'init')), 183);
     const run = await runCli(['boot', vendoredOut, '--expect', 'greetings from the vendored module', '--timeout', '180']);
@@ -110,7 +160,7 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
 
   it('compares the arm64 machine with linux/arm64 images: sizes only where the engine cannot run them', { timeout: 10 * 60_000 }, async () => {
     const compareOut = tempDir('arm64-compare');
-    const run = await runCli(['--json', 'compare', hello, '--arch', 'arm64', '--net', '--format', 'raw', '--out', compareOut, '--runs', '1']);
+    const run = await runCli(['--json', 'compare', hello, '--arch', 'arm64', '--format', 'aws', '--out', compareOut, '--runs', '1']);
     assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(readFileSync(path.join(compareOut, 'compare.json'), 'utf8')) as CompareReport;
     assert.equal(report.arch, 'arm64');
@@ -144,9 +194,6 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     const iso = await runCli(['build', hello, '--arch', 'arm64', '--format', 'raw,iso', '--out', tempDir('arm64-iso')]);
     assert.equal(iso.code, 1, iso.stderr);
     assert.match(iso.stderr, /--format iso is not available for arm64 builds yet/);
-    const uki = await runCli(['build', hello, '--arch', 'arm64', '--format', 'raw', '--boot', 'uki', '--out', tempDir('arm64-uki')]);
-    assert.equal(uki.code, 1, uki.stderr);
-    assert.match(uki.stderr, /--boot uki is not available for arm64 builds yet/);
     const ide = await runCli(['boot', out, '--format', 'raw', '--disk-bus', 'ide', '--timeout', '10']);
     assert.equal(ide.code, 1, ide.stderr);
     assert.match(ide.stderr, /no IDE controller/);

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { aggregateChecksum, blockChecksum, dataBlocks, EBS_BLOCK_BYTES, volumeGiB } from '../../src/aws/blocks.js';
 import { awsFailure, regionName } from '../../src/aws/clients.js';
-import { ec2BootMode, imageName, pushAws } from '../../src/aws/push-ami.js';
+import { ec2Architecture, ec2BootMode, imageName, pushAws } from '../../src/aws/push-ami.js';
 import { isGopid1Error } from '../../src/errors.js';
-import { consoleDelta } from '../../src/aws/run-instance.js';
+import { consoleDelta, instanceTypeFor } from '../../src/aws/run-instance.js';
 import type { Manifest } from '../../src/index.js';
 
 async function collect(file: string) {
@@ -65,6 +65,17 @@ describe('what gopid1 tells EC2, and what it tells the user when AWS fails', () 
     const manifest = (firmware: string[]) => ({ artifacts: { aws: { firmware } } }) as unknown as Manifest;
     assert.equal(ec2BootMode(manifest(['bios', 'uefi'])), 'uefi-preferred');
     assert.equal(ec2BootMode(manifest(['uefi'])), 'uefi');
+  });
+
+  it('registers an arm64 build as an arm64 AMI and launches it on Graviton unless told otherwise', () => {
+    const built = (arch?: string) => ({ plan: arch === undefined ? undefined : { arch }, artifacts: { aws: { firmware: ['uefi'] } } }) as unknown as Manifest;
+    assert.equal(ec2Architecture(built('arm64')), 'arm64');
+    assert.equal(ec2Architecture(built('amd64')), 'x86_64');
+    assert.equal(ec2Architecture(built()), 'x86_64', 'a manifest older than plans is amd64');
+    assert.equal(instanceTypeFor(undefined, 'arm64'), 't4g.micro');
+    assert.equal(instanceTypeFor(undefined, 'x86_64'), 't3.micro');
+    assert.equal(instanceTypeFor(undefined, undefined), 't3.micro');
+    assert.equal(instanceTypeFor('c7g.large', 'arm64'), 'c7g.large');
   });
 
   it('turns SDK failures into errors that say what to do, never repeating a secret', () => {

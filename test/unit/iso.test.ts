@@ -115,7 +115,8 @@ describe('GRUB configuration', () => {
     assert.doesNotMatch(cfg, /serial/);
     assert.match(cfg, /^terminal_input console$/m);
     assert.match(cfg, /^terminal_output console$/m);
-    assert.match(cfg, /^  linux \/boot\/Image 'console=ttyAMA0' /m);
+    // No console= on arm64: the kernel takes the firmware's (the device tree's stdout-path, or ACPI's SPCR table).
+    assert.match(cfg, /^  linux \/boot\/Image 'panic=-1' /m);
   });
 
   it('quotes each kernel parameter for GRUB and refuses quotes and backslashes it would change', () => {

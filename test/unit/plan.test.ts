@@ -356,7 +356,8 @@ describe('planBuild for arm64', () => {
     assert.ok(p.kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'net.config'));
     assert.ok(!p.kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'minimal.config'));
     assert.equal(p.kernel.compression, 'none');
-    assert.match(p.runtime.cmdline, /^console=ttyAMA0 /);
+    assert.doesNotMatch(p.runtime.cmdline, /console=/, 'the firmware names the console on arm64');
+    assert.match(p.runtime.cmdline, /^panic=-1 /);
     assert.match(plan().runtime.cmdline, /^console=ttyS0 /);
   });
 
@@ -367,16 +368,32 @@ describe('planBuild for arm64', () => {
     assert.deepEqual(bootMethodOf('raw', 'grub', 'arm64'), { media: 'disk', firmware: 'uefi', bus: 'virtio' });
     assert.deepEqual(bootMethodOf('qcow2', 'grub', 'arm64'), { media: 'disk', firmware: 'uefi', bus: 'virtio' });
     assert.deepEqual(bootMethodOf('raw', 'grub', 'amd64'), { media: 'disk', firmware: 'bios' });
+    const fragments = p.kernel.fragments.flatMap((f) => (f.origin === 'shipped' ? [f.name] : []));
+    assert.deepEqual(fragments, ['minimal-arm64.config', 'efi.config', 'acpi-arm64.config'], 'ACPI, as UEFI machines on Arm describe themselves');
+    assert.ok(!plan({ arch: 'arm64', net: true }).kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'acpi-arm64.config'), 'a kernel booted directly reads the device tree');
+  });
+
+  it('plans the EC2 disk for Graviton: UEFI, ACPI, the aws drivers and their arm64 part, booted on NVMe under UEFI on virt', () => {
+    const p = plan({ arch: 'arm64', formats: ['aws'], init: 'supervise' });
+    const fragments = p.kernel.fragments.flatMap((f) => (f.origin === 'shipped' ? [f.name] : []));
+    assert.deepEqual(fragments, ['minimal-arm64.config', 'efi.config', 'acpi-arm64.config', 'net.config', 'cloud-aws.config', 'cloud-aws-arm64.config']);
+    assert.equal(p.runtime.metadata, 'aws');
+    assert.match(p.runtime.cmdline, /^panic=-1 .*ip=dhcp/);
+    assert.deepEqual(bootMethodOf('aws', 'grub', 'arm64'), { media: 'disk', firmware: 'uefi', bus: 'nvme' });
+    assert.deepEqual(bootMethodOf('aws', 'grub', 'amd64'), { media: 'disk', firmware: 'uefi', bus: 'nvme', machine: 'q35' });
+    // --format raw --cloud aws makes the same kernel (and hits its cache).
+    assert.deepEqual(plan({ arch: 'arm64', formats: ['raw'], cloud: 'aws' }).kernel.fragments, p.kernel.fragments);
+    assert.ok(!plan({ formats: ['aws'] }).kernel.fragments.some((f) => f.origin === 'shipped' && (f.name === 'cloud-aws-arm64.config' || f.name === 'acpi-arm64.config')), 'amd64 has neither');
   });
 
   it('refuses, before anything is built, what an arm64 build cannot do yet', () => {
-    rejects({ arch: 'arm64', formats: ['raw', 'aws', 'uki'] }, 'formats', /--format aws,uki is not available for arm64 builds yet/);
+    rejects({ arch: 'arm64', formats: ['raw', 'gcp', 'uki'] }, 'formats', /--format gcp is not available for arm64 builds yet/);
     rejects({ arch: 'arm64', iso: true }, 'formats', /--format iso is not available for arm64/);
-    rejects({ arch: 'arm64', formats: ['raw'], boot: 'uki' }, 'boot', /--boot uki is not available for arm64/);
     rejects({ arch: 'arm64', kernelConfig: 'defconfig' }, 'kernelConfig', /not available for arm64/);
     rejects({ arch: 'arm64', kernelCompression: 'xz' }, 'kernelCompression', /does not apply to arm64/);
     rejects({ arch: 'arm64', cgo: true }, 'cgo', /not available for arm64/);
     rejects({ arch: 'arm64', watchdogSeconds: 10 }, 'watchdogSeconds', /not available for arm64/);
-    rejects({ arch: 'arm64', cloud: 'aws' }, 'cloud', /--cloud aws is not available for arm64/);
+    rejects({ arch: 'arm64', cloud: 'gcp' }, 'cloud', /--cloud gcp is not available for arm64/);
+    rejects({ arch: 'arm64', cloud: 'azure' }, 'cloud', /--cloud azure is not available for arm64/);
   });
 });
