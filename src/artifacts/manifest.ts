@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Gopid1Error } from '../errors.js';
 import type { BuildSpec } from '../plan/options.js';
-import type { DiskBoot, InitramfsCompression } from '../plan/vocabulary.js';
+import type { DiskBoot, Firmware, InitramfsCompression } from '../plan/vocabulary.js';
 import { sha256File } from './files.js';
 
 export interface ArtifactRecord {
@@ -34,17 +34,17 @@ export interface Manifest {
     app?: ArtifactRecord;
     initramfs: ArtifactRecord & { unpackedBytes: number; format: `newc+${InitramfsCompression}`; compressor?: string };
     kernelConfig: ArtifactRecord;
-    /** With --iso: the GRUB ISO, USB-hybrid; `uefi` when it also boots under UEFI. */
-    iso?: ArtifactRecord & { uefi: boolean; hybrid: true };
+    /** With --iso: the GRUB ISO, USB-hybrid; `uefi` when it boots under UEFI; `firmware` all it boots under (absent before arm64 ISOs). */
+    iso?: ArtifactRecord & { uefi: boolean; firmware?: Firmware[]; hybrid: true };
     /** With --format raw: a GPT disk booting under BIOS and UEFI (GRUB), or under UEFI from a UKI (--boot uki). */
-    raw?: ArtifactRecord & { partitioning: 'gpt'; firmware: ('bios' | 'uefi')[]; diskGuid: string };
+    raw?: ArtifactRecord & { partitioning: 'gpt'; firmware: Firmware[]; diskGuid: string };
     /** The raw disk converted (--format qcow2, vmdk, vhd, gcp); `diskBytes` is the virtual size. */
     qcow2?: ArtifactRecord & { diskBytes: number };
     vmdk?: ArtifactRecord & { diskBytes: number };
     vhd?: ArtifactRecord & { diskBytes: number };
     gcp?: ArtifactRecord & { diskBytes: number };
     /** With --format aws: the raw disk for EC2 (the kernel has the aws drivers and ip=dhcp). */
-    aws?: ArtifactRecord & { partitioning: 'gpt'; firmware: ('bios' | 'uefi')[]; diskGuid: string };
+    aws?: ArtifactRecord & { partitioning: 'gpt'; firmware: Firmware[]; diskGuid: string };
     /** With --format uki: a Unified Kernel Image (systemd-stub + kernel + initramfs + command line), an EFI application. */
     uki?: ArtifactRecord & { firmware: ['uefi']; cmdline: string };
     /**

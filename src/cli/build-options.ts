@@ -148,7 +148,7 @@ export function buildFailure(outDir?: string): (error: unknown) => Promise<never
 export function addBuildOptions(command: Command): Command {
   return command
     .option('--name <name>', 'machine name (default: the app directory name)')
-    .addOption(new Option('--arch <arch>', 'the machine\'s architecture: amd64 (default), or arm64 (kernel + initramfs for now, booted with qemu-system-aarch64 -M virt)').choices([...ARCHES]))
+    .addOption(new Option('--arch <arch>', 'the machine\'s architecture: amd64 (default), or arm64 (booted with qemu-system-aarch64 -M virt; its ISO and disks boot under UEFI alone)').choices([...ARCHES]))
     .option('--package <path>', 'main package inside the module (default: .)')
     .option('--kernel-source <source>', `debian:<series> | kernel.org:<version> | path to a tarball or source tree (default: ${DEFAULT_KERNEL_SOURCE})`)
     .addOption(new Option('--kernel-config <base>', 'base configuration (default: minimal)').choices([...KERNEL_CONFIG_BASES]))

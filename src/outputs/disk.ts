@@ -3,7 +3,7 @@ import { artifactRecord, builderRecord } from '../artifacts/manifest.js';
 import { buildDisk, type DiskBuildResult } from '../disk/disk-build.js';
 import { convertDisk, type ConversionTarget } from '../disk/convert.js';
 import type { BuildPlan } from '../plan/plan.js';
-import { ARCH_FACTS } from '../plan/vocabulary.js';
+import { ARCH_FACTS, type Firmware } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
 import type { MachineFiles, OutputProduct } from './product.js';
 import { awsFileName } from './names.js';
@@ -32,7 +32,7 @@ function diskSection(disk: DiskBuildResult, plan: BuildPlan): OutputProduct['sec
 }
 
 /** What a disk of this plan boots under: GRUB starts it under BIOS and UEFI (UEFI alone where there is no BIOS), a UKI only under UEFI. */
-function diskFirmware(plan: BuildPlan): ('bios' | 'uefi')[] {
+function diskFirmware(plan: BuildPlan): Firmware[] {
   return plan.disk.boot === 'uki' || !ARCH_FACTS[plan.arch].bios ? ['uefi'] : ['bios', 'uefi'];
 }
 

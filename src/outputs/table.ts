@@ -1,6 +1,6 @@
 import type { Manifest } from '../artifacts/manifest.js';
 import { Gopid1Error } from '../errors.js';
-import { ARCH_FACTS, type Arch, type CloudName, type DiskBoot } from '../plan/vocabulary.js';
+import { ARCH_FACTS, firmwareLabel, type Arch, type CloudName, type DiskBoot, type Firmware } from '../plan/vocabulary.js';
 import type { DiskBus, MachineChoice } from '../qemu/command.js';
 import { awsFileName, isoFileName, machineFileName, rawFileName, ukiFileName } from './names.js';
 
@@ -61,9 +61,9 @@ export interface OutputFormat {
 /** What a GRUB disk or ISO needs from the kernel when its target asks for nothing more. */
 const GRUB_EFI: KernelNeeds = { efi: true, grub: true, net: false, clouds: [] };
 
-/** The firmware a disk record says it boots under, as the build table shows it. */
-function firmwareText(record: { firmware: readonly string[] } | undefined): string {
-  return (record?.firmware ?? []).map((name) => name.toUpperCase()).join(' + ');
+/** The firmware a record says its image boots under, as the build table shows it. */
+function firmwareText(record: { firmware?: readonly Firmware[] } | undefined): string {
+  return firmwareLabel(record?.firmware ?? []);
 }
 
 /** A format made by converting the raw disk: GPT, BIOS + UEFI, booted from disk. */
@@ -88,7 +88,8 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
     name: 'iso',
     summary: 'GRUB ISO that boots under BIOS, from a CD or as a USB stick (El Torito + hybrid MBR)',
     artifact: 'iso',
-    label: ({ artifacts }) => `${artifacts.iso?.uefi ? 'BIOS + UEFI' : 'BIOS'}, USB-hybrid`,
+    // Manifests older than the arm64 ISO say only whether it also boots under UEFI.
+    label: ({ artifacts }) => `${artifacts.iso?.firmware ? firmwareText(artifacts.iso) : artifacts.iso?.uefi ? 'BIOS + UEFI' : 'BIOS'}, USB-hybrid`,
     needs: { ...GRUB_EFI, efi: false },
     builder: 'iso',
     file: isoFileName,
@@ -100,7 +101,7 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = [
     name: 'iso-uefi',
     summary: 'the same ISO, also bootable under UEFI (EFI/BOOT/BOOTX64.EFI in an El Torito EFI image); the kernel gets the EFI stub',
     artifact: 'iso',
-    label: () => 'BIOS + UEFI, USB-hybrid',
+    label: ({ artifacts }) => `${artifacts.iso?.firmware ? firmwareText(artifacts.iso) : 'BIOS + UEFI'}, USB-hybrid`,
     needs: GRUB_EFI,
     builder: 'iso',
     file: isoFileName,

@@ -1,12 +1,22 @@
+import { parseFormats, type OutputName } from '../outputs/table.js';
 import { badInput } from './check.js';
 import type { BuildOptions } from './options.js';
-import type { Arch, KernelConfigBase } from './vocabulary.js';
-
-/** The formats an arm64 build can make today: the UEFI disk (GRUB or the UKI as BOOTAA64.EFI), its conversions, the EC2 (Graviton) disk, the UKI. */
-const ARM64_FORMATS: readonly string[] = ['raw', 'qcow2', 'vmdk', 'vhd', 'aws', 'uki'];
+import { ARCH_FACTS, type Arch, type KernelConfigBase } from './vocabulary.js';
 
 /**
- * What an arm64 build can be today: kernel + initramfs (booted with qemu-system-aarch64 -M virt), a UEFI disk (raw,
+ * The formats an arm64 build can make today: the UEFI ISO (BOOTAA64.EFI its only El Torito entry), the UEFI disk
+ * (GRUB or the UKI as BOOTAA64.EFI), its conversions, the EC2 (Graviton) disk, the UKI.
+ */
+const ARM64_FORMATS: readonly string[] = ['iso', 'iso-uefi', 'raw', 'qcow2', 'vmdk', 'vhd', 'aws', 'uki'];
+
+/** Where the architecture has no BIOS (arm64), an ISO asked for as `iso` is the one that boots under UEFI. */
+export function formatsForArch(arch: Arch, formats: readonly OutputName[]): OutputName[] {
+  if (ARCH_FACTS[arch].bios || !formats.includes('iso')) return [...formats];
+  return parseFormats(formats.map((name) => (name === 'iso' ? 'iso-uefi' : name)));
+}
+
+/**
+ * What an arm64 build can be today: kernel + initramfs (booted with qemu-system-aarch64 -M virt), a UEFI ISO, a UEFI disk (raw,
  * qcow2, vmdk, vhd, aws; GRUB or --boot uki), a UKI, either init, networking, EC2's drivers; the minimal kernel. Each
  * option it cannot honour yet is refused here, before anything is built, with what to do instead.
  */

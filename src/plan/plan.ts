@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { checkArchOptions } from './arch.js';
+import { checkArchOptions, formatsForArch } from './arch.js';
 import { badInput, deepFreeze, oneOf, wholeNumber } from './check.js';
 import { panicParameter, planDataDisk, planEnv, planHealth, planRestart, planUser, planWatchdog, type DataDiskPlan, type HealthPlan, type RestartPlan, type UserPlan, type WatchdogPlan } from './runtime.js';
 import type { EnvEntry } from './env.js';
@@ -247,7 +247,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   const limits = planLimits(options);
   const jobs = wholeNumber('jobs', options.jobs ?? (limits.cpus !== undefined ? Math.max(1, Math.ceil(limits.cpus)) : facts.cpus), 1, '2');
   const menuTimeoutSeconds = wholeNumber('menuTimeoutSeconds', options.menuTimeoutSeconds ?? 0, 0, '5');
-  const outputs = parseFormats([...(options.formats ?? []), ...(options.iso ? ['iso'] : []), ...(options.uefi ? ['iso-uefi'] : [])]);
+  const outputs = formatsForArch(arch, parseFormats([...(options.formats ?? []), ...(options.iso ? ['iso'] : []), ...(options.uefi ? ['iso-uefi'] : [])]));
   const { net, clouds } = planPlatform(options, outputs);
   const disk = planDisk(options, outputs);
   checkArchOptions(arch, options, base, outputs);

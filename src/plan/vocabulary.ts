@@ -20,6 +20,14 @@ export const ARCH_FACTS: {
   arm64: { kernelArch: 'arm64', kernelImage: 'Image', efiArch: 'arm64', efiBootFile: 'BOOTAA64.EFI', bios: false },
 };
 
+/** The firmware a machine's image boots under. */
+export type Firmware = 'bios' | 'uefi';
+
+/** Firmware as the build table and progress lines say it: "BIOS", "BIOS + UEFI", "UEFI". */
+export function firmwareLabel(firmware: readonly Firmware[]): string {
+  return firmware.map((name) => name.toUpperCase()).join(' + ');
+}
+
 export type KernelConfigBase = 'minimal' | 'defconfig';
 export const KERNEL_CONFIG_BASES: readonly KernelConfigBase[] = ['minimal', 'defconfig'];
 

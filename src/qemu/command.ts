@@ -107,18 +107,30 @@ export function diskArgs(file: string, bus: DiskBus, format: DiskImageFormat = '
 }
 
 /**
+ * QEMU's arguments for an ISO: as a CD-ROM on IDE, or on virtio-scsi where the machine has no IDE (virt); as a disk
+ * (a USB stick written with dd) on IDE or virtio-blk, never written to.
+ */
+function isoArgs(iso: string, as: 'cdrom' | 'disk', machine: MachineType): string[] {
+  const file = `file=${qemuOptionValue(iso)}`;
+  if (machine === 'virt') {
+    return as === 'cdrom'
+      ? ['-device', 'virtio-scsi-pci,id=scsi0', '-drive', `${file},format=raw,media=cdrom,if=none,id=cd0,readonly=on`, '-device', 'scsi-cd,drive=cd0,bus=scsi0.0,bootindex=0']
+      : diskArgs(iso, 'virtio');
+  }
+  return as === 'cdrom' ? ['-drive', `${file},media=cdrom,if=ide,readonly=on`, '-boot', 'd'] : diskArgs(iso, 'ide');
+}
+
+/**
  * QEMU's arguments for the boot media. An EFI application is started from `esp`, a directory holding it as
  * EFI/BOOT/BOOTX64.EFI (BOOTAA64.EFI on arm64), which QEMU presents read-only as a FAT disk (vvfat): the firmware's
  * removable-media path.
  */
-function mediaArgs(media: BootMedia, esp: string | undefined): string[] {
+function mediaArgs(media: BootMedia, esp: string | undefined, machine: MachineType): string[] {
   switch (media.kind) {
     case 'direct':
       return ['-kernel', media.kernel, '-initrd', media.initrd, '-append', media.cmdline];
     case 'iso':
-      return media.as === 'cdrom'
-        ? ['-drive', `file=${qemuOptionValue(media.iso)},media=cdrom,if=ide,readonly=on`, '-boot', 'd']
-        : ['-drive', `file=${qemuOptionValue(media.iso)},format=raw,if=ide,snapshot=on`, '-boot', 'c'];
+      return isoArgs(media.iso, media.as, machine);
     case 'disk':
       return diskArgs(media.file, media.bus, media.format);
     case 'efi':
@@ -204,8 +216,8 @@ function qemuOptionValue(value: string): string {
 
 /** QEMU's arguments: the serial console on stdio, nothing else attached, no reboot (a panic ends QEMU). */
 export function qemuArgs(options: QemuArgsOptions): string[] {
-  const boot = mediaArgs(options.media, options.esp);
   const machine = options.machine ?? 'pc';
+  const boot = mediaArgs(options.media, options.esp, machine);
   return [
     '-M',
     // UEFI firmware on virt hands the kernel either ACPI tables or QEMU's device tree, ACPI when QEMU offers it, as

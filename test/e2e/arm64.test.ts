@@ -25,8 +25,9 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
   const supervisedOut = tempDir('arm64-supervise');
 
   it('builds an arm64 Image and an initramfs whose init is an aarch64 program', { timeout: FIRST_BUILD_TIMEOUT_MS }, async () => {
-    const run = await runCli(['build', hello, '--arch', 'arm64', '--format', 'raw,aws', '--out', out]);
+    const run = await runCli(['build', hello, '--arch', 'arm64', '--format', 'raw,aws,iso', '--out', out]);
     assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^hello\.iso \(UEFI, USB-hybrid\)\s+[\d,]+/m, 'arm64 has no BIOS: its ISO is the UEFI one');
     assert.match(run.stdout, /^Image\s+[\d,]+\s+[\d.]+\ninitramfs\.cpio\.zst\s+[\d,]+/m);
     const manifest = manifestOf(out);
     assert.equal(manifest.plan?.arch, 'arm64');
@@ -183,6 +184,28 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 
+  it('masters an ISO whose only El Torito entry is EFI/BOOT/BOOTAA64.EFI, and boots it from a CD on virtio-scsi and as a USB stick', { timeout: 10 * 60_000 }, async () => {
+    const iso = manifestOf(out).artifacts.iso;
+    assert.ok(iso, 'the ISO is recorded');
+    assert.deepEqual(iso.firmware, ['uefi']);
+    const image = readFileSync(path.join(out, iso.file));
+    const catalog = image.readUInt32LE(17 * 2048 + 0x47) * 2048;
+    assert.equal(image[catalog + 1], 0xef, 'the validation entry names the EFI platform');
+    assert.equal(image[catalog + 64], 0, 'no further section: no BIOS entry');
+    assert.ok(image.subarray(0, 0x1b8).every((byte) => byte === 0), 'no BIOS boot code in the MBR');
+    assert.equal(image[0x1be + 16 + 4], 0xef, 'an ESP partition over efi.img for USB sticks');
+    assert.ok(image.includes(Buffer.from('BOOTAA64EFI', 'latin1')), 'efi.img holds BOOTAA64.EFI');
+    for (const as of ['cdrom', 'disk']) {
+      const run = await runCli(['--json', 'boot', '--iso', path.join(out, iso.file), '--iso-as', as, '--expect', 'Hello from Golang', '--timeout', '300']);
+      assert.equal(run.code, 0, `${as}: ${run.stderr}\n${readFileSync(path.join(out, 'serial.log'), 'utf8').slice(-3000)}`);
+      const result = JSON.parse(run.stdout) as { outcome: string; machine: string; uefi: boolean; command: string[] };
+      assert.equal(result.outcome, 'expected', as);
+      assert.equal(result.machine, 'virt');
+      assert.equal(result.uefi, true);
+      if (as === 'cdrom') assert.ok(result.command.some((arg) => arg.startsWith('scsi-cd,')), result.command.join(' '));
+    }
+  });
+
   it('refuses an amd64 kernel for the arm64 build, and what an arm64 build cannot be yet, before anything runs', async () => {
     const fake = path.join(tempDir('arm64-fake'), 'bzImage');
     const header = Buffer.alloc(0x400);
@@ -191,9 +214,9 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     const run = await runCli(['boot', out, '--kernel', fake, '--timeout', '10']);
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, /is an amd64 kernel, and the build beside it is arm64/);
-    const iso = await runCli(['build', hello, '--arch', 'arm64', '--format', 'raw,iso', '--out', tempDir('arm64-iso')]);
-    assert.equal(iso.code, 1, iso.stderr);
-    assert.match(iso.stderr, /--format iso is not available for arm64 builds yet/);
+    const gcp = await runCli(['build', hello, '--arch', 'arm64', '--format', 'raw,gcp', '--out', tempDir('arm64-gcp')]);
+    assert.equal(gcp.code, 1, gcp.stderr);
+    assert.match(gcp.stderr, /--format gcp is not available for arm64 builds yet/);
     const ide = await runCli(['boot', out, '--format', 'raw', '--disk-bus', 'ide', '--timeout', '10']);
     assert.equal(ide.code, 1, ide.stderr);
     assert.match(ide.stderr, /no IDE controller/);

@@ -9,7 +9,7 @@ import { kernelCmdline } from '../../src/plan/vocabulary.js';
 const S = 2048;
 
 /** A synthetic ISO: volume descriptors, an El Torito catalog, a BIOS boot image, and optionally a FAT efi.img. */
-function syntheticIso(options: { blocks: number; bios: number; efi?: { block: number; bytes: number } }): Buffer {
+function syntheticIso(options: { blocks: number; bios: number; efi?: { block: number; bytes: number }; efiOnly?: { bytes: number } }): Buffer {
   const iso = Buffer.alloc(options.blocks * S);
   iso[16 * S] = 1;
   iso.write('CD001', 16 * S + 1, 'latin1');
@@ -32,14 +32,25 @@ function syntheticIso(options: { blocks: number; bios: number; efi?: { block: nu
     iso.writeUInt16LE(1, c + 66);
     iso[c + 96] = 0x88;
     iso.writeUInt32LE(options.efi.block, c + 104);
-    const fat = options.efi.block * S;
-    iso.writeUInt16LE(512, fat + 11);
-    iso.writeUInt16LE(options.efi.bytes / 512, fat + 19);
-    iso[fat + 510] = 0x55;
-    iso[fat + 511] = 0xaa;
+    writeFat(iso, options.efi.block, options.efi.bytes);
+  }
+  if (options.efiOnly) {
+    // The default entry on the EFI platform (as genisoimage writes it for `-e` alone): a FAT image, no BIOS code.
+    iso[c + 1] = 0xef;
+    writeFat(iso, options.bios, options.efiOnly.bytes);
+    return iso;
   }
   iso.fill(0xcc, options.bios * S, options.bios * S + 4 * S);
   return iso;
+}
+
+/** The BIOS parameter block of a FAT image of `bytes` at `block`. */
+function writeFat(iso: Buffer, block: number, bytes: number): void {
+  const fat = block * S;
+  iso.writeUInt16LE(512, fat + 11);
+  iso.writeUInt16LE(bytes / 512, fat + 19);
+  iso[fat + 510] = 0x55;
+  iso[fat + 511] = 0xaa;
 }
 
 const bootHybrid = Buffer.alloc(512, 0xe9);
@@ -79,6 +90,24 @@ describe('USB-hybrid ISO (GRUB hybrid MBR)', () => {
       assert.equal(partitions[i]!.start, partitions[i - 1]!.start + partitions[i - 1]!.sectors, 'contiguous, no overlap');
     }
     assert.equal(iso[0x1ce + 4], 0xef);
+  });
+
+  it('gives an ISO for UEFI alone (arm64) the partition table and no boot code', () => {
+    const iso = syntheticIso({ blocks: 64, bios: 25, efiOnly: { bytes: 8192 } });
+    assert.deepEqual(readElTorito(iso), { catalogBlock: 20, efiImageBlock: 25 });
+    const layout = makeHybrid(iso, undefined);
+    assert.deepEqual(layout, {
+      efiImageBlock: 25,
+      efiImageBytes: 8192,
+      partitions: [
+        { bootable: true, type: 0xcd, start: 1, sectors: 99 },
+        { bootable: false, type: 0xef, start: 100, sectors: 16 },
+        { bootable: false, type: 0xcd, start: 116, sectors: 256 - 116 },
+      ],
+    });
+    assert.ok(iso.subarray(0, 0x1be).every((b) => b === 0), 'no BIOS boot code');
+    assert.equal(iso[0x1ce + 4], 0xef);
+    assert.equal(iso.readUInt16BE(510), 0x55aa);
   });
 
   it('refuses images it does not understand instead of writing over them', () => {

@@ -386,9 +386,17 @@ describe('planBuild for arm64', () => {
     assert.ok(!plan({ formats: ['aws'] }).kernel.fragments.some((f) => f.origin === 'shipped' && (f.name === 'cloud-aws-arm64.config' || f.name === 'acpi-arm64.config')), 'amd64 has neither');
   });
 
+  it('plans an arm64 ISO as the one that boots under UEFI, however it is asked for', () => {
+    for (const options of [{ iso: true }, { formats: ['iso'] }, { uefi: true }, { formats: ['iso', 'iso-uefi', 'raw'] }]) {
+      const p = plan({ arch: 'arm64', ...options });
+      assert.deepEqual(p.outputs.filter((name) => name.startsWith('iso')), ['iso-uefi'], JSON.stringify(options));
+      assert.ok(p.kernel.fragments.some((f) => f.origin === 'shipped' && f.name === 'efi.config'), 'GRUB starts the kernel through its EFI stub');
+    }
+    assert.deepEqual(plan({ iso: true }).outputs, ['iso'], 'amd64 keeps its BIOS ISO');
+  });
+
   it('refuses, before anything is built, what an arm64 build cannot do yet', () => {
     rejects({ arch: 'arm64', formats: ['raw', 'gcp', 'uki'] }, 'formats', /--format gcp is not available for arm64 builds yet/);
-    rejects({ arch: 'arm64', iso: true }, 'formats', /--format iso is not available for arm64/);
     rejects({ arch: 'arm64', kernelConfig: 'defconfig' }, 'kernelConfig', /not available for arm64/);
     rejects({ arch: 'arm64', kernelCompression: 'xz' }, 'kernelCompression', /does not apply to arm64/);
     rejects({ arch: 'arm64', cgo: true }, 'cgo', /not available for arm64/);

@@ -47,8 +47,18 @@ describe('QEMU command line', () => {
     assert.equal(cdrom[cdrom.indexOf('-bios') + 1], '/usr/share/ovmf/OVMF.fd');
     assert.ok(!cdrom.includes('-kernel'));
     const disk = qemuArgs({ media: { kind: 'iso', iso: '/d/x.iso', as: 'disk' }, memoryMiB: 128, accel: 'tcg' });
-    assert.ok(disk.includes('file=/d/x.iso,format=raw,if=ide,snapshot=on'), 'the stick image is never written to');
+    assert.ok(disk.includes('file=/d/x.iso,format=raw,snapshot=on,if=ide'), 'the stick image is never written to');
     assert.ok(!disk.includes('-bios'), 'SeaBIOS unless UEFI is asked for');
+  });
+
+  it('boots an arm64 ISO from a CD-ROM on virtio-scsi (virt has no IDE), or as a stick on virtio-blk', () => {
+    const cdrom = qemuArgs({ media: { kind: 'iso', iso: '/d/a.iso', as: 'cdrom' }, machine: 'virt', memoryMiB: 256, accel: 'tcg', firmware: '/usr/share/qemu-efi-aarch64/QEMU_EFI.fd' });
+    const devices = cdrom.flatMap((arg, i) => (cdrom[i - 1] === '-device' ? [arg] : []));
+    assert.deepEqual(devices, ['virtio-scsi-pci,id=scsi0', 'scsi-cd,drive=cd0,bus=scsi0.0,bootindex=0']);
+    assert.ok(cdrom.includes('file=/d/a.iso,format=raw,media=cdrom,if=none,id=cd0,readonly=on'));
+    assert.ok(!cdrom.some((arg) => arg.includes('if=ide')));
+    const disk = qemuArgs({ media: { kind: 'iso', iso: '/d/a.iso', as: 'disk' }, machine: 'virt', memoryMiB: 256, accel: 'tcg', firmware: '/f' });
+    assert.ok(disk.includes('file=/d/a.iso,format=raw,snapshot=on,if=virtio'));
   });
 
   it('attaches an i6300esb watchdog when asked, but not on microvm, which has no PCI', () => {
