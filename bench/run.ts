@@ -191,7 +191,7 @@ async function main(): Promise<void> {
     handHow: 'the blog\'s `find . | cpio -o -H newc | gzip -9` on a staged root with `mknod` device nodes',
   };
   for (let i = 0; i < runs; i++) {
-    initramfs.tool.push(await timed(() => writeInitramfs({ init }, path.join(work, `rd-${i}.cpio.gz`), manifest.sourceDateEpoch)));
+    initramfs.tool.push(await timed(() => writeInitramfs({ init, hostname: 'hello' }, path.join(work, `rd-${i}.cpio.gz`), manifest.sourceDateEpoch)));
     const root = path.join(work, `root-${i}`);
     initramfs.hand.push(
       await timed(() =>

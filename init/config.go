@@ -17,8 +17,8 @@ const (
 	secretsDir = "/run/secrets"
 )
 
-// appEnv is the app's environment: the build's defaults, then the kernel's (its command line), then the host's
-// (fw_cfg); a later one wins for the same name.
+// appEnv is the app's environment: what Docker gives every container (PATH, HOSTNAME, HOME), the build's
+// defaults, then the kernel's (its command line), then the host's (fw_cfg); a later one wins for the same name.
 var appEnv []string
 
 // credential is who the app runs as (gopid1 build --user UID[:GID]); nil: root, like the init.
@@ -78,11 +78,34 @@ func readFwCfg() hostConfig {
 	return config
 }
 
-// loadEnvironment puts the app's environment together: the build's defaults, the kernel's, then each host config
-// in order; it says how many names each gave.
+// machineEnv is what Docker sets in every container before the image's own ENV: PATH, HOSTNAME, and HOME (root's
+// /root; / for another user, whose /etc/passwd entry has no home of its own). Called after readConfig (--user).
+func machineEnv() []string {
+	home := "/root"
+	if credential != nil && credential.Uid != 0 {
+		home = "/"
+	}
+	hostname, _ := os.Hostname()
+	return []string{"PATH=" + defaultPath, "HOSTNAME=" + hostname, "HOME=" + home}
+}
+
+// kernelEnv is what the kernel gave init: KEY=VALUE words of its command line, TERM=linux, and HOME=/, its own
+// default, which gives way to the machine's HOME.
+func kernelEnv() []string {
+	var env []string
+	for _, entry := range os.Environ() {
+		if entry != "HOME=/" {
+			env = append(env, entry)
+		}
+	}
+	return env
+}
+
+// loadEnvironment puts the app's environment together: the machine's, the build's defaults, the kernel's, then
+// each host config in order; it says how many names each gave.
 func loadEnvironment(configs ...hostConfig) {
 	built, _ := os.ReadFile(buildEnvPath)
-	lists := [][]string{nulEntries(built), os.Environ()}
+	lists := [][]string{machineEnv(), nulEntries(built), kernelEnv()}
 	for _, config := range configs {
 		if len(config.env) > 0 {
 			say("config: " + strconv.Itoa(len(config.env)) + " environment variables from " + config.from)

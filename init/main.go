@@ -1,9 +1,10 @@
 // Command init is gopid1's supervising init, PID 1 of machines built with `gopid1 build --init supervise`.
 //
-// It mounts /dev, /proc, /sys, /tmp and /run, brings up lo, starts /app with the arguments and environment the
-// kernel gave init, forwards SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 to it, turns a press of the ACPI
-// power button into SIGTERM (SIGKILL if the app is still running StopTimeout later), and reaps every process
-// re-parented to it. When the app ends it prints exactly one line,
+// It mounts /dev, /dev/pts, /dev/shm, /proc, /sys, /tmp and /run, sets the host name from /etc/hostname, brings
+// up lo, starts /app with the arguments the kernel gave init and the environment a container would have (PATH,
+// HOSTNAME, HOME, then the build's, the kernel's and the host's), forwards SIGTERM, SIGINT, SIGHUP, SIGUSR1 and
+// SIGUSR2 to it, turns a press of the ACPI power button into SIGTERM (SIGKILL if the app is still running
+// StopTimeout later), and reaps every process re-parented to it. When the app ends it prints exactly one line,
 //
 //	gopid1: app exited with status N     or     gopid1: app killed by signal N (name)
 //
@@ -148,6 +149,8 @@ type mountPoint struct {
 
 var mounts = []mountPoint{
 	{"devtmpfs", "/dev", "devtmpfs", syscall.MS_NOSUID, "mode=0755", 0o755},
+	// Pseudo-terminals, as a container's /dev/pts (devtmpfs makes /dev/ptmx, which opens this instance).
+	{"devpts", "/dev/pts", "devpts", syscall.MS_NOSUID | syscall.MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666", 0o755},
 	{"proc", "/proc", "proc", syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC, "", 0o555},
 	{"sysfs", "/sys", "sysfs", syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC, "", 0o555},
 	{"tmpfs", "/tmp", "tmpfs", syscall.MS_NOSUID | syscall.MS_NODEV, "mode=1777", 0o1777},
@@ -189,6 +192,19 @@ func openConsole() {
 	}
 	if fd > 2 {
 		_ = syscall.Close(fd)
+	}
+}
+
+// setHostname names the machine as /etc/hostname says (gopid1 build --hostname, or the machine's name).
+func setHostname() {
+	data, err := os.ReadFile("/etc/hostname")
+	if err != nil {
+		return
+	}
+	if name := strings.TrimSpace(string(data)); name != "" {
+		if err := syscall.Sethostname([]byte(name)); err != nil {
+			say("cannot set the host name " + strconv.Quote(name) + ": " + err.Error())
+		}
 	}
 }
 
@@ -262,13 +278,7 @@ func readFull(f *os.File, buf []byte) (int, error) {
 }
 
 func environment() []string {
-	env := appEnv
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "PATH=") {
-			return env
-		}
-	}
-	return append(env, "PATH="+defaultPath)
+	return appEnv
 }
 
 // startApp starts /app in its own session with the console as its controlling terminal (so a Ctrl-C typed
@@ -370,6 +380,7 @@ func main() {
 	openConsole()
 	mountAll()
 	openConsole()
+	setHostname()
 	loopbackUp()
 
 	signals := make(chan os.Signal, 32)

@@ -126,10 +126,10 @@ async function packInitramfs(context: StageContext, plan: BuildPlan, { go, super
   context.report({ kind: 'step', stage: 'initramfs', text: `packing ${file}` });
   const { restart, health, watchdog, user, env, dataDisk, ipv6, metadata } = plan.runtime;
   const configured = restart.policy !== 'no' || health || watchdog || user || dataDisk || ipv6 || metadata;
-  const network = { net: plan.runtime.net, ...(plan.runtime.hostname !== undefined ? { hostname: plan.runtime.hostname } : {}) };
+  const machine = { net: plan.runtime.net, hostname: plan.runtime.hostname, ...(user ? { user: { uid: user.uid, gid: user.gid } } : {}) };
   const files = supervised
-    ? { init: supervised.binary, app: go.binary, ...network, ...(configured ? { initConfig: initConfigText(plan.runtime) } : {}), ...(env ? { env: envBlob(env) } : {}), ...(data ? { dataTemplate: data.template } : {}) }
-    : { init: go.binary, ...network };
+    ? { init: supervised.binary, app: go.binary, ...machine, ...(configured ? { initConfig: initConfigText(plan.runtime) } : {}), ...(env ? { env: envBlob(env) } : {}), ...(data ? { dataTemplate: data.template } : {}) }
+    : { init: go.binary, ...machine };
   const initramfs = await writeInitramfs(files, context.out.staged(file), plan.sourceDateEpoch, builderCompressor(context, go.builder, plan.initramfs.compression));
   context.report({ kind: 'done', stage: 'initramfs', text: `initramfs packed (${initramfs.bytes} bytes, ${initramfs.unpackedBytes} unpacked)` });
   return initramfs;

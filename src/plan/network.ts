@@ -29,6 +29,16 @@ function netmask(prefix: number): string {
   return [24, 16, 8, 0].map((shift) => (bits >>> shift) & 0xff).join('.');
 }
 
+/**
+ * The machine's host name: --hostname, or its name made into one (lower case; letters, digits and - ; at most 63),
+ * as a container's is its id. /etc/hostname holds it; the supervising init sets it (so does the kernel's ip=).
+ */
+export function machineHostname(name: string, asked: string | undefined): string {
+  if (asked !== undefined) return asked;
+  const made = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
+  return made === '' ? 'gopid1' : made;
+}
+
 /** The static network the options ask for; undefined for DHCP. A hostname alone keeps DHCP and names the machine. */
 export function planStaticNetwork(options: BuildOptions): StaticNetwork | undefined {
   const { ip, gateway, dns, hostname } = options;

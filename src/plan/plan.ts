@@ -4,7 +4,7 @@ import { badInput, deepFreeze, oneOf, wholeNumber } from './check.js';
 import { panicParameter, planDataDisk, planEnv, planHealth, planRestart, planUser, planWatchdog, type DataDiskPlan, type HealthPlan, type RestartPlan, type UserPlan, type WatchdogPlan } from './runtime.js';
 import type { EnvEntry } from './env.js';
 import type { BuildOptions } from './options.js';
-import { ipParameter, planStaticIpv6, planStaticNetwork, type StaticIpv6 } from './network.js';
+import { ipParameter, machineHostname, planStaticIpv6, planStaticNetwork, type StaticIpv6 } from './network.js';
 import { compressionFragment, decompressorFragment } from '../kernel/fragments.js';
 import { parseSourceSpec } from '../kernel/source.js';
 import { kernelNeedsOf, OUTPUT_FORMATS, outputFormat, parseFormats, type OutputName } from '../outputs/table.js';
@@ -93,8 +93,8 @@ export interface BuildPlan {
     readonly dataDisk?: DataDiskPlan;
     /** The static IPv6 address the init sets on eth0, when asked for. */
     readonly ipv6?: StaticIpv6;
-    /** The machine's host name (the kernel sets it from ip=; /etc/hosts names it). */
-    readonly hostname?: string;
+    /** The machine's host name (--hostname, or from its name): in /etc/hostname and /etc/hosts; the supervising init sets it, and the kernel with --hostname from ip=. */
+    readonly hostname: string;
     /** The cloud whose metadata service the supervising init asks for the instance's user-data (env and secrets): a cloud with one, built in. */
     readonly metadata?: 'aws' | 'gcp';
     readonly cmdline: string;
@@ -256,11 +256,12 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   }
   const explicitEpoch = options.sourceDateEpoch !== undefined ? checkEpoch('sourceDateEpoch', options.sourceDateEpoch) : environmentEpoch(facts);
   const dir = path.resolve(options.app);
+  const name = options.name ?? path.basename(dir);
   const source = options.kernelSource ?? DEFAULT_KERNEL_SOURCE;
   parseSourceSpec(source);
   return deepFreeze({
     arch,
-    name: options.name ?? path.basename(dir),
+    name,
     app: { dir, package: options.package ?? '.' },
     out: path.resolve(options.out ?? DEFAULT_OUT_DIR),
     force: options.force ?? false,
@@ -278,7 +279,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     initramfs: { compression },
     outputs,
     disk,
-    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), ...(dataDisk ? { dataDisk } : {}), ...(ipv6 ? { ipv6 } : {}), ...(options.hostname !== undefined ? { hostname: options.hostname } : {}), ...metadataOf(init, clouds), cmdline: planCmdline(options, arch, net, outputs, disk.boot), net, menuTimeoutSeconds },
+    runtime: { init, restart, ...(health ? { health } : {}), ...(watchdog ? { watchdog } : {}), ...(env ? { env } : {}), ...(user ? { user } : {}), ...(dataDisk ? { dataDisk } : {}), ...(ipv6 ? { ipv6 } : {}), hostname: machineHostname(name, options.hostname), ...metadataOf(init, clouds), cmdline: planCmdline(options, arch, net, outputs, disk.boot), net, menuTimeoutSeconds },
     limits,
     cache: options.cache ?? true,
     sourceDateEpoch: explicitEpoch ?? (facts.appCommitEpoch !== undefined ? checkEpoch('the app\'s last commit time', facts.appCommitEpoch) : DEFAULT_SOURCE_DATE_EPOCH),

@@ -46,7 +46,7 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     for (const option of [...options, ...forEc2]) {
       assert.match(config, new RegExp(`^${option}$`, 'm'), option);
     }
-    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.zst')), ['dev', 'dev/console', 'dev/null', 'etc', 'etc/hosts', 'etc/resolv.conf', 'init', 'proc', 'run', 'sys', 'tmp']);
+    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.zst')), ['dev', 'dev/console', 'dev/null', 'etc', 'etc/group', 'etc/hostname', 'etc/hosts', 'etc/passwd', 'etc/resolv.conf', 'init', 'proc', 'root', 'run', 'sys', 'tmp']);
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 
@@ -126,6 +126,9 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     assert.equal(run.code, 3, `${run.stderr}\n${run.stdout}`);
     assert.match(run.stdout, /^pid \d+ ppid 1$/m);
     assert.match(run.stdout, /^env GOPID1_GREETING="hello"$/m);
+    assert.match(run.stdout, /^hostname supervised HOSTNAME=supervised HOME=\/root PATH=/m);
+    assert.match(run.stdout, /^user root uid 0 home \/root$/m);
+    assert.match(run.stdout, /^pty \/dev\/pts\/0 ioctl true stat true$/m);
     assert.match(run.stdout, /^exec ok$/m);
     assert.match(run.stdout, /^zombies 0$/m);
     assert.match(run.stdout, /^gopid1: app exited with status 3$/m);

@@ -38,7 +38,7 @@ describe('examples/hello, built and booted as a new user would', { skip }, () =>
     assert.equal(manifest.artifacts.initramfs.format, 'newc+zstd');
     assert.match(config, /^CONFIG_RD_ZSTD=y$/m);
     for (const other of ['GZIP', 'XZ', 'LZ4', 'LZO', 'LZMA', 'BZIP2']) assert.match(config, new RegExp(`^# CONFIG_RD_${other} is not set$`, 'm'));
-    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.zst')), ['dev', 'dev/console', 'dev/null', 'etc', 'init', 'proc', 'run', 'sys', 'tmp']);
+    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.zst')), ['dev', 'dev/console', 'dev/null', 'etc', 'etc/group', 'etc/hostname', 'etc/hosts', 'etc/passwd', 'init', 'proc', 'root', 'run', 'sys', 'tmp']);
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 

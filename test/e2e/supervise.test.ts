@@ -44,7 +44,7 @@ describe('--init supervise: gopid1\'s init is PID 1, the program is /app', { ski
     const manifest = manifestOf(out);
     assert.equal(manifest.init.mode, 'supervise');
     assert.ok(manifest.artifacts.app, 'the program is recorded as app');
-    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.zst')), ['app', 'dev', 'dev/console', 'dev/null', 'etc', 'init', 'proc', 'run', 'sys', 'tmp']);
+    assert.deepEqual(listInitramfs(path.join(out, 'initramfs.cpio.zst')), ['app', 'dev', 'dev/console', 'dev/null', 'etc', 'etc/group', 'etc/hostname', 'etc/hosts', 'etc/passwd', 'init', 'proc', 'root', 'run', 'sys', 'tmp']);
 
     const direct = tempDir('supervise-direct');
     assert.equal((await runCli(['build', supervised, '--out', direct])).code, 0);
@@ -60,7 +60,11 @@ describe('--init supervise: gopid1\'s init is PID 1, the program is /app', { ski
     assert.match(run.stdout, /^pid \d+ ppid 1$/m, 'the program is a child of PID 1');
     assert.match(run.stdout, /^args \["exit" "3"\]$/m);
     assert.match(run.stdout, /^env GOPID1_GREETING="hello"$/m);
-    assert.match(run.stdout, /^mounts devtmpfs \/dev, proc \/proc, sysfs \/sys, tmpfs \/tmp, tmpfs \/run, tmpfs \/dev\/shm$/m);
+    assert.match(run.stdout, /^mounts devtmpfs \/dev, devpts \/dev\/pts, proc \/proc, sysfs \/sys, tmpfs \/tmp, tmpfs \/run, tmpfs \/dev\/shm$/m);
+    // What a container gives a program: a host name (the machine's name here), HOSTNAME, HOME, PATH, os/user, ptys.
+    assert.match(run.stdout, /^hostname supervised HOSTNAME=supervised HOME=\/root PATH=\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m);
+    assert.match(run.stdout, /^user root uid 0 home \/root$/m);
+    assert.match(run.stdout, /^pty \/dev\/pts\/0 ioctl true stat true$/m);
     assert.match(run.stdout, /^exec ok$/m);
     assert.match(run.stdout, /^zombies 0$/m, 'the five orphans were reaped');
     assert.match(run.stdout, /^gopid1: app exited with status 3$/m);

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { hostsText, initConfigText, rootfsEntries, writeInitramfs } from '../../src/initramfs/layout.js';
+import { accountsText, hostsText, initConfigText, rootfsEntries, writeInitramfs } from '../../src/initramfs/layout.js';
+import { machineHostname } from '../../src/plan/network.js';
 import { writeNewc } from '../../src/initramfs/newc.js';
 
 function hasCpio(): boolean {
@@ -61,15 +62,18 @@ describe('newc writer', () => {
   });
 
   it('is read back by GNU cpio with the device nodes, modes and program intact', { skip: hasCpio() ? false : 'GNU cpio is not installed (make setup installs it)' }, () => {
-    const archive = writeNewc(rootfsEntries({ init: Buffer.from('#!fake init\n') }), { mtime: 1704067200 });
+    const archive = writeNewc(rootfsEntries({ init: Buffer.from('#!fake init\n'), hostname: 'hello' }), { mtime: 1704067200 });
     const listing = execFileSync('cpio', ['-t', '-v', '--quiet'], { input: archive }).toString();
     const lines = listing.trim().split('\n');
-    assert.equal(lines.length, 9);
+    assert.equal(lines.length, 14);
     const byName = new Map(lines.map((line) => [line.split(/\s+/).pop(), line]));
     assert.match(byName.get('dev/console') ?? '', /^crw-------\s+1 root\s+root\s+5,\s+1 /);
     assert.match(byName.get('dev/null') ?? '', /^crw-rw-rw-\s+1 root\s+root\s+1,\s+3 /);
     assert.match(byName.get('init') ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+12 /);
     assert.match(byName.get('tmp') ?? '', /^drwxrwxrwt/);
+    assert.match(byName.get('root') ?? '', /^drwx------/);
+    for (const file of ['etc/group', 'etc/hostname', 'etc/hosts', 'etc/passwd']) assert.match(byName.get(file) ?? '', /^-rw-r--r--\s+1 root\s+root /, file);
+    assert.equal(byName.get('etc/resolv.conf'), undefined, 'no resolver without networking');
     assert.equal(byName.get('app'), undefined, 'no /app when the program is /init');
     for (const dir of ['dev', 'etc', 'proc', 'run', 'sys']) assert.match(byName.get(dir) ?? '', /^d/);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-cpio-'));
@@ -87,8 +91,22 @@ describe('newc writer', () => {
     assert.match(byName.get('etc/resolv.conf') ?? '', /^lrwxrwxrwx .* etc\/resolv.conf -> \.\.\/proc\/net\/pnp$/);
     assert.match(byName.get('etc/hosts') ?? '', /^-rw-r--r--\s+1 root\s+root\s+76 /);
     assert.equal(hostsText('web1'), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tweb1\n');
-    assert.equal(hostsText(), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
     assert.equal(byName.get('etc/gopid1/init.conf'), undefined, 'no settings file without settings');
+  });
+
+  it('names the machine\'s users and groups as a container\'s base image does, and the --user ids as app', () => {
+    assert.deepEqual(accountsText(), {
+      passwd: 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n',
+      group: 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n',
+    });
+    const app = accountsText({ uid: 1000, gid: 100 });
+    assert.match(app.passwd, /^app:x:1000:100:app:\/:\/sbin\/nologin$/m);
+    assert.match(app.group, /^app:x:100:$/m);
+    assert.deepEqual(accountsText({ uid: 65534, gid: 65534 }), accountsText(), 'nobody is there already');
+    assert.equal(machineHostname('My_App.v2', undefined), 'my-app-v2');
+    assert.equal(machineHostname('---', undefined), 'gopid1');
+    assert.equal(machineHostname('x'.repeat(80), undefined).length, 63);
+    assert.equal(machineHostname('hello', 'web1'), 'web1');
   });
 
   it('gives the supervising init its restart policy in /etc/gopid1/init.conf', { skip: hasCpio() ? false : 'GNU cpio is not installed (make setup installs it)' }, () => {
@@ -103,7 +121,7 @@ describe('newc writer', () => {
     assert.equal(initConfigText({ restart: { policy: 'no', max: 0 }, watchdog: { seconds: 30 }, user: { uid: 1000, gid: 100 } }), 'restart=no\nrestart-max=0\nwatchdog=30\nuser=1000:100\n');
     assert.equal(initConfigText({ restart: { policy: 'no', max: 0 }, dataDisk: { bytes: 2 ** 30 } }), 'restart=no\nrestart-max=0\ndata=/data\n');
     assert.equal(initConfigText({ restart: { policy: 'no', max: 0 }, ipv6: { address: 'fd00::15', prefix: 64, gateway: 'fd00::1' } }), 'restart=no\nrestart-max=0\nip6=fd00::15/64\ngateway6=fd00::1\n');
-    const archive = writeNewc(rootfsEntries({ init: Buffer.from('supervisor'), app: Buffer.from('program!'), initConfig: config, env: Buffer.from('LOG=debug\0'), dataTemplate: Buffer.from('GP1SPARS') }), { mtime: 1704067200 });
+    const archive = writeNewc(rootfsEntries({ init: Buffer.from('supervisor'), app: Buffer.from('program!'), hostname: 'hello', initConfig: config, env: Buffer.from('LOG=debug\0'), dataTemplate: Buffer.from('GP1SPARS') }), { mtime: 1704067200 });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-initconf-'));
     execFileSync('cpio', ['-i', '-d', '--quiet', '--no-absolute-filenames'], { input: archive, cwd: dir });
     assert.equal(readFileSync(path.join(dir, 'etc', 'gopid1', 'init.conf'), 'utf8'), config);
@@ -118,8 +136,8 @@ describe('initramfs.cpio.gz', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-initramfs-'));
     const init = path.join(dir, 'init');
     writeFileSync(init, Buffer.alloc(4096, 7));
-    const first = await writeInitramfs({ init }, path.join(dir, 'a.cpio.gz'), 1704067200);
-    const second = await writeInitramfs({ init }, path.join(dir, 'b.cpio.gz'), 1704067200);
+    const first = await writeInitramfs({ init, hostname: 'hello' }, path.join(dir, 'a.cpio.gz'), 1704067200);
+    const second = await writeInitramfs({ init, hostname: 'hello' }, path.join(dir, 'b.cpio.gz'), 1704067200);
     const a = execFileSync('cat', [first.path]);
     const b = execFileSync('cat', [second.path]);
     assert.deepEqual(a, b);

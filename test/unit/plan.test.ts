@@ -34,7 +34,7 @@ describe('planBuild: every default, resolved once', () => {
     assert.deepEqual(p.program, { package: '.', cgo: false, strip: true });
     assert.deepEqual(p.initramfs, { compression: 'zstd' });
     assert.deepEqual(p.outputs, []);
-    assert.deepEqual(p.runtime, { init: 'direct', restart: { policy: 'no', max: 0 }, cmdline: 'console=ttyS0 panic=-1 printk.time=1 quiet', net: false, menuTimeoutSeconds: 0 });
+    assert.deepEqual(p.runtime, { init: 'direct', restart: { policy: 'no', max: 0 }, hostname: 'hello', cmdline: 'console=ttyS0 panic=-1 printk.time=1 quiet', net: false, menuTimeoutSeconds: 0 });
     assert.deepEqual(p.limits, {});
     assert.equal(p.cache, true);
     assert.equal(p.sourceDateEpoch, DEFAULT_SOURCE_DATE_EPOCH);
