@@ -51,6 +51,9 @@ const (
 	stopStatus = 125
 )
 
+// workdir is the app's working directory (gopid1 test: its package's directory); / unless init.conf says.
+var workdir = "/"
+
 // dog is the watchdog the init feeds (nil: none); powerOff disarms it.
 var dog *watchdog
 
@@ -94,6 +97,8 @@ func readConfig() config {
 			cfg.data = true
 		case key == "metadata":
 			cfg.metadata = value
+		case key == "workdir" && strings.HasPrefix(value, "/"):
+			workdir = value
 		case key == "ip6":
 			cfg.ip6 = value
 		case key == "gateway6":
@@ -285,7 +290,7 @@ func environment() []string {
 // on the console reaches it), falling back to no controlling terminal where the console refuses one.
 func startApp() (int, error) {
 	argv := append([]string{appPath}, os.Args[1:]...)
-	attr := &syscall.ProcAttr{Dir: "/", Env: environment(), Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Credential: credential}}
+	attr := &syscall.ProcAttr{Dir: workdir, Env: environment(), Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Credential: credential}}
 	pid, err := syscall.ForkExec(appPath, argv, attr)
 	if err != nil && err != syscall.ENOENT && err != syscall.EACCES && err != syscall.ENOEXEC {
 		attr.Sys = &syscall.SysProcAttr{Setsid: true, Credential: credential}

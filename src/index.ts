@@ -4,6 +4,7 @@
 export { build, executePlan, type BuildOptions, type BuildResult, type RunOptions } from './api/build.js';
 export { boot, type BootOptions, type BootResult } from './api/boot.js';
 export { verify, type VerifyOptions, type VerifyResult, type ArtifactComparison } from './api/verify.js';
+export { test, testBinaryArgs, type TestOptions, type TestResult, type PackageTestResult } from './api/test.js';
 export { compare, type CompareOptions, type CompareResult } from './api/compare.js';
 export { clean, type CleanOptions, type CleanResult } from './api/clean.js';
 export { pushAws, type PushAwsOptions, type PushAwsResult, type PushedImage } from './aws/push-ami.js';

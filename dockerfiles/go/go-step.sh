@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # gopid1 Go builder steps. Run inside the Go builder container.
 # Usage: go-step download   fetch the modules go.mod requires (the only Go step with network)
-#        go-step build      build the main package (no network: GOPROXY=off)
+#        go-step build      build the main package, or with GOPID1_TEST=1 the package's test binary (go test -c);
+#                           no network: GOPROXY=off
+#        go-step list       the packages GOPID1_PACKAGE (go list patterns, space-separated) names that have tests:
+#                           one line "gopid1: package <import path> <dir relative to /src>" each
+#        go-step test2json  /src/output (a test binary's -test.v=test2json output) as go test -json events of the
+#                           package GOPID1_PACKAGE names (its import path), one JSON object a line
 #   /src            the app (a directory with go.mod), copied in by the caller
 #   /out/init       the static binary this step writes
 #   /out/go-version `go version` of the toolchain that built it
@@ -41,7 +46,25 @@ case "${1:-build}" in
     exit 0
     ;;
   build) ;;
-  *) echo "usage: go-step download | build" >&2; exit 2 ;;
+  list)
+    # shellcheck disable=SC2086
+    go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' $pkg | while read -r importpath dir; do
+      [ -n "$importpath" ] || continue
+      rel=${dir#/src}; rel=${rel#/}
+      echo "gopid1: package $importpath ${rel:-.}"
+    done
+    exit 0
+    ;;
+  test2json)
+    go tool test2json -t -p "$pkg" < /src/output
+    exit 0
+    ;;
+  *) echo "usage: go-step download | build | list | test2json" >&2; exit 2 ;;
 esac
-go build -trimpath $tags -ldflags="$ldflags" -o /out/init "$pkg"
+if [ "${GOPID1_TEST:-0}" = 1 ]; then
+  go test -c -trimpath $tags -ldflags="$ldflags" -o /out/init "$pkg"
+  if [ ! -e /out/init ]; then echo "gopid1: $pkg has no test files" >&2; exit 3; fi
+else
+  go build -trimpath $tags -ldflags="$ldflags" -o /out/init "$pkg"
+fi
 echo "gopid1: built $(stat -c %s /out/init) bytes"

@@ -10,6 +10,8 @@ import { buildGo, type GoBuildResult } from '../go/go-build.js';
 import { builderCompressor } from '../go/compressor.js';
 import { initramfsFileName } from '../initramfs/compress.js';
 import { initConfigText, writeInitramfs, type InitramfsResult } from '../initramfs/layout.js';
+import type { CpioEntry } from '../initramfs/newc.js';
+import { directoryEntries } from '../initramfs/tree.js';
 import { buildKernel } from '../kernel/kernel-build.js';
 import { parseKernelSource, type KernelSource } from '../kernel/source.js';
 import { buildDataDisk, type DataDiskBuildResult } from '../data/data-build.js';
@@ -87,7 +89,7 @@ async function inParallel<A, B>(signal: AbortSignal | undefined, a: (signal: Abo
 }
 
 async function checkInputs(plan: BuildPlan): Promise<Inputs> {
-  const app = await inspectApp(plan.app.dir, plan.program.package);
+  const app = await inspectApp(plan.app.dir, plan.program.package, { test: plan.program.test ?? false });
   const source = await parseKernelSource(plan.kernel.source);
   const supervisor = plan.runtime.init === 'supervise' ? await inspectApp(supervisorDir, '.') : undefined;
   return { app, source, ...(supervisor ? { supervisor } : {}) };
@@ -101,7 +103,7 @@ function excludedOutDir(plan: BuildPlan): string[] {
 
 async function buildPrograms(context: StageContext, plan: BuildPlan, inputs: Inputs): Promise<Programs> {
   const program = (signal: AbortSignal): Promise<GoBuildResult> =>
-    buildGo({ ...context, signal }, { arch: plan.arch, app: inputs.app, ...plan.program, useCache: plan.cache, exclude: excludedOutDir(plan), outName: inputs.supervisor ? 'app' : 'init', sourceDateEpoch: plan.sourceDateEpoch });
+    buildGo({ ...context, signal }, { arch: plan.arch, app: inputs.app, ...plan.program, test: plan.program.test ?? false, useCache: plan.cache, exclude: excludedOutDir(plan), outName: inputs.supervisor ? 'app' : 'init', sourceDateEpoch: plan.sourceDateEpoch });
   if (!inputs.supervisor) return { go: await program(context.signal ?? new AbortController().signal) };
   // gopid1's own init: always stripped, never cgo, dated like the kernel (it does not follow the app).
   const supervisor = inputs.supervisor;
@@ -121,12 +123,24 @@ async function buildProgramsAndData(context: StageContext, plan: BuildPlan, inpu
   return { ...programs, data };
 }
 
+/**
+ * `gopid1 test`: the package's directory goes into the machine, where its tests run (their working directory); the
+ * directory of the packages' machines (the out dir's parent) stays out when it lies inside.
+ */
+async function packageTree(plan: BuildPlan): Promise<{ extra?: CpioEntry[] }> {
+  if (!plan.program.test || plan.runtime.workdir === undefined) return {};
+  const packageDir = path.join(plan.app.dir, plan.program.package);
+  const machines = path.relative(packageDir, path.dirname(plan.out)).split(path.sep).join('/');
+  const skip = machines !== '' && !machines.startsWith('..') && !path.isAbsolute(machines) ? new Set([machines]) : new Set<string>();
+  return { extra: await directoryEntries(packageDir, plan.runtime.workdir.replace(/^\//, ''), skip) };
+}
+
 async function packInitramfs(context: StageContext, plan: BuildPlan, { go, supervised, data }: Programs): Promise<InitramfsResult> {
   const file = initramfsFileName(plan.initramfs.compression);
   context.report({ kind: 'step', stage: 'initramfs', text: `packing ${file}` });
-  const { restart, health, watchdog, user, env, dataDisk, ipv6, metadata } = plan.runtime;
-  const configured = restart.policy !== 'no' || health || watchdog || user || dataDisk || ipv6 || metadata;
-  const machine = { net: plan.runtime.net, hostname: plan.runtime.hostname, ...(user ? { user: { uid: user.uid, gid: user.gid } } : {}) };
+  const { restart, health, watchdog, user, env, dataDisk, ipv6, metadata, workdir } = plan.runtime;
+  const configured = restart.policy !== 'no' || health || watchdog || user || dataDisk || ipv6 || metadata || workdir !== undefined;
+  const machine = { net: plan.runtime.net, hostname: plan.runtime.hostname, ...(user ? { user: { uid: user.uid, gid: user.gid } } : {}), ...(await packageTree(plan)) };
   const files = supervised
     ? { init: supervised.binary, app: go.binary, ...machine, ...(configured ? { initConfig: initConfigText(plan.runtime) } : {}), ...(env ? { env: envBlob(env) } : {}), ...(data ? { dataTemplate: data.template } : {}) }
     : { init: go.binary, ...machine };

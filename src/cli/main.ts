@@ -9,6 +9,7 @@ import { registerCompare } from './compare-command.js';
 import { registerPush } from './push-command.js';
 import { registerRun } from './run-command.js';
 import { registerSchema } from './schema-command.js';
+import { registerTest } from './test-command.js';
 import { registerVerify } from './verify-command.js';
 import type { CommandContext } from './context.js';
 import { errorJson, exitCodeFor, formatError, signalExitCode, type GlobalFlags } from './output.js';
@@ -50,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
   registerBuild(program, context);
   registerBoot(program, context);
   registerVerify(program, context);
+  registerTest(program, context);
   registerCompare(program, context);
   registerPush(program, context);
   registerRun(program, context);

@@ -22,8 +22,11 @@ async function goFilesOf(dir: string): Promise<string[]> {
   }
 }
 
-/** Checks that `appDir` holds a Go module with a main package at `pkg`, before any container starts. */
-export async function inspectApp(appDir: string, pkg: string): Promise<AppFacts> {
+/**
+ * Checks that `appDir` holds a Go module with a main package at `pkg` (with `test`, any package: its test binary is
+ * the program), before any container starts.
+ */
+export async function inspectApp(appDir: string, pkg: string, options: { test?: boolean } = {}): Promise<AppFacts> {
   const dir = path.resolve(appDir);
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) {
@@ -45,7 +48,7 @@ export async function inspectApp(appDir: string, pkg: string): Promise<AppFacts>
   const pkgDir = path.join(dir, pkg);
   const files = await goFilesOf(pkgDir);
   const sources = await Promise.all(files.map((name) => readFile(path.join(pkgDir, name), 'utf8')));
-  if (!sources.some((text) => /^package\s+main\b/m.test(text))) {
+  if (!options.test && !sources.some((text) => /^package\s+main\b/m.test(text))) {
     throw new Gopid1Error('BAD_INPUT', `${path.join(appDir, pkg)} is not a Go main package (no .go file says "package main")`, {
       hint: 'PID 1 must be a program. Point at the directory of your main package, or pass --package ./cmd/<name>.',
     });

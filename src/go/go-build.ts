@@ -1,6 +1,6 @@
 import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { BUILDER_UID, type BuilderImage, type Engine, packDirectory, type RunVolume, type StepInput } from '../engine/engine.js';
+import { BUILDER_UID, type BuilderImage, type Engine, packDirectory, packFiles, type RunVolume, type StepInput } from '../engine/engine.js';
 import { stageBuilder } from '../builders.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES, type Arch } from '../plan/vocabulary.js';
@@ -33,6 +33,8 @@ export interface GoBuildOptions {
   outName: 'init' | 'app';
   /** This is gopid1's own supervising init, not the user's program (its own log and messages). */
   supervisor?: boolean;
+  /** Build the package's test binary (`go test -c`, same flags) instead of the program: `gopid1 test`. */
+  test?: boolean;
   sourceDateEpoch: number;
 }
 
@@ -155,6 +157,7 @@ function goStep(context: StageContext, options: GoBuildOptions, image: string, v
       GOPID1_CGO: options.cgo ? '1' : '0',
       GOPID1_LDFLAGS: goLdflags(options),
       GOPID1_GOARCH: options.arch,
+      ...(options.test ? { GOPID1_TEST: '1' } : {}),
       SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
       ...volumes.env,
     },
@@ -187,7 +190,8 @@ async function downloadModules(context: StageContext, options: GoBuildOptions, s
 async function compile(context: StageContext, options: GoBuildOptions, step: GoStep, volumes: GoVolumes, scratch: string): Promise<void> {
   const { report, signal } = context;
   const { app } = options;
-  report({ kind: 'step', stage: 'go', text: `compiling ${options.supervisor ? 'the supervising init ' : ''}${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
+  const what = options.supervisor ? 'the supervising init ' : options.test ? 'the tests of ' : '';
+  report({ kind: 'step', stage: 'go', text: `compiling ${what}${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
   await context.engine.runStep({
     role: options.supervisor ? 'go-build-supervisor' : 'go-build',
     title: options.supervisor ? 'go: build the supervising init' : 'go: build',
@@ -216,6 +220,78 @@ async function stageBinary(context: StageContext, options: GoBuildOptions, scrat
   const binary = context.out.staged(options.outName);
   await rename(built, binary);
   return { binary, bytes: (await stat(binary)).size, goVersion };
+}
+
+/** A package `gopid1 test` runs: its import path and its directory relative to the module's. */
+export interface TestPackage {
+  importPath: string;
+  dir: string;
+}
+
+/**
+ * The packages that `patterns` (go list patterns: `.`, `./...`, `./pkg/x`) name and that have tests, as `go list`
+ * says in the Go builder (after fetching the modules, as a build does).
+ */
+export async function listTestPackages(context: StageContext, options: Omit<GoBuildOptions, 'package' | 'outName' | 'test'> & { patterns: string[] }): Promise<TestPackage[]> {
+  const { engine, report, signal, out } = context;
+  const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
+  const buildOptions: GoBuildOptions = { ...options, package: '.', outName: 'app' };
+  const volumes = await goVolumes(engine, buildOptions);
+  const step = goStep(context, buildOptions, builder.id, volumes);
+  const packages: TestPackage[] = [];
+  try {
+    if (volumes.fetch) await downloadModules(context, buildOptions, step, volumes);
+    await engine.runStep({
+      role: 'go-list',
+      title: 'go: list the packages with tests',
+      image: step.image,
+      cmd: ['go-step', 'list'],
+      env: { ...step.env, GOPID1_PACKAGE: options.patterns.join(' '), GOPROXY: 'off' },
+      network: 'none',
+      limits: context.limits,
+      volumes: volumes.buildVolumes,
+      writable: ['/src', '/out'],
+      readOnlyVolumes: volumes.modules,
+      inputs: [step.source()],
+      logFile: step.logFile,
+      onLine: (line) => {
+        const found = /^gopid1: package (\S+) (.+)$/.exec(line);
+        if (found) packages.push({ importPath: found[1] ?? '', dir: found[2] ?? '.' });
+      },
+      ...(signal ? { signal } : {}),
+      onFailure: compileFailure(options.app, buildOptions, step.logFile),
+    });
+    return packages;
+  } finally {
+    await volumes.runVolume?.dispose();
+  }
+}
+
+/**
+ * A test binary's output (run with -test.v=test2json) as `go test -json` events, one JSON object a line: converted
+ * by the Go builder's own `go tool test2json`, so the events are exactly go test's.
+ */
+export async function test2json(context: StageContext, importPath: string, output: string[]): Promise<string[]> {
+  const { engine, report, signal, out } = context;
+  const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
+  const events: string[] = [];
+  await engine.runStep({
+    role: 'go-test2json',
+    title: 'go: test2json',
+    image: builder.id,
+    cmd: ['go-step', 'test2json'],
+    env: { GOPID1_PACKAGE: importPath },
+    network: 'none',
+    limits: context.limits,
+    writable: ['/src', '/out'],
+    inputs: [{ path: '/src', archive: () => packFiles([{ name: 'output', data: Buffer.from(output.map((line) => `${line}\n`).join('')) }]) }],
+    logFile: path.join(out.logs, 'test2json.log'),
+    onLine: (line) => {
+      if (line.startsWith('{')) events.push(line);
+    },
+    ...(signal ? { signal } : {}),
+  });
+  return events;
 }
 
 /** Builds the app's main package as a static linux binary for the plan's architecture in the Go builder, and checks the result. */

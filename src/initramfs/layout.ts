@@ -20,11 +20,13 @@ export interface RootfsContents {
   env?: Buffer;
   /** /etc/gopid1/data.sparse: the filesystem the supervising init writes to a blank data disk (data/sparse.ts's form). */
   dataTemplate?: Buffer;
+  /** More files and directories (`gopid1 test`: the package's directory, where its tests run). */
+  extra?: CpioEntry[];
 }
 
 /** The supervising init's settings as /etc/gopid1/init.conf holds them. */
-export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | 'health' | 'watchdog' | 'user' | 'dataDisk' | 'ipv6' | 'metadata'>): string {
-  const { restart, health, watchdog, user, dataDisk, ipv6, metadata } = runtime;
+export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | 'health' | 'watchdog' | 'user' | 'dataDisk' | 'ipv6' | 'metadata' | 'workdir'>): string {
+  const { restart, health, watchdog, user, dataDisk, ipv6, metadata, workdir } = runtime;
   const lines = [`restart=${restart.policy}`, `restart-max=${restart.max}`];
   if (health) {
     lines.push(health.url !== undefined ? `health-url=${health.url}` : `health-cmd=${(health.command ?? []).join(' ')}`);
@@ -34,6 +36,7 @@ export function initConfigText(runtime: Pick<BuildPlan['runtime'], 'restart' | '
   if (user) lines.push(`user=${user.uid}:${user.gid}`);
   if (dataDisk) lines.push('data=/data');
   if (metadata) lines.push(`metadata=${metadata}`);
+  if (workdir !== undefined) lines.push(`workdir=${workdir}`);
   if (ipv6) lines.push(`ip6=${ipv6.address}/${ipv6.prefix}`, ...(ipv6.gateway !== undefined ? [`gateway6=${ipv6.gateway}`] : []));
   return `${lines.join('\n')}\n`;
 }
@@ -91,6 +94,7 @@ export function rootfsEntries(contents: RootfsContents): CpioEntry[] {
     { type: 'dir', name: 'run', mode: 0o755 },
     { type: 'dir', name: 'sys', mode: 0o555 },
     { type: 'dir', name: 'tmp', mode: 0o1777 },
+    ...(contents.extra ?? []),
   ];
 }
 
@@ -106,7 +110,7 @@ export interface InitramfsResult {
  * time; compress.ts has zstd and xz).
  */
 export async function writeInitramfs(
-  files: { init: string; app?: string; net?: boolean; hostname: string; user?: { uid: number; gid: number }; initConfig?: string; env?: Buffer; dataTemplate?: Buffer },
+  files: { init: string; app?: string; net?: boolean; hostname: string; user?: { uid: number; gid: number }; initConfig?: string; env?: Buffer; dataTemplate?: Buffer; extra?: CpioEntry[] },
   outPath: string,
   mtime: number,
   compress: (cpio: Buffer) => Promise<Buffer> = async (cpio) => gzip9(cpio),
@@ -120,6 +124,7 @@ export async function writeInitramfs(
     ...(files.initConfig !== undefined ? { initConfig: files.initConfig } : {}),
     ...(files.env !== undefined ? { env: files.env } : {}),
     ...(files.dataTemplate !== undefined ? { dataTemplate: files.dataTemplate } : {}),
+    ...(files.extra !== undefined ? { extra: files.extra } : {}),
   };
   const cpio = writeNewc(rootfsEntries(contents), { mtime });
   const packed = await compress(cpio);

@@ -71,7 +71,8 @@ export interface BuildPlan {
     /** The kernel does not follow the app: fixed unless a time is asked for, so one kernel serves every app. */
     readonly sourceDateEpoch: number;
   };
-  readonly program: { readonly package: string; readonly cgo: boolean; readonly strip: boolean };
+  /** The program: the main package, or with `test` the package whose test binary (`go test -c`) `gopid1 test` boots. */
+  readonly program: { readonly package: string; readonly cgo: boolean; readonly strip: boolean; readonly test?: boolean };
   readonly initramfs: { readonly compression: InitramfsCompression };
   /** Formats beyond kernel + initramfs, in table order. */
   readonly outputs: readonly OutputName[];
@@ -95,6 +96,8 @@ export interface BuildPlan {
     readonly ipv6?: StaticIpv6;
     /** The machine's host name (--hostname, or from its name): in /etc/hostname and /etc/hosts; the supervising init sets it, and the kernel with --hostname from ip=. */
     readonly hostname: string;
+    /** The program's working directory (`gopid1 test`: its package's copy in the machine); absent: /. */
+    readonly workdir?: string;
     /** The cloud whose metadata service the supervising init asks for the instance's user-data (env and secrets): a cloud with one, built in. */
     readonly metadata?: 'aws' | 'gcp';
     readonly cmdline: string;
