@@ -6,7 +6,7 @@ import { OutputDir } from '../artifacts/out.js';
 import { connectEngine } from '../engine/engine.js';
 import { Gopid1Error, throwIfAborted } from '../errors.js';
 import { inspectApp } from '../go/app.js';
-import { listTestPackages, test2json, type TestPackage } from '../go/go-build.js';
+import { listTestPackages, test2json, type TestPackage } from '../go/go-test.js';
 import { dockerfilesDir } from '../paths.js';
 import { gatherHostFacts } from '../plan/host.js';
 import { planBuild, type BuildPlan } from '../plan/plan.js';

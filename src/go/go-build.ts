@@ -1,6 +1,6 @@
 import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { BUILDER_UID, type BuilderImage, type Engine, packDirectory, packFiles, type RunVolume, type StepInput } from '../engine/engine.js';
+import { BUILDER_UID, type BuilderImage, type Engine, packDirectory, type RunVolume, type StepInput, type StepOptions } from '../engine/engine.js';
 import { stageBuilder } from '../builders.js';
 import { Gopid1Error } from '../errors.js';
 import { DEFAULT_SERIES, type Arch } from '../plan/vocabulary.js';
@@ -86,7 +86,7 @@ function downloadFailure(app: AppFacts, logFile: string): (exitCode: number, tai
 }
 
 /** The error of a compile that failed: the compiler's lines, and a hint for the causes seen most (cgo, Go version, modules). */
-function compileFailure(app: AppFacts, options: GoBuildOptions, logFile: string): (exitCode: number, tail: string[]) => Gopid1Error {
+export function compileFailure(app: AppFacts, options: GoBuildOptions, logFile: string): (exitCode: number, tail: string[]) => Gopid1Error {
   return (exitCode, tail) => {
     const compilerLines = withoutStepHeader(tail);
     const cgoHint = app.usesCgo && !options.cgo ? ' This package imports "C": pass --cgo for a static cgo build.' : '';
@@ -112,7 +112,7 @@ function compileFailure(app: AppFacts, options: GoBuildOptions, logFile: string)
 }
 
 /** Where the steps keep modules and the build cache: the cache volumes, a volume of this run, or the step's /tmp. */
-interface GoVolumes {
+export interface GoVolumes {
   /** Modules that are not vendored are fetched first, by a step of their own. */
   fetch: boolean;
   env: Record<string, string>;
@@ -140,8 +140,8 @@ async function goVolumes(engine: Engine, options: GoBuildOptions): Promise<GoVol
   };
 }
 
-/** What both Go steps share: image, environment, source, log and limits. */
-interface GoStep {
+/** What the Go steps share: image, environment, source, log and limits. */
+export interface GoStep {
   image: string;
   env: Record<string, string>;
   source: () => StepInput;
@@ -187,27 +187,37 @@ async function downloadModules(context: StageContext, options: GoBuildOptions, s
   });
 }
 
-async function compile(context: StageContext, options: GoBuildOptions, step: GoStep, volumes: GoVolumes, scratch: string): Promise<void> {
-  const { report, signal } = context;
-  const { app } = options;
-  const what = options.supervisor ? 'the supervising init ' : options.test ? 'the tests of ' : '';
-  report({ kind: 'step', stage: 'go', text: `compiling ${what}${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
-  await context.engine.runStep({
-    role: options.supervisor ? 'go-build-supervisor' : 'go-build',
-    title: options.supervisor ? 'go: build the supervising init' : 'go: build',
+/**
+ * What every Go step after the download shares: the builder, no network (GOPROXY=off), the build cache, the module
+ * cache read-only, the app's source in /src, the log.
+ */
+export function offlineStep(context: StageContext, step: GoStep, volumes: GoVolumes): Pick<StepOptions, 'image' | 'network' | 'limits' | 'volumes' | 'writable' | 'readOnlyVolumes' | 'inputs' | 'logFile' | 'signal'> {
+  return {
     image: step.image,
-    cmd: ['go-step', 'build'],
-    env: { ...step.env, GOPROXY: 'off' },
     network: 'none',
     limits: context.limits,
     volumes: volumes.buildVolumes,
     writable: ['/src', '/out'],
     readOnlyVolumes: volumes.modules,
     inputs: [step.source()],
-    outputs: [{ path: '/out', dest: scratch }],
     logFile: step.logFile,
+    ...(context.signal ? { signal: context.signal } : {}),
+  };
+}
+
+async function compile(context: StageContext, options: GoBuildOptions, step: GoStep, volumes: GoVolumes, scratch: string): Promise<void> {
+  const { report } = context;
+  const { app } = options;
+  const what = options.supervisor ? 'the supervising init ' : options.test ? 'the tests of ' : '';
+  report({ kind: 'step', stage: 'go', text: `compiling ${what}${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
+  await context.engine.runStep({
+    role: options.supervisor ? 'go-build-supervisor' : 'go-build',
+    title: options.supervisor ? 'go: build the supervising init' : 'go: build',
+    ...offlineStep(context, step, volumes),
+    cmd: ['go-step', 'build'],
+    env: { ...step.env, GOPROXY: 'off' },
+    outputs: [{ path: '/out', dest: scratch }],
     onLine: (line) => report({ kind: 'line', stage: 'go', line }),
-    ...(signal ? { signal } : {}),
     onFailure: compileFailure(app, options, step.logFile),
   });
 }
@@ -222,103 +232,44 @@ async function stageBinary(context: StageContext, options: GoBuildOptions, scrat
   return { binary, bytes: (await stat(binary)).size, goVersion };
 }
 
-/** A package `gopid1 test` runs: its import path and its directory relative to the module's. */
-export interface TestPackage {
-  importPath: string;
-  dir: string;
-}
-
 /**
- * The packages that `patterns` (go list patterns: `.`, `./...`, `./pkg/x`) name and that have tests, as `go list`
- * says in the Go builder (after fetching the modules, as a build does).
+ * Runs `work` with the Go builder ready: its image, the cache volumes, the step's common parts, and the modules
+ * fetched when they are not vendored; a volume of this run is removed after.
  */
-export async function listTestPackages(context: StageContext, options: Omit<GoBuildOptions, 'package' | 'outName' | 'test'> & { patterns: string[] }): Promise<TestPackage[]> {
+export async function withGoSteps<T>(context: StageContext, options: GoBuildOptions, work: (step: GoStep, volumes: GoVolumes, builder: BuilderImage) => Promise<T>): Promise<T> {
   const { engine, report, signal, out } = context;
   const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
-  const buildOptions: GoBuildOptions = { ...options, package: '.', outName: 'app' };
-  const volumes = await goVolumes(engine, buildOptions);
-  const step = goStep(context, buildOptions, builder.id, volumes);
-  const packages: TestPackage[] = [];
+  const volumes = await goVolumes(engine, options);
   try {
-    if (volumes.fetch) await downloadModules(context, buildOptions, step, volumes);
-    await engine.runStep({
-      role: 'go-list',
-      title: 'go: list the packages with tests',
-      image: step.image,
-      cmd: ['go-step', 'list'],
-      env: { ...step.env, GOPID1_PACKAGE: options.patterns.join(' '), GOPROXY: 'off' },
-      network: 'none',
-      limits: context.limits,
-      volumes: volumes.buildVolumes,
-      writable: ['/src', '/out'],
-      readOnlyVolumes: volumes.modules,
-      inputs: [step.source()],
-      logFile: step.logFile,
-      onLine: (line) => {
-        const found = /^gopid1: package (\S+) (.+)$/.exec(line);
-        if (found) packages.push({ importPath: found[1] ?? '', dir: found[2] ?? '.' });
-      },
-      ...(signal ? { signal } : {}),
-      onFailure: compileFailure(options.app, buildOptions, step.logFile),
-    });
-    return packages;
+    const step = goStep(context, options, builder.id, volumes);
+    if (volumes.fetch) await downloadModules(context, options, step, volumes);
+    return await work(step, volumes, builder);
   } finally {
     await volumes.runVolume?.dispose();
   }
-}
-
-/**
- * A test binary's output (run with -test.v=test2json) as `go test -json` events, one JSON object a line: converted
- * by the Go builder's own `go tool test2json`, so the events are exactly go test's.
- */
-export async function test2json(context: StageContext, importPath: string, output: string[]): Promise<string[]> {
-  const { engine, report, signal, out } = context;
-  const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
-  const events: string[] = [];
-  await engine.runStep({
-    role: 'go-test2json',
-    title: 'go: test2json',
-    image: builder.id,
-    cmd: ['go-step', 'test2json'],
-    env: { GOPID1_PACKAGE: importPath },
-    network: 'none',
-    limits: context.limits,
-    writable: ['/src', '/out'],
-    inputs: [{ path: '/src', archive: () => packFiles([{ name: 'output', data: Buffer.from(output.map((line) => `${line}\n`).join('')) }]) }],
-    logFile: path.join(out.logs, 'test2json.log'),
-    onLine: (line) => {
-      if (line.startsWith('{')) events.push(line);
-    },
-    ...(signal ? { signal } : {}),
-  });
-  return events;
 }
 
 /** Builds the app's main package as a static linux binary for the plan's architecture in the Go builder, and checks the result. */
 export async function buildGo(context: StageContext, options: GoBuildOptions): Promise<GoBuildResult> {
   const started = Date.now();
-  const { engine, report, signal, out } = context;
-  const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
-  const volumes = await goVolumes(engine, options);
-  const step = goStep(context, options, builder.id, volumes);
-  const scratch = await mkdtemp(path.join(out.staging, 'go-'));
-  try {
-    if (volumes.fetch) await downloadModules(context, options, step, volumes);
-    await compile(context, options, step, volumes, scratch);
-    const { binary, bytes, goVersion } = await stageBinary(context, options, scratch);
-    report({ kind: 'done', stage: 'go', text: `${options.supervisor ? 'supervising init' : options.outName} built with ${goVersion.split(' ')[0]} (${bytes} bytes, static)` });
-    return {
-      binary,
-      bytes,
-      goVersion,
-      builder,
-      network: 'none',
-      ...(volumes.fetch ? { downloadNetwork: 'bridge' as const } : {}),
-      ldflags: goLdflags(options),
-      durationMs: Date.now() - started,
-    };
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-    await volumes.runVolume?.dispose();
-  }
+  return withGoSteps(context, options, async (step, volumes, builder) => {
+    const scratch = await mkdtemp(path.join(context.out.staging, 'go-'));
+    try {
+      await compile(context, options, step, volumes, scratch);
+      const { binary, bytes, goVersion } = await stageBinary(context, options, scratch);
+      context.report({ kind: 'done', stage: 'go', text: `${options.supervisor ? 'supervising init' : options.outName} built with ${goVersion.split(' ')[0]} (${bytes} bytes, static)` });
+      return {
+        binary,
+        bytes,
+        goVersion,
+        builder,
+        network: 'none',
+        ...(volumes.fetch ? { downloadNetwork: 'bridge' as const } : {}),
+        ldflags: goLdflags(options),
+        durationMs: Date.now() - started,
+      };
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
 }
