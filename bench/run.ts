@@ -6,6 +6,7 @@
  *   BENCH_KERNEL_RUNS  runs of the cold kernel build (about 3 minutes each here), default 1
  *   BENCH_ONLY=formats only the disk formats' section (bench/formats.ts), updated in place
  *   BENCH_ONLY=arm64   only the arm64 section (bench/arm64.ts), updated in place
+ *   BENCH_ONLY=profiles only container parity's cost (bench/profiles.ts), updated in place
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { GO_CACHE_VOLUME } from '../src/go/go-build.js';
 import { packageRoot } from '../src/paths.js';
 import { resolveAccel, type MachineType } from '../src/qemu/command.js';
 import { benchArm64 } from './arm64.js';
+import { benchProfiles } from './profiles.js';
 import { benchFormats, withSection, type Cell } from './formats.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
@@ -333,6 +335,7 @@ async function main(): Promise<void> {
   //     measured before it are still written.
   const formats = await sectionOrFailure('Disk formats', () => benchFormats(work, runs, cell, log));
   const arm64 = await sectionOrFailure('arm64', () => benchArm64(work, runs, cell, log));
+  const profiles = await sectionOrFailure('Container parity (`--profile`)', () => benchProfiles(work, runs, cell, log));
 
   // 9. Kernel and Go at the same time: the cold build's total against the sum of its stages.
   if (!cold) throw new Error('BENCH_KERNEL_RUNS must be at least 1');
@@ -447,6 +450,7 @@ async function main(): Promise<void> {
     '',
     ...formats,
     ...arm64,
+    ...profiles,
   ].join('\n');
   const target = path.join(packageRoot, 'docs', 'PERFORMANCE.md');
   mkdirSync(path.dirname(target), { recursive: true });
@@ -455,7 +459,7 @@ async function main(): Promise<void> {
   log(`written to ${target}`);
 }
 
-/** BENCH_ONLY=formats or arm64: measure that section alone and replace it in docs/PERFORMANCE.md. */
+/** BENCH_ONLY=formats, arm64 or profiles: measure that section alone and replace it in docs/PERFORMANCE.md. */
 async function sectionOnly(measure: (work: string, runs: number, cell: Cell, log: (text: string) => void) => Promise<string[]>): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'gopid1-bench-'));
   const section = await measure(work, runs, cell, log);
@@ -465,7 +469,7 @@ async function sectionOnly(measure: (work: string, runs: number, cell: Cell, log
   log(`section "${section[0]?.replace(/^## /, '')}" of ${target} updated`);
 }
 
-const SECTIONS: Record<string, typeof benchFormats> = { formats: benchFormats, arm64: benchArm64 };
+const SECTIONS: Record<string, typeof benchFormats> = { formats: benchFormats, arm64: benchArm64, profiles: benchProfiles };
 const only = process.env.BENCH_ONLY;
 if (only !== undefined && !(only in SECTIONS)) {
   process.stderr.write(`bench: BENCH_ONLY=${only} is not a section; use one of ${Object.keys(SECTIONS).join(', ')}\n`);

@@ -27,6 +27,7 @@ export {
   INITRAMFS_COMPRESSIONS,
   KERNEL_COMPRESSIONS,
   KERNEL_CONFIG_BASES,
+  PROFILES,
   RESTART_POLICIES,
   type Arch,
   type Cloud,
@@ -35,6 +36,7 @@ export {
   type InitramfsCompression,
   type KernelCompression,
   type KernelConfigBase,
+  type Profile,
   type RestartPolicy,
 } from './plan/vocabulary.js';
 export { DEFAULT_WATCHDOG_SECONDS } from './plan/runtime.js';

@@ -4,7 +4,8 @@
 #        go-step build      build the main package, or with GOPID1_TEST=1 the package's test binary (go test -c);
 #                           no network: GOPROXY=off
 #        go-step list       the packages GOPID1_PACKAGE (go list patterns, space-separated) names that have tests:
-#                           one line "gopid1: package <import path> <dir relative to /src>" each
+#                           one line "gopid1: package <import path> <dir relative to /src>" each, "-" for a package
+#                           outside the module (the standard library's, a dependency's)
 #        go-step test2json  /src/output (a test binary's -test.v=test2json output) as go test -json events of the
 #                           package GOPID1_PACKAGE names (its import path), one JSON object a line
 #   /src            the app (a directory with go.mod), copied in by the caller
@@ -50,8 +51,12 @@ case "${1:-build}" in
     # shellcheck disable=SC2086
     go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' $pkg | while read -r importpath dir; do
       [ -n "$importpath" ] || continue
-      rel=${dir#/src}; rel=${rel#/}
-      echo "gopid1: package $importpath ${rel:-.}"
+      case "$dir" in
+        /src) rel=. ;;
+        /src/*) rel=${dir#/src/} ;;
+        *) rel=- ;;
+      esac
+      echo "gopid1: package $importpath $rel"
     done
     exit 0
     ;;

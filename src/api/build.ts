@@ -89,7 +89,7 @@ async function inParallel<A, B>(signal: AbortSignal | undefined, a: (signal: Abo
 }
 
 async function checkInputs(plan: BuildPlan): Promise<Inputs> {
-  const app = await inspectApp(plan.app.dir, plan.program.package, { test: plan.program.test ?? false });
+  const app = await inspectApp(plan.app.dir, plan.program.importPath !== undefined ? '.' : plan.program.package, { test: plan.program.test ?? false });
   const source = await parseKernelSource(plan.kernel.source);
   const supervisor = plan.runtime.init === 'supervise' ? await inspectApp(supervisorDir, '.') : undefined;
   return { app, source, ...(supervisor ? { supervisor } : {}) };

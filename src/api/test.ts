@@ -37,8 +37,8 @@ export interface TestOptions {
 
 export interface PackageTestResult {
   importPath: string;
-  /** The package's directory relative to the module's. */
-  dir: string;
+  /** The package's directory relative to the module's; none for one outside it (the standard library's, a dependency's). */
+  dir?: string;
   passed: boolean;
   /** The test binary's exit status (1 when a test failed); absent when the machine did not get that far. */
   exitStatus?: number;
@@ -87,14 +87,16 @@ export function testBinaryArgs(args: readonly string[], timeoutSeconds: number):
   return all;
 }
 
-/** The plan of a package's machine: the default machine under the supervising init, its test binary as the program. */
+/**
+ * The plan of a package's machine: the default machine under the supervising init, its test binary as the program,
+ * its directory (a package of the module's) the working directory. A package outside the module runs in /.
+ */
 function packagePlan(plan: BuildPlan, pkg: TestPackage, out: string, index: number): BuildPlan {
+  const machine = { ...plan, name: `${index}-${path.basename(pkg.importPath)}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-'), out: path.join(out, String(index)), force: true };
+  if (pkg.dir === undefined) return { ...machine, program: { ...plan.program, test: true, importPath: pkg.importPath } };
   const dir = pkg.dir === '.' ? '.' : `./${pkg.dir}`;
   return {
-    ...plan,
-    name: `${index}-${path.basename(pkg.importPath)}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-'),
-    out: path.join(out, String(index)),
-    force: true,
+    ...machine,
     app: { ...plan.app, package: dir },
     program: { ...plan.program, package: dir, test: true },
     runtime: { ...plan.runtime, workdir: pkg.dir === '.' ? '/src' : `/src/${pkg.dir}` },

@@ -26,6 +26,8 @@ import {
   type KernelCompression,
   type KernelConfigBase,
   noSpaceError,
+  PROFILES,
+  type Profile,
   readSpec,
   RESTART_POLICIES,
   type RestartPolicy,
@@ -40,6 +42,7 @@ export interface BuildFlags {
   package?: string;
   kernelSource?: string;
   kernelConfig?: KernelConfigBase;
+  profile?: Profile;
   kernelFragment?: string[];
   kernelSha256?: string;
   kernelCompression?: KernelCompression;
@@ -89,6 +92,7 @@ const FLAG_OF: Record<string, string> = {
   package: '--package',
   kernelSource: '--kernel-source',
   kernelConfig: '--kernel-config',
+  profile: '--profile',
   kernelFragments: '--kernel-fragment',
   kernelSha256: '--kernel-sha256',
   kernelCompression: '--kernel-compression',
@@ -152,6 +156,7 @@ export function addBuildOptions(command: Command): Command {
     .option('--package <path>', 'main package inside the module (default: .)')
     .option('--kernel-source <source>', `debian:<series> | kernel.org:<version> | path to a tarball or source tree (default: ${DEFAULT_KERNEL_SOURCE})`)
     .addOption(new Option('--kernel-config <base>', 'base configuration (default: minimal)').choices([...KERNEL_CONFIG_BASES]))
+    .addOption(new Option('--profile <name>', 'default: the minimal kernel gives what a FROM-scratch container has (TCP/IP and UNIX sockets on loopback, #! scripts); small: leaves them out (no --net, no --health URL) for a smaller machine').choices([...PROFILES]))
     .option('--kernel-fragment <file>', 'extra Kconfig fragment, applied after the base (repeatable)', collect)
     .addOption(new Option('--kernel-compression <method>', 'bzImage compression (default zstd with minimal): xz is smallest but unpacks about 0.5 s slower under software emulation').choices([...KERNEL_COMPRESSIONS]))
     .addOption(
@@ -175,7 +180,7 @@ export function addBuildOptions(command: Command): Command {
     .option('--user <uid[:gid]>', 'run the program as this user and group (numbers; implies --init supervise, which stays root)')
     .option('--data-disk <size>', 'a data disk, e.g. 1g (at least 128m): <name>.data.img, an empty ext4 filesystem; the supervising init mounts the machine\'s data disk on /data, formats a blank one on first boot, grows the filesystem to a larger disk, unmounts it at power-off (implies --init supervise)', byteSize('--data-disk'))
     .option('--panic-reboot <seconds>', 'reboot this long after a kernel panic (the kernel\'s panic=; default 0: at once)', nonNegativeInteger('--panic-reboot'))
-    .option('--health <url>', 'the supervising init GETs this http:// URL on loopback (e.g. http://127.0.0.1:8080/healthz; needs --net) and wants 2xx or 3xx; --health-retries failures in a row stop the program, a failure for --restart')
+    .option('--health <url>', 'the supervising init GETs this http:// URL on loopback (e.g. http://127.0.0.1:8080/healthz) and wants 2xx or 3xx; --health-retries failures in a row stop the program, a failure for --restart')
     .option('--health-cmd <command>', 'health check by a command in the machine (absolute path and arguments, no shell), exit 0 = healthy')
     .option('--health-interval <s>', 'seconds between health checks (default: 10)', positiveInteger('--health-interval'))
     .option('--health-timeout <s>', 'seconds a check may take (default: 5)', positiveInteger('--health-timeout'))
@@ -221,6 +226,7 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     package: flags.package,
     kernelSource: flags.kernelSource,
     kernelConfig: flags.kernelConfig,
+    profile: flags.profile,
     kernelFragments: flags.kernelFragment,
     kernelSha256: flags.kernelSha256,
     kernelCompression: flags.kernelCompression,

@@ -35,6 +35,8 @@ export interface GoBuildOptions {
   supervisor?: boolean;
   /** Build the package's test binary (`go test -c`, same flags) instead of the program: `gopid1 test`. */
   test?: boolean;
+  /** With test: a package outside the module by its import path (the standard library's, a dependency's). */
+  importPath?: string;
   sourceDateEpoch: number;
 }
 
@@ -153,7 +155,7 @@ function goStep(context: StageContext, options: GoBuildOptions, image: string, v
   return {
     image,
     env: {
-      GOPID1_PACKAGE: options.package.startsWith('.') ? options.package : `./${options.package}`,
+      GOPID1_PACKAGE: options.importPath ?? (options.package.startsWith('.') ? options.package : `./${options.package}`),
       GOPID1_CGO: options.cgo ? '1' : '0',
       GOPID1_LDFLAGS: goLdflags(options),
       GOPID1_GOARCH: options.arch,
@@ -209,7 +211,8 @@ async function compile(context: StageContext, options: GoBuildOptions, step: GoS
   const { report } = context;
   const { app } = options;
   const what = options.supervisor ? 'the supervising init ' : options.test ? 'the tests of ' : '';
-  report({ kind: 'step', stage: 'go', text: `compiling ${what}${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}` });
+  const name = options.importPath ?? `${app.module}${options.package === '.' ? '' : `/${options.package.replace(/^\.\//, '')}`}`;
+  report({ kind: 'step', stage: 'go', text: `compiling ${what}${name}` });
   await context.engine.runStep({
     role: options.supervisor ? 'go-build-supervisor' : 'go-build',
     title: options.supervisor ? 'go: build the supervising init' : 'go: build',

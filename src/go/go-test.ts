@@ -5,10 +5,10 @@ import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
 import { compileFailure, type GoBuildOptions, offlineStep, withGoSteps } from './go-build.js';
 
-/** A package `gopid1 test` runs: its import path and its directory relative to the module's. */
+/** A package `gopid1 test` runs: its import path and its directory relative to the module's (none outside it). */
 export interface TestPackage {
   importPath: string;
-  dir: string;
+  dir?: string;
 }
 
 /**
@@ -27,7 +27,7 @@ export async function listTestPackages(context: StageContext, options: Omit<GoBu
       env: { ...step.env, GOPID1_PACKAGE: options.patterns.join(' '), GOPROXY: 'off' },
       onLine: (line) => {
         const found = /^gopid1: package (\S+) (.+)$/.exec(line);
-        if (found) packages.push({ importPath: found[1] ?? '', dir: found[2] ?? '.' });
+        if (found) packages.push({ importPath: found[1] ?? '', ...(found[2] !== '-' ? { dir: found[2] ?? '.' } : {}) });
       },
       onFailure: compileFailure(options.app, buildOptions, step.logFile),
     });

@@ -1,4 +1,4 @@
-import type { Arch, Cloud, DiskBoot, InitMode, InitramfsCompression, KernelCompression, KernelConfigBase, RestartPolicy } from './vocabulary.js';
+import type { Arch, Cloud, DiskBoot, InitMode, InitramfsCompression, KernelCompression, KernelConfigBase, Profile, RestartPolicy } from './vocabulary.js';
 
 /** What to build: the options of the Node API (`build`, `verify`, `compare`). Every field but `app` has a default. */
 export interface BuildOptions {
@@ -16,6 +16,8 @@ export interface BuildOptions {
   /** debian:<series> (default debian:trixie), kernel.org:<version>, or a path to a tarball or tree. */
   kernelSource?: string;
   kernelConfig?: KernelConfigBase;
+  /** `small` leaves container parity (loopback TCP/IP, UNIX sockets, `#!` scripts) out of the minimal kernel. */
+  profile?: Profile;
   kernelFragments?: string[];
   kernelSha256?: string;
   /** bzImage compression: zstd (the minimal default: unpacks fast), xz (smallest, slowest to unpack), gzip. */
@@ -30,7 +32,7 @@ export interface BuildOptions {
   restart?: RestartPolicy;
   /** Give up after this many restarts in a row, none of whose runs lasted 60 s (default: no limit). */
   restartMax?: number;
-  /** Health check: an http:// URL on loopback (127.0.0.1, localhost, [::1]) answering 2xx or 3xx; needs net. */
+  /** Health check: an http:// URL on loopback (127.0.0.1, localhost, [::1]) answering 2xx or 3xx. */
   health?: string;
   /** Health check: a command in the machine (its argv, split on spaces) exiting 0. */
   healthCmd?: string;

@@ -4,6 +4,7 @@ import { badInput, deepFreeze, oneOf, wholeNumber } from './check.js';
 import { panicParameter, planDataDisk, planEnv, planHealth, planRestart, planUser, planWatchdog, type DataDiskPlan, type HealthPlan, type RestartPlan, type UserPlan, type WatchdogPlan } from './runtime.js';
 import type { EnvEntry } from './env.js';
 import type { BuildOptions } from './options.js';
+import { planProfile } from './profile.js';
 import { ipParameter, machineHostname, planStaticIpv6, planStaticNetwork, type StaticIpv6 } from './network.js';
 import { compressionFragment, decompressorFragment } from '../kernel/fragments.js';
 import { parseSourceSpec } from '../kernel/source.js';
@@ -29,6 +30,7 @@ import {
   type InitramfsCompression,
   type KernelCompression,
   type KernelConfigBase,
+  type Profile,
 } from './vocabulary.js';
 
 /** What the plan needs to know of the host: read by gatherHostFacts, given by hand in tests. */
@@ -61,6 +63,8 @@ export interface BuildPlan {
   readonly kernel: {
     readonly source: string;
     readonly base: KernelConfigBase;
+    /** What of container parity the minimal kernel holds (`default` for defconfig, which has it all). */
+    readonly profile: Profile;
     readonly fragments: readonly PlannedFragment[];
     /** How the kernel image is compressed: asked for, or the base's own (minimal: zstd; defconfig: gzip); none on arm64. */
     readonly compression: KernelCompression | 'none';
@@ -71,8 +75,11 @@ export interface BuildPlan {
     /** The kernel does not follow the app: fixed unless a time is asked for, so one kernel serves every app. */
     readonly sourceDateEpoch: number;
   };
-  /** The program: the main package, or with `test` the package whose test binary (`go test -c`) `gopid1 test` boots. */
-  readonly program: { readonly package: string; readonly cgo: boolean; readonly strip: boolean; readonly test?: boolean };
+  /**
+   * The program: the main package, or with `test` the package whose test binary (`go test -c`) `gopid1 test` boots;
+   * `importPath` names one outside the module instead (the standard library's, a dependency's), built from the module.
+   */
+  readonly program: { readonly package: string; readonly cgo: boolean; readonly strip: boolean; readonly test?: boolean; readonly importPath?: string };
   readonly initramfs: { readonly compression: InitramfsCompression };
   /** Formats beyond kernel + initramfs, in table order. */
   readonly outputs: readonly OutputName[];
@@ -153,10 +160,12 @@ function planCmdline(options: BuildOptions, arch: Arch, net: boolean, outputs: r
 }
 
 /** The fragments of a kernel, in order: the base's, generated ones from options, the outputs' needs, the user's. */
-function planFragments(options: BuildOptions, base: KernelConfigBase, initramfs: InitramfsCompression, outputs: readonly OutputName[], platform: { arch: Arch; net: boolean; clouds: readonly CloudName[] }, runtime: { watchdog: boolean; dataDisk: boolean }): PlannedFragment[] {
+function planFragments(options: BuildOptions, kernel: { base: KernelConfigBase; profile: Profile; initramfs: InitramfsCompression }, outputs: readonly OutputName[], platform: { arch: Arch; net: boolean; clouds: readonly CloudName[] }, runtime: { watchdog: boolean; dataDisk: boolean }): PlannedFragment[] {
   const { arch, net, clouds } = platform;
+  const { base, profile, initramfs } = kernel;
   const fragments: PlannedFragment[] = [];
   if (base === 'minimal') fragments.push({ origin: 'shipped', name: arch === 'arm64' ? 'minimal-arm64.config' : 'minimal.config' });
+  if (profile === 'small') fragments.push({ origin: 'shipped', name: 'small.config' });
   if (options.kernelCompression !== undefined) {
     fragments.push({ origin: 'generated', name: 'compression.config', label: `--kernel-compression ${options.kernelCompression}`, text: compressionFragment(options.kernelCompression) });
   }
@@ -254,9 +263,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
   const { net, clouds } = planPlatform(options, outputs);
   const disk = planDisk(options, outputs);
   checkArchOptions(arch, options, base, outputs);
-  if (health?.url && !net) {
-    throw badInput('health', `${health.url} needs TCP/IP in the kernel, even on loopback, and net is off`, 'Add --net (or check with --health-cmd instead).');
-  }
+  const profile = planProfile(options, base, net, health);
   const explicitEpoch = options.sourceDateEpoch !== undefined ? checkEpoch('sourceDateEpoch', options.sourceDateEpoch) : environmentEpoch(facts);
   const dir = path.resolve(options.app);
   const name = options.name ?? path.basename(dir);
@@ -271,7 +278,8 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
     kernel: {
       source,
       base,
-      fragments: planFragments(options, base, compression, outputs, { arch, net, clouds }, { watchdog: watchdog !== undefined, dataDisk: dataDisk !== undefined }),
+      profile,
+      fragments: planFragments(options, { base, profile, initramfs: compression }, outputs, { arch, net, clouds }, { watchdog: watchdog !== undefined, dataDisk: dataDisk !== undefined }),
       compression: arch === 'arm64' ? 'none' : (options.kernelCompression ?? (base === 'minimal' ? 'zstd' : 'gzip')),
       ...(options.kernelSha256 !== undefined ? { sha256: options.kernelSha256 } : {}),
       clouds,

@@ -1,5 +1,5 @@
 import { formatNames } from '../outputs/table.js';
-import { ARCHES, CLOUDS, DISK_BOOTS, INIT_MODES, INITRAMFS_COMPRESSIONS, KERNEL_COMPRESSIONS, KERNEL_CONFIG_BASES, RESTART_POLICIES } from './vocabulary.js';
+import { ARCHES, CLOUDS, DISK_BOOTS, INIT_MODES, INITRAMFS_COMPRESSIONS, KERNEL_COMPRESSIONS, KERNEL_CONFIG_BASES, PROFILES, RESTART_POLICIES } from './vocabulary.js';
 
 /**
  * The JSON Schema of a machine spec (gopid1.yaml, gopid1.json, --spec FILE): the build options of the Node API
@@ -25,6 +25,7 @@ export const SPEC_SCHEMA = {
     package: text('main package inside the module (default ".")'),
     kernelSource: text('debian:<series>, kernel.org:<version>, or a source tarball or tree (relative to the spec\'s directory)'),
     kernelConfig: oneOf(KERNEL_CONFIG_BASES, 'the kernel configuration to start from'),
+    profile: oneOf(PROFILES, 'default: container parity (loopback TCP/IP, UNIX sockets, #! scripts); small: without them'),
     kernelFragments: list('kernel config fragments, applied last (paths relative to the spec\'s directory)'),
     kernelSha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'sha256 of a kernel.org tarball' },
     kernelCompression: oneOf(KERNEL_COMPRESSIONS, 'bzImage compression'),

@@ -28,6 +28,14 @@ export function firmwareLabel(firmware: readonly Firmware[]): string {
   return firmware.map((name) => name.toUpperCase()).join(' + ');
 }
 
+/**
+ * What the minimal kernel holds: `default` gives a program what a FROM-scratch container has (TCP/IP and UNIX sockets
+ * on loopback, `#!` scripts); `small` leaves those out (small.config) for a smaller machine that only computes and
+ * prints. Their cost is measured in docs/PERFORMANCE.md.
+ */
+export type Profile = 'default' | 'small';
+export const PROFILES: readonly Profile[] = ['default', 'small'];
+
 export type KernelConfigBase = 'minimal' | 'defconfig';
 export const KERNEL_CONFIG_BASES: readonly KernelConfigBase[] = ['minimal', 'defconfig'];
 

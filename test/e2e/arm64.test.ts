@@ -129,6 +129,9 @@ describe('--arch arm64: the machine cross-built for arm64 and booted with qemu-s
     assert.match(run.stdout, /^hostname supervised HOSTNAME=supervised HOME=\/root PATH=/m);
     assert.match(run.stdout, /^user root uid 0 home \/root$/m);
     assert.match(run.stdout, /^pty \/dev\/pts\/0 ioctl true stat true$/m);
+    // Without --net: TCP/IP on lo (127.0.0.1 and ::1) and UNIX sockets, as in a container run with --network none.
+    assert.match(run.stdout, /^loopback tcp4 ok tcp6 ok unix ok$/m);
+    assert.match(run.stdout, /^script: script greet\.sh ran with \["héllo" "wörld"\]$/m, 'a #! script runs through the interpreter it names');
     assert.match(run.stdout, /^exec ok$/m);
     assert.match(run.stdout, /^zombies 0$/m);
     assert.match(run.stdout, /^gopid1: app exited with status 3$/m);

@@ -16,6 +16,7 @@ describe('gopid1 test: a package\'s tests run inside the machine, as go test run
     assert.match(run.stdout, /boom: this test fails on purpose/);
     assert.match(run.stdout, /^--- PASS: TestTestdata /m, 'testdata/ is read relative to the package\'s directory');
     assert.match(run.stdout, /working directory \/src\/pass/);
+    assert.match(run.stdout, /^--- PASS: TestLoopbackServer /m, 'an httptest server on 127.0.0.1 without --net');
     assert.match(run.stdout, /^FAIL\texample\.com\/gotest\/fail\t/m);
     assert.match(run.stdout, /^ok  \texample\.com\/gotest\/pass\t/m);
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });

@@ -40,13 +40,18 @@ describe('kernel config fragments', () => {
     );
   });
 
-  it('the shipped minimal fragment parses and asks for what a Go PID 1 needs', () => {
-    const text = readFileSync(path.join(dockerfilesDir, 'kernel', 'fragments', 'minimal.config'), 'utf8');
-    const names = parseFragment(text, 'minimal.config').map((o) => o.name);
-    for (const needed of ['64BIT', 'BLK_DEV_INITRD', 'BINFMT_ELF', 'FUTEX', 'EPOLL', 'EVENTFD', 'SERIAL_8250_CONSOLE', 'PROC_FS', 'SYSFS', 'DEVTMPFS', 'TMPFS', 'PCI', 'ACPI']) {
-      assert.ok(names.includes(needed), `minimal.config lacks CONFIG_${needed}`);
-    }
-  });
+  const containerParity = ['NET', 'INET', 'IPV6', 'UNIX', 'BINFMT_SCRIPT', 'MULTIUSER'];
+  const minimalNeeds: Record<string, string[]> = {
+    'minimal.config': ['64BIT', 'BLK_DEV_INITRD', 'BINFMT_ELF', 'FUTEX', 'EPOLL', 'EVENTFD', 'SERIAL_8250_CONSOLE', 'PROC_FS', 'SYSFS', 'DEVTMPFS', 'TMPFS', 'PCI', 'ACPI', ...containerParity],
+    'minimal-arm64.config': ['64BIT', 'BLK_DEV_INITRD', 'BINFMT_ELF', 'FUTEX', 'EPOLL', 'EVENTFD', 'SERIAL_AMBA_PL011_CONSOLE', 'PROC_FS', 'SYSFS', 'DEVTMPFS', 'TMPFS', 'ARM_PSCI_FW', ...containerParity],
+  };
+  for (const [fragment, needs] of Object.entries(minimalNeeds)) {
+    it(`the shipped ${fragment} parses and asks for what a Go PID 1 and container parity need`, () => {
+      const text = readFileSync(path.join(dockerfilesDir, 'kernel', 'fragments', fragment), 'utf8');
+      const names = parseFragment(text, fragment).map((o) => o.name);
+      for (const needed of needs) assert.ok(names.includes(needed), `${fragment} lacks CONFIG_${needed}`);
+    });
+  }
 });
 
 describe('config verification after olddefconfig', () => {

@@ -56,6 +56,19 @@ describe('planBuild: every default, resolved once', () => {
     assert.deepEqual(p.kernel.fragments.map((f) => f.origin), ['generated']);
   });
 
+  it('--profile small leaves container parity out of the minimal kernel, and refuses what needs TCP/IP', () => {
+    assert.equal(plan({}).kernel.profile, 'default');
+    const small = plan({ profile: 'small', healthCmd: '/app -check' });
+    assert.equal(small.kernel.profile, 'small');
+    assert.deepEqual(small.kernel.fragments.map((f) => (f.origin === 'user' ? f.path : f.name)).slice(0, 2), ['minimal.config', 'small.config']);
+    assert.equal(plan({ profile: 'small', arch: 'arm64' }).kernel.fragments[1]?.origin === 'shipped' ? 'small.config' : '', 'small.config');
+    rejects({ profile: 'small', net: true }, 'profile', /small leaves TCP\/IP out of the kernel, and this machine has networking/);
+    rejects({ profile: 'small', formats: ['aws'] }, 'profile', /this machine has networking/);
+    rejects({ profile: 'small', health: 'http://127.0.0.1:8080/' }, 'profile', /the health check http:\/\/127\.0\.0\.1:8080\/ needs it/);
+    rejects({ profile: 'small', kernelConfig: 'defconfig' }, 'profile', /small trims the minimal kernel/);
+    rejects({ profile: 'tiny' as never }, 'profile', /must be one of default, small/);
+  });
+
   it('jobs follow cpus rounded up when a CPU limit is given', () => {
     assert.equal(plan({ cpus: 1.5 }).kernel.jobs, 2);
     assert.deepEqual(plan({ cpus: 1.5, memoryLimitBytes: 2 ** 30 }).limits, { cpus: 1.5, memoryBytes: 2 ** 30 });
@@ -244,12 +257,14 @@ describe('planBuild: every input checked, errors naming API fields', () => {
     rejects({ restart: 'sometimes' as never }, 'restart', /must be one of no, on-failure, always/);
   });
 
-  it('health checks: a loopback URL (with networking) or a command, defaults resolved, the supervising init implied', () => {
+  it('health checks: a loopback URL (with or without networking) or a command, defaults resolved, the supervising init implied', () => {
     const web = plan({ health: 'http://localhost:8080/healthz?deep=1', net: true });
     assert.equal(web.runtime.init, 'supervise');
     assert.deepEqual(web.runtime.health, { url: 'http://localhost:8080/healthz?deep=1', intervalSeconds: 10, timeoutSeconds: 5, startPeriodSeconds: 10, retries: 3 });
     assert.deepEqual(plan({ healthCmd: ' /app  -check ', healthRetries: 5 }).runtime.health?.command, ['/app', '-check']);
-    rejects({ health: 'http://127.0.0.1:8080/' }, 'health', /needs TCP\/IP in the kernel, even on loopback, and net is off/);
+    const loopbackOnly = plan({ health: 'http://127.0.0.1:8080/' });
+    assert.equal(loopbackOnly.runtime.net, false, 'the minimal kernel has TCP/IP on lo: no --net needed');
+    assert.equal(loopbackOnly.runtime.health?.url, 'http://127.0.0.1:8080/');
     rejects({ health: 'https://127.0.0.1/', net: true }, 'health', /is not an http:\/\/ URL on loopback/);
     rejects({ health: 'http://example.com/', net: true }, 'health', /is not an http:\/\/ URL on loopback/);
     rejects({ health: 'not a url', net: true }, 'health', /is not a URL/);
