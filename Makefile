@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE ?= node
 GOPID1 := $(NODE) build/src/cli/main.js
 
-.PHONY: all setup host deps compile demo test test-unit test-rules test-e2e test-robust bench soak clean distclean
+.PHONY: all setup host deps compile demo test test-unit test-rules test-e2e test-robust bench soak parity clean distclean
 
 all: compile
 
@@ -49,6 +49,10 @@ test-robust: compile
 ## bench: time the pipeline against the same steps done by hand; writes docs/PERFORMANCE.md
 bench: setup
 	$(NODE) build/bench/run.js
+
+## parity: Go's own tests of os, os/exec, syscall, net, … as a FROM-scratch container and in the machine; writes docs/PARITY.md
+parity: setup
+	$(NODE) build/bench/parity-run.js
 
 ## soak: boot hello 100 times on the default machine and 20 on each other way, counting hangs; writes docs/RELIABILITY.md
 soak: setup

@@ -4,6 +4,7 @@ import { cleanEngine, type CleanReport } from './cleanup.js';
 import { labelsFor, openSession, type DockerSession } from './connect.js';
 import { buildImage, removeImage, type ImageBuild, type ImageProgress } from './image-build.js';
 import { imageSizes, runToFirstOutput, type FirstOutputOptions, type FirstOutputRun, type ImageSizes } from './measure.js';
+import { runProgram, type ProgramRun, type ProgramRunOptions } from './run.js';
 import { createVolume, ensureVolume, runStep, type RunVolume } from './step.js';
 import type { StepOptions, StepResult } from './step-options.js';
 
@@ -16,6 +17,7 @@ export type { BuilderImage, BuilderSpec } from './builder-images.js';
 export type { CleanReport } from './cleanup.js';
 export type { ImageBuild, ImageProgress } from './image-build.js';
 export type { FirstOutputOptions, FirstOutputRun, ImageSizes } from './measure.js';
+export type { ProgramRun, ProgramRunOptions } from './run.js';
 export type { RunVolume } from './step.js';
 export type { StepInput, StepLimits, StepOptions, StepOutput, StepResult } from './step-options.js';
 
@@ -48,6 +50,8 @@ export interface Engine {
   imageSizes(ref: string, signal?: AbortSignal): Promise<ImageSizes>;
   /** Runs an image as `docker run` does, timed to its first output, its memory sampled. */
   runToFirstOutput(options: FirstOutputOptions): Promise<FirstOutputRun>;
+  /** Runs an image as plain `docker run --rm` does, to its end or the timeout: what a user's container gets. */
+  runProgram(options: ProgramRunOptions): Promise<ProgramRun>;
   /** Removes what gopid1 runs that are gone left in the engine. */
   clean(options: { cacheVolumes: boolean; images: boolean }): Promise<CleanReport>;
 }
@@ -95,6 +99,9 @@ class DockerEngine implements Engine {
   }
   runToFirstOutput(options: FirstOutputOptions): Promise<FirstOutputRun> {
     return runToFirstOutput(this.session, options);
+  }
+  runProgram(options: ProgramRunOptions): Promise<ProgramRun> {
+    return runProgram(this.session, options);
   }
   clean(options: { cacheVolumes: boolean; images: boolean }): Promise<CleanReport> {
     return cleanEngine(this.session, options);

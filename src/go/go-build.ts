@@ -61,7 +61,7 @@ export function goLdflags(options: { strip: boolean; cgo: boolean }): string {
 }
 
 /** A Go step's log tail without what go-step prints about itself (command, version, sandbox, cgroup): the tool's own lines. */
-function withoutStepHeader(tail: string[]): string[] {
+export function withoutStepHeader(tail: string[]): string[] {
   return tail.filter((line) => !/^(\$ |go version |# exit code |gopid1: cgroup |gopid1: sandbox: )/.test(line));
 }
 

@@ -3,7 +3,8 @@ import { packFiles } from '../engine/engine.js';
 import { stageBuilder } from '../builders.js';
 import { DEFAULT_SERIES } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
-import { compileFailure, type GoBuildOptions, offlineStep, withGoSteps } from './go-build.js';
+import { Gopid1Error } from '../errors.js';
+import { type GoBuildOptions, offlineStep, withGoSteps, withoutStepHeader } from './go-build.js';
 
 /** A package `gopid1 test` runs: its import path and its directory relative to the module's (none outside it). */
 export interface TestPackage {
@@ -29,10 +30,22 @@ export async function listTestPackages(context: StageContext, options: Omit<GoBu
         const found = /^gopid1: package (\S+) (.+)$/.exec(line);
         if (found) packages.push({ importPath: found[1] ?? '', ...(found[2] !== '-' ? { dir: found[2] ?? '.' } : {}) });
       },
-      onFailure: compileFailure(options.app, buildOptions, step.logFile),
+      onFailure: listFailure(options.patterns, step.logFile),
     });
     return packages;
   });
+}
+
+/** The error of a `go list` that failed: most often a pattern that names no package of the module, or a broken go.mod. */
+function listFailure(patterns: string[], logFile: string): (exitCode: number, tail: string[]) => Gopid1Error {
+  return (exitCode, tail) =>
+    new Gopid1Error('BAD_INPUT', `go list cannot list the packages ${patterns.join(' ')} (exit code ${exitCode})`, {
+      step: 'go: list the packages with tests',
+      exitCode,
+      logTail: withoutStepHeader(tail),
+      logFile,
+      hint: 'Name packages as go test takes them: ./... or ./pkg/x inside the module (run in its directory, or give it with -C), or an import path such as os/exec.',
+    });
 }
 
 /**

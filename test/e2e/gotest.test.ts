@@ -39,6 +39,17 @@ describe('gopid1 test: a package\'s tests run inside the machine, as go test run
     assert.ok(events.some((e) => e.Action === 'pass' && e.Test === undefined && e.Package === 'example.com/gotest/pass'), 'the package\'s own pass event');
   });
 
+  it('tests a package outside the module by its import path, as go test os/user does, and says when a pattern names none', { timeout: 10 * 60_000 }, async () => {
+    const run = await runCli(['test', 'os/user', '--', '-run', 'TestCurrent', '-v'], { cwd: module });
+    assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
+    assert.match(run.stdout, /^--- PASS: TestCurrent /m, 'the standard library\'s test, in the machine (which has /etc/passwd)');
+    assert.match(run.stdout, /^ok  \tos\/user\t/m);
+    const none = await runCli(['test', './nothing'], { cwd: module });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /go list cannot list the packages \.\/nothing \(exit code 1\)/);
+    assert.deepEqual(leftovers(), { containers: [], volumes: [] });
+  });
+
   it('refuses a flag it cannot pass before anything is built', async () => {
     const run = await runCli(['test', '.', '--', '-coverprofile', 'c.out'], { cwd: module });
     assert.equal(run.code, 1);

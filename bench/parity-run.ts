@@ -1,0 +1,92 @@
+/**
+ * `make parity`: Go's own tests of the standard packages a program leans on, as a FROM-scratch container and in the
+ * default machine (bench/parity.ts); writes docs/PARITY.md.
+ *
+ *   PARITY_PACKAGES  space-separated import paths (default: bench/parity.ts's list)
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { packageRoot } from '../src/paths.js';
+import { resolveAccel } from '../src/qemu/command.js';
+import { counts, measureParity, PARITY_PACKAGES, regressions, type PackageParity, type SideRun } from './parity.js';
+
+function log(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+/** A pipe inside a Markdown table cell ends the cell unless escaped. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/`/g, "'");
+}
+
+function tally(run: SideRun): string {
+  const { pass, fail, skip } = counts(run);
+  const status = run.exitStatus === undefined ? ', did not end' : run.exitStatus > 1 ? `, exit ${run.exitStatus}` : '';
+  return `${pass} / ${fail} / ${skip}${status}`;
+}
+
+function packageRow(parity: PackageParity): string {
+  const lost = regressions(parity);
+  return `| \`${parity.importPath}\` | ${tally(parity.container)} | ${tally(parity.machine)} | ${lost.length === 0 ? '—' : lost.map((r) => r.test).join(', ')} |`;
+}
+
+function differences(results: PackageParity[]): string[] {
+  const lines = results.flatMap((parity) => regressions(parity).map((r) => `| \`${parity.importPath}\` | ${r.test} | ${r.outcome} | ${cell(r.reason)} |`));
+  if (lines.length === 0) return ['No test passes in the container and fails or is skipped in the machine.', ''];
+  return ['Every test that passes in the container and not in the machine, with the first line it printed there:', '', '| package | test | in the machine | why |', '|---|---|---|---|', ...lines, ''];
+}
+
+/** Binaries that ended otherwise than with 0 (all passed) or 1 (some failed), on either side: what they said last. */
+function endings(results: PackageParity[]): string[] {
+  const rows = results.flatMap((parity) =>
+    (['container', 'machine'] as const).flatMap((side) => {
+      const run = parity[side];
+      return run.exitStatus === 0 || run.exitStatus === 1 ? [] : [`| \`${parity.importPath}\` | ${side} | ${run.exitStatus ?? 'stopped at the timeout'} | ${cell(run.ending ?? '')} |`];
+    }),
+  );
+  if (rows.length === 0) return [];
+  return ['Test binaries that did not end with 0 (passed) or 1 (failed), and why (their first `panic:` line, else their last line):', '', '| package | side | exit status | last word |', '|---|---|---|---|', ...rows, ''];
+}
+
+async function main(): Promise<void> {
+  const packages = process.env.PARITY_PACKAGES?.split(/\s+/).filter(Boolean) ?? PARITY_PACKAGES;
+  const work = mkdtempSync(path.join(os.tmpdir(), 'gopid1-parity-'));
+  const results = await measureParity(packages, work, log);
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
+  const docker = (await execa('docker', ['version', '--format', '{{.Server.Version}}'], { reject: false })).stdout;
+  const accel = await resolveAccel('auto');
+  const doc = [
+    '# Container parity',
+    '',
+    'Written by `make parity` (bench/parity-run.ts). Each package\'s own tests (`go test -c` in the Go builder, the flags',
+    'of a gopid1 build) run with `-short -v` twice: as the only file of a FROM-scratch image (`docker run --rm --network',
+    'none`, the engine\'s default user and capabilities) and in the default machine under the supervising init, without',
+    '`--net` (`gopid1 test <package>`). Neither side has the Go toolchain or GOROOT, so tests that need them skip or fail',
+    'on both; a FROM-scratch container has no /tmp, the machine has one.',
+    '',
+    `- Host: ${cpu}, ${os.availableParallelism()} cores; Docker engine ${docker}; QEMU accelerator ${accel.accel}`,
+    '',
+    '| package | container pass / fail / skip | machine pass / fail / skip | pass in the container, not in the machine |',
+    '|---|---:|---:|---|',
+    ...results.map(packageRow),
+    '',
+    ...differences(results),
+    ...endings(results),
+  ].join('\n');
+  const target = path.join(packageRoot, 'docs', 'PARITY.md');
+  mkdirSync(path.dirname(target), { recursive: true });
+  writeFileSync(target, doc);
+  process.stdout.write(`${doc}\n`);
+  log(`parity: written to ${target}`);
+}
+
+// Exit explicitly: connections to the Docker engine must not keep the process alive.
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`parity failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

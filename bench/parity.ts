@@ -1,0 +1,130 @@
+/**
+ * Container parity, measured: Go's own tests of standard packages, each test binary run once as a FROM-scratch
+ * container (`docker run --network none`, the engine's default capabilities) and once in the default machine under the
+ * supervising init (`gopid1 test <package>`). `make parity` writes docs/PARITY.md from it; test/e2e/parity.test.ts
+ * runs a short version.
+ */
+import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { connectEngine, packDirectory, type Engine } from '../src/engine/engine.js';
+import { test, testBinaryArgs } from '../src/index.js';
+
+/** The packages `make parity` measures: what a program touches of the system beneath it. */
+export const PARITY_PACKAGES = ['os', 'os/exec', 'os/signal', 'os/user', 'syscall', 'net', 'time', 'io/fs', 'path/filepath'];
+
+/** The test flags both sides get, as `go test -short -v` passes them. */
+const TEST_FLAGS = ['-short', '-v'];
+const TIMEOUT_SECONDS = 600;
+
+export type Outcome = 'pass' | 'fail' | 'skip';
+
+/** One side's run of a package's test binary: each test's outcome and what it printed (for failures' reasons). */
+export interface SideRun {
+  outcomes: Map<string, Outcome>;
+  /** Per test, the lines it printed (t.Log, t.Error, the skip reason). */
+  said: Map<string, string[]>;
+  /** The binary's exit status; absent when it did not end by itself. */
+  exitStatus?: number;
+  /** Its first `panic:` line, else its last line: why a binary that did not end with 0 or 1 ended. */
+  ending?: string;
+}
+
+export interface PackageParity {
+  importPath: string;
+  container: SideRun;
+  machine: SideRun;
+}
+
+/**
+ * Reads `-test.v` output: `--- PASS|FAIL|SKIP: Name (…)` lines at any depth (subtests by their full name), and the
+ * indented lines printed while a test ran (`=== RUN`, `=== CONT` and `=== NAME` say whose they are).
+ */
+export function parseVerbose(lines: readonly string[], exitStatus?: number): SideRun {
+  const outcomes = new Map<string, Outcome>();
+  const said = new Map<string, string[]>();
+  let current: string | undefined;
+  let panicked: string | undefined;
+  for (const line of lines) {
+    if (panicked === undefined && line.startsWith('panic: ')) panicked = line;
+    const started = /^=== (?:RUN|CONT|NAME)\s+(\S+)/.exec(line);
+    if (started) {
+      current = started[1];
+      continue;
+    }
+    const ended = /^\s*--- (PASS|FAIL|SKIP): (\S+)/.exec(line);
+    if (ended) {
+      outcomes.set(ended[2] ?? '', (ended[1] ?? '').toLowerCase() as Outcome);
+      current = ended[2];
+      continue;
+    }
+    if (current !== undefined && /^\s+\S/.test(line)) said.set(current, [...(said.get(current) ?? []), line.trim()]);
+  }
+  const ending = panicked ?? [...lines].reverse().find((line) => line.trim() !== '' && !line.startsWith('gopid1: ') && !line.startsWith('['));
+  return { outcomes, said, ...(exitStatus !== undefined ? { exitStatus } : {}), ...(ending !== undefined ? { ending } : {}) };
+}
+
+export function counts(run: SideRun): Record<Outcome, number> {
+  const tally: Record<Outcome, number> = { pass: 0, fail: 0, skip: 0 };
+  for (const outcome of run.outcomes.values()) tally[outcome] += 1;
+  return tally;
+}
+
+/** Tests that pass in the container and do not pass in the machine, each with what the machine's run said. */
+export function regressions(parity: PackageParity): { test: string; outcome: Outcome | 'missing'; reason: string }[] {
+  const found: { test: string; outcome: Outcome | 'missing'; reason: string }[] = [];
+  for (const [name, outcome] of parity.container.outcomes) {
+    const there = parity.machine.outcomes.get(name);
+    if (outcome !== 'pass' || there === 'pass') continue;
+    const reason = (parity.machine.said.get(name) ?? []).find((line) => !/^--- /.test(line)) ?? (there === undefined ? `no result: the binary ended with ${parity.machine.exitStatus ?? 'no status'}` : '');
+    found.push({ test: name, outcome: there ?? 'missing', reason });
+  }
+  return found;
+}
+
+/** The machine's side: `gopid1 test <package>` from a module that holds nothing else; the binary stays in `out`. */
+async function machineSide(module: string, importPath: string, out: string, log: (text: string) => void): Promise<{ run: SideRun; binary: string }> {
+  const lines: string[] = [];
+  const result = await test({ dir: module, packages: [importPath], testArgs: TEST_FLAGS, timeoutSeconds: TIMEOUT_SECONDS, out, onOutput: (_pkg, line) => lines.push(line) });
+  const pkg = result.packages[0];
+  if (!pkg) throw new Error(`gopid1 test found no tests in ${importPath}`);
+  if (pkg.error !== undefined) log(`parity: ${importPath} in the machine: ${pkg.error}`);
+  return { run: parseVerbose(lines, pkg.exitStatus), binary: path.join(out, '1', 'app') };
+}
+
+/** The container's side: the same binary alone in a FROM-scratch image, run as `docker run --rm --network none`. */
+async function containerSide(engine: Engine, binary: string, importPath: string, work: string, log: (text: string) => void): Promise<SideRun> {
+  const context = path.join(work, 'context');
+  await mkdir(context, { recursive: true });
+  await copyFile(binary, path.join(context, 'app'));
+  await chmod(path.join(context, 'app'), 0o755);
+  await writeFile(path.join(context, 'Dockerfile'), 'FROM scratch\nCOPY app /app\nENTRYPOINT ["/app"]\n');
+  const tag = `gopid1-parity:${engine.runId.toLowerCase().replace(/[^a-z0-9_.-]/g, '-')}`;
+  const progress = { logFile: path.join(work, 'image.log') };
+  await engine.buildImage({ context: () => packDirectory(context), tag, what: `the scratch image of ${importPath}'s tests`, from: 'scratch + the test binary', labels: engine.labels('parity'), hint: 'Check the engine with `docker info`.', progress });
+  try {
+    const lines: string[] = [];
+    const run = await engine.runProgram({ image: tag, role: 'parity', cmd: testBinaryArgs(TEST_FLAGS, TIMEOUT_SECONDS), network: 'none', timeoutMs: (TIMEOUT_SECONDS + 60) * 1000, onLine: (line) => lines.push(line) });
+    if (run.exitCode === undefined) log(`parity: ${importPath} in the container did not end within ${TIMEOUT_SECONDS + 60} s`);
+    return parseVerbose(lines, run.exitCode);
+  } finally {
+    await engine.removeImage(tag);
+  }
+}
+
+/** Measures each package on both sides, one after the other (the machine first: it builds the test binary). */
+export async function measureParity(packages: readonly string[], work: string, log: (text: string) => void): Promise<PackageParity[]> {
+  const module = path.join(work, 'module');
+  await mkdir(module, { recursive: true });
+  await writeFile(path.join(module, 'go.mod'), 'module gopid1.dev/parity\n\ngo 1.24\n');
+  const engine = await connectEngine();
+  const results: PackageParity[] = [];
+  for (const importPath of packages) {
+    const dir = path.join(work, importPath.replace(/\//g, '-'));
+    log(`parity: ${importPath} in the machine`);
+    const machine = await machineSide(module, importPath, path.join(dir, 'machine'), log);
+    log(`parity: ${importPath} in a FROM-scratch container`);
+    const container = await containerSide(engine, machine.binary, importPath, dir, log);
+    results.push({ importPath, container, machine: machine.run });
+  }
+  return results;
+}
