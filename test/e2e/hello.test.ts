@@ -18,7 +18,9 @@ describe('examples/hello, built and booted as a new user would', { skip }, () =>
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /bzImage\s+[\d,]+\s+[\d.]+\ninitramfs\.cpio\.zst\s+[\d,]+\s+[\d.]+\ntotal/);
     const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
-    assert.ok(manifest.artifacts.bzImage.bytes <= 1.5 * MIB, `bzImage is ${manifest.artifacts.bzImage.bytes} bytes`);
+    // The default profile's kernel carries container parity (TCP/IP and UNIX sockets on loopback, #! scripts): about
+    // 0.5 MiB of the budget; --profile small leaves it out.
+    assert.ok(manifest.artifacts.bzImage.bytes <= 2 * MIB, `bzImage is ${manifest.artifacts.bzImage.bytes} bytes`);
     assert.ok(manifest.artifacts.initramfs.bytes <= 1 * MIB, `initramfs is ${manifest.artifacts.initramfs.bytes} bytes`);
     for (const record of Object.values(manifest.artifacts)) {
       assert.equal(await sha256File(path.join(out, record.file)), record.sha256, `${record.file} matches its manifest sha256`);
