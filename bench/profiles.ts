@@ -3,11 +3,9 @@
  * `#!` scripts in the kernel) beside `--profile small` (without them): sizes, and QEMU start → the first line.
  */
 import path from 'node:path';
-import { boot, build, type Manifest, type Profile } from '../src/index.js';
+import { boot, build, PROFILES, type Manifest, type Profile } from '../src/index.js';
 import { packageRoot } from '../src/paths.js';
 import type { Cell } from './formats.js';
-
-const PROFILES: Profile[] = ['default', 'small'];
 
 function sizeRow(profile: Profile, manifest: Manifest, firstLine: string): string {
   const { bzImage, initramfs } = manifest.artifacts;

@@ -4,9 +4,9 @@ import { badInput, deepFreeze, oneOf, wholeNumber } from './check.js';
 import { panicParameter, planDataDisk, planEnv, planHealth, planRestart, planUser, planWatchdog, type DataDiskPlan, type HealthPlan, type RestartPlan, type UserPlan, type WatchdogPlan } from './runtime.js';
 import type { EnvEntry } from './env.js';
 import type { BuildOptions } from './options.js';
+import { planFragments, type PlannedFragment } from './fragments.js';
 import { planProfile } from './profile.js';
 import { ipParameter, machineHostname, planStaticIpv6, planStaticNetwork, type StaticIpv6 } from './network.js';
-import { compressionFragment, decompressorFragment } from '../kernel/fragments.js';
 import { parseSourceSpec } from '../kernel/source.js';
 import { kernelNeedsOf, OUTPUT_FORMATS, outputFormat, parseFormats, type OutputName } from '../outputs/table.js';
 import {
@@ -43,14 +43,7 @@ export interface HostFacts {
   appCommitEpoch?: number;
 }
 
-/** A kernel config fragment, in the order it is applied. */
-export type PlannedFragment =
-  /** Shipped with gopid1, in dockerfiles/kernel/fragments/. */
-  | { origin: 'shipped'; name: string }
-  /** Written by the plan from an option. */
-  | { origin: 'generated'; name: string; label: string; text: string }
-  /** A file the user gave (a host path: not recorded in the manifest). */
-  | { origin: 'user'; path: string };
+export type { PlannedFragment } from './fragments.js';
 
 /** Everything a build does, every default resolved and every input checked. Immutable. */
 export interface BuildPlan {
@@ -157,33 +150,6 @@ function planCmdline(options: BuildOptions, arch: Arch, net: boolean, outputs: r
     throw badInput('cmdline', `with ${what} cannot go on an ISO or a disk: GRUB escapes them with a backslash before Linux sees them`, 'Use parameters without quotes or backslashes, or leave GRUB out: boot the kernel directly, or a UKI (--format uki, and --boot uki for the disks).');
   }
   return cmdline;
-}
-
-/** The fragments of a kernel, in order: the base's, generated ones from options, the outputs' needs, the user's. */
-function planFragments(options: BuildOptions, kernel: { base: KernelConfigBase; profile: Profile; initramfs: InitramfsCompression }, outputs: readonly OutputName[], platform: { arch: Arch; net: boolean; clouds: readonly CloudName[] }, runtime: { watchdog: boolean; dataDisk: boolean }): PlannedFragment[] {
-  const { arch, net, clouds } = platform;
-  const { base, profile, initramfs } = kernel;
-  const fragments: PlannedFragment[] = [];
-  if (base === 'minimal') fragments.push({ origin: 'shipped', name: arch === 'arm64' ? 'minimal-arm64.config' : 'minimal.config' });
-  if (profile === 'small') fragments.push({ origin: 'shipped', name: 'small.config' });
-  if (options.kernelCompression !== undefined) {
-    fragments.push({ origin: 'generated', name: 'compression.config', label: `--kernel-compression ${options.kernelCompression}`, text: compressionFragment(options.kernelCompression) });
-  }
-  fragments.push({ origin: 'generated', name: 'initramfs-compression.config', label: `--compress ${initramfs}`, text: decompressorFragment(initramfs, base) });
-  if (kernelNeedsOf(outputs).efi) {
-    fragments.push({ origin: 'shipped', name: 'efi.config' });
-    // Arm machines that UEFI firmware starts describe themselves by ACPI (servers, clouds; virt under AAVMF).
-    if (arch === 'arm64') fragments.push({ origin: 'shipped', name: 'acpi-arm64.config' });
-  }
-  if (net) fragments.push({ origin: 'shipped', name: 'net.config' });
-  for (const cloud of clouds) {
-    fragments.push({ origin: 'shipped', name: `cloud-${cloud}.config` });
-    if (arch === 'arm64' && cloud === 'aws') fragments.push({ origin: 'shipped', name: 'cloud-aws-arm64.config' });
-  }
-  if (runtime.watchdog) fragments.push({ origin: 'shipped', name: 'watchdog.config' });
-  if (runtime.dataDisk) fragments.push({ origin: 'shipped', name: 'data.config' });
-  for (const file of options.kernelFragments ?? []) fragments.push({ origin: 'user', path: file });
-  return fragments;
 }
 
 /** Networking and cloud drivers: as asked, plus what the formats imply (aws and gcp: their drivers and ip=dhcp). */
