@@ -3,6 +3,7 @@
  * default machine (bench/parity.ts); writes docs/PARITY.md.
  *
  *   PARITY_PACKAGES  space-separated import paths (default: bench/parity.ts's list)
+ *   PARITY_DIRECT=0  leave out the third run of each package, with the test binary as PID 1 (--init direct)
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { packageRoot } from '../src/paths.js';
 import { resolveAccel } from '../src/qemu/command.js';
-import { counts, measureParity, PARITY_PACKAGES, regressions, type PackageParity, type SideRun } from './parity.js';
+import { counts, measureParity, PARITY_PACKAGES, PARITY_TAGS, regressions, type MachineSide, type PackageParity, type SideRun } from './parity.js';
 
 function log(text: string): void {
   process.stderr.write(`${text}\n`);
@@ -29,21 +30,36 @@ function tally(run: SideRun): string {
 
 function packageRow(parity: PackageParity): string {
   const lost = regressions(parity);
-  return `| \`${parity.importPath}\` | ${tally(parity.container)} | ${tally(parity.machine)} | ${lost.length === 0 ? '—' : lost.map((r) => r.test).join(', ')} |`;
+  const direct = parity.direct ? ` ${tally(parity.direct)} | ${regressions(parity, 'direct').length} |` : '';
+  return `| \`${parity.importPath}\` | ${tally(parity.container)} | ${tally(parity.machine)} | ${lost.length === 0 ? '—' : lost.map((r) => r.test).join(', ')} |${direct}`;
 }
 
-function differences(results: PackageParity[]): string[] {
-  const lines = results.flatMap((parity) => regressions(parity).map((r) => `| \`${parity.importPath}\` | ${r.test} | ${r.outcome} | ${cell(r.reason)} |`));
-  if (lines.length === 0) return ['No test passes in the container and fails or is skipped in the machine.', ''];
-  return ['Every test that passes in the container and not in the machine, with the first line it printed there:', '', '| package | test | in the machine | why |', '|---|---|---|---|', ...lines, ''];
+function differences(results: PackageParity[], side: MachineSide): string[] {
+  const where = side === 'machine' ? 'in the machine' : 'with the test binary as PID 1 (--init direct)';
+  const lines = results.flatMap((parity) => regressions(parity, side).map((r) => `| \`${parity.importPath}\` | ${r.test} | ${r.outcome} | ${cell(r.reason)} |`));
+  if (lines.length === 0) return [`No test passes in the container and fails or is skipped ${where}.`, ''];
+  return [`Every test that passes in the container and not ${where}, with the first line it printed there:`, '', '| package | test | there | why |', '|---|---|---|---|', ...lines, ''];
+}
+
+/** What a test binary as PID 1 finds, as README's PID 1 table says: the differences below come from these. */
+function directNotes(): string[] {
+  return [
+    'As PID 1 the test binary gets what the kernel gives before any init runs (README, "PID 1: --init direct or',
+    'supervise"): /dev holds /dev/console and /dev/null alone (no devtmpfs, /dev/pts, /dev/shm, /dev/fd); /proc, /sys,',
+    '/tmp and /run are empty directories (nothing mounted; /tmp is the initramfs\'s own, writable); `lo` is down, so',
+    '127.0.0.1 and ::1 do not answer until the program sets it up; the host name is the kernel\'s `(none)`; the',
+    'environment is the kernel\'s (HOME=/, TERM=linux, no PATH or HOSTNAME); orphans are re-parented to the test binary;',
+    'and the working directory is /. A program that needs one of these sets it up itself, or runs under the supervising init.',
+    '',
+  ];
 }
 
 /** Binaries that ended otherwise than with 0 (all passed) or 1 (some failed), on either side: what they said last. */
 function endings(results: PackageParity[]): string[] {
   const rows = results.flatMap((parity) =>
-    (['container', 'machine'] as const).flatMap((side) => {
+    (['container', 'machine', 'direct'] as const).flatMap((side) => {
       const run = parity[side];
-      return run.exitStatus === 0 || run.exitStatus === 1 ? [] : [`| \`${parity.importPath}\` | ${side} | ${run.exitStatus ?? 'stopped at the timeout'} | ${cell(run.ending ?? '')} |`];
+      return run === undefined || run.exitStatus === 0 || run.exitStatus === 1 ? [] : [`| \`${parity.importPath}\` | ${side} | ${run.exitStatus ?? 'stopped at the timeout'} | ${cell(run.ending ?? '')} |`];
     }),
   );
   if (rows.length === 0) return [];
@@ -53,7 +69,8 @@ function endings(results: PackageParity[]): string[] {
 async function main(): Promise<void> {
   const packages = process.env.PARITY_PACKAGES?.split(/\s+/).filter(Boolean) ?? PARITY_PACKAGES;
   const work = mkdtempSync(path.join(os.tmpdir(), 'gopid1-parity-'));
-  const results = await measureParity(packages, work, log);
+  const direct = process.env.PARITY_DIRECT !== '0';
+  const results = await measureParity(packages, work, log, { direct });
   const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
   const docker = (await execa('docker', ['version', '--format', '{{.Server.Version}}'], { reject: false })).stdout;
   const accel = await resolveAccel('auto');
@@ -61,19 +78,24 @@ async function main(): Promise<void> {
     '# Container parity',
     '',
     'Written by `make parity` (bench/parity-run.ts). Each package\'s own tests (`go test -c` in the Go builder, the flags',
-    'of a gopid1 build) run with `-short -v` twice: as the only file of a FROM-scratch image (`docker run --rm --network',
-    'none`, the engine\'s default user and capabilities) and in the default machine under the supervising init, without',
-    '`--net` (`gopid1 test <package>`). Neither side has the Go toolchain or GOROOT, so tests that need them skip or fail',
-    'on both; a FROM-scratch container has no /tmp, the machine has one.',
+    `of a gopid1 build, \`-tags ${PARITY_TAGS.join(',')}\`: neither side has /usr/share/zoneinfo) run with \`-short -v\`: as the only`,
+    'file of a FROM-scratch image (`docker run --rm --network none`, the engine\'s default user and capabilities) and in',
+    'the default machine under the supervising init, without `--net` (`gopid1 test <package>`)',
+    direct ? 'and, third, in the same machine with the test binary itself as PID 1 (`gopid1 test --init direct <package>`).' : '(the run as PID 1 was left out: PARITY_DIRECT=0).',
+    'Neither side has the Go toolchain or GOROOT, so tests that need them skip or fail on both; a FROM-scratch',
+    'container has no /tmp, the machine has one.',
     '',
     `- Host: ${cpu}, ${os.availableParallelism()} cores; Docker engine ${docker}; QEMU accelerator ${accel.accel}`,
     '',
-    '| package | container pass / fail / skip | machine pass / fail / skip | pass in the container, not in the machine |',
-    '|---|---:|---:|---|',
+    `| package | container pass / fail / skip | machine pass / fail / skip | pass in the container, not in the machine |${direct ? ' PID 1 pass / fail / skip | pass in the container, not as PID 1 |' : ''}`,
+    `|---|---:|---:|---|${direct ? '---:|---:|' : ''}`,
     ...results.map(packageRow),
     '',
-    ...differences(results),
-    ...endings(results),
+    '## Under the supervising init',
+    '',
+    ...differences(results, 'machine'),
+    ...(direct ? ['## The test binary as PID 1 (`--init direct`)', '', ...directNotes(), ...differences(results, 'direct')] : []),
+    ...(endings(results).length > 0 ? ['## Binaries that did not end with 0 or 1', '', ...endings(results)] : []),
   ].join('\n');
   const target = path.join(packageRoot, 'docs', 'PARITY.md');
   mkdirSync(path.dirname(target), { recursive: true });

@@ -8,12 +8,15 @@ import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connectEngine, packDirectory, type Engine } from '../src/engine/engine.js';
 import { test, testBinaryArgs } from '../src/index.js';
+import type { InitMode } from '../src/plan/vocabulary.js';
 
 /** The packages `make parity` measures: what a program touches of the system beneath it. */
 export const PARITY_PACKAGES = ['os', 'os/exec', 'os/signal', 'os/user', 'syscall', 'net', 'time', 'io/fs', 'path/filepath'];
 
 /** The test flags both sides get, as `go test -short -v` passes them. */
 const TEST_FLAGS = ['-short', '-v'];
+/** Go's time zone database in every binary: neither a FROM-scratch image nor the machine has /usr/share/zoneinfo. */
+export const PARITY_TAGS = ['timetzdata'];
 const TIMEOUT_SECONDS = 600;
 
 export type Outcome = 'pass' | 'fail' | 'skip';
@@ -32,8 +35,14 @@ export interface SideRun {
 export interface PackageParity {
   importPath: string;
   container: SideRun;
+  /** In the default machine under the supervising init. */
   machine: SideRun;
+  /** In the default machine with the test binary as PID 1 (`--init direct`), when measured. */
+  direct?: SideRun;
 }
+
+/** A machine's side of the comparison: under the supervising init, or with the test binary as PID 1. */
+export type MachineSide = 'machine' | 'direct';
 
 /**
  * Reads `-test.v` output: `--- PASS|FAIL|SKIP: Name (…)` lines at any depth (subtests by their full name), and the
@@ -69,25 +78,27 @@ export function counts(run: SideRun): Record<Outcome, number> {
   return tally;
 }
 
-/** Tests that pass in the container and do not pass in the machine, each with what the machine's run said. */
-export function regressions(parity: PackageParity): { test: string; outcome: Outcome | 'missing'; reason: string }[] {
+/** Tests that pass in the container and do not pass on a machine's side, each with what that side's run said. */
+export function regressions(parity: PackageParity, side: MachineSide = 'machine'): { test: string; outcome: Outcome | 'missing'; reason: string }[] {
   const found: { test: string; outcome: Outcome | 'missing'; reason: string }[] = [];
+  const run = parity[side];
+  if (run === undefined) return found;
   for (const [name, outcome] of parity.container.outcomes) {
-    const there = parity.machine.outcomes.get(name);
+    const there = run.outcomes.get(name);
     if (outcome !== 'pass' || there === 'pass') continue;
-    const reason = (parity.machine.said.get(name) ?? []).find((line) => !/^--- /.test(line)) ?? (there === undefined ? `no result: the binary ended with ${parity.machine.exitStatus ?? 'no status'}` : '');
+    const reason = (run.said.get(name) ?? []).find((line) => !/^--- /.test(line)) ?? (there === undefined ? `no result: the binary ended with ${run.exitStatus ?? 'no status'}` : '');
     found.push({ test: name, outcome: there ?? 'missing', reason });
   }
   return found;
 }
 
-/** The machine's side: `gopid1 test <package>` from a module that holds nothing else; the binary stays in `out`. */
-async function machineSide(module: string, importPath: string, out: string, log: (text: string) => void): Promise<{ run: SideRun; binary: string }> {
+/** A machine's side: `gopid1 test <package>` from a module that holds nothing else; the binary stays in `out`. */
+async function machineSide(module: string, importPath: string, out: string, init: InitMode, log: (text: string) => void): Promise<{ run: SideRun; binary: string }> {
   const lines: string[] = [];
-  const result = await test({ dir: module, packages: [importPath], testArgs: TEST_FLAGS, timeoutSeconds: TIMEOUT_SECONDS, out, onOutput: (_pkg, line) => lines.push(line) });
+  const result = await test({ dir: module, packages: [importPath], testArgs: TEST_FLAGS, tags: PARITY_TAGS, init, timeoutSeconds: TIMEOUT_SECONDS, out, onOutput: (_pkg, line) => lines.push(line) });
   const pkg = result.packages[0];
   if (!pkg) throw new Error(`gopid1 test found no tests in ${importPath}`);
-  if (pkg.error !== undefined) log(`parity: ${importPath} in the machine: ${pkg.error}`);
+  if (pkg.error !== undefined) log(`parity: ${importPath} in the machine (--init ${init}): ${pkg.error}`);
   return { run: parseVerbose(lines, pkg.exitStatus), binary: path.join(out, '1', 'app') };
 }
 
@@ -111,8 +122,11 @@ async function containerSide(engine: Engine, binary: string, importPath: string,
   }
 }
 
-/** Measures each package on both sides, one after the other (the machine first: it builds the test binary). */
-export async function measureParity(packages: readonly string[], work: string, log: (text: string) => void): Promise<PackageParity[]> {
+/**
+ * Measures each package on each side, one after the other (the machine first: it builds the test binary); with
+ * `direct`, also in the machine with the test binary as PID 1.
+ */
+export async function measureParity(packages: readonly string[], work: string, log: (text: string) => void, options: { direct?: boolean } = {}): Promise<PackageParity[]> {
   const module = path.join(work, 'module');
   await mkdir(module, { recursive: true });
   await writeFile(path.join(module, 'go.mod'), 'module gopid1.dev/parity\n\ngo 1.24\n');
@@ -121,10 +135,12 @@ export async function measureParity(packages: readonly string[], work: string, l
   for (const importPath of packages) {
     const dir = path.join(work, importPath.replace(/\//g, '-'));
     log(`parity: ${importPath} in the machine`);
-    const machine = await machineSide(module, importPath, path.join(dir, 'machine'), log);
+    const machine = await machineSide(module, importPath, path.join(dir, 'machine'), 'supervise', log);
     log(`parity: ${importPath} in a FROM-scratch container`);
     const container = await containerSide(engine, machine.binary, importPath, dir, log);
-    results.push({ importPath, container, machine: machine.run });
+    if (options.direct) log(`parity: ${importPath} in the machine, as PID 1`);
+    const direct = options.direct ? (await machineSide(module, importPath, path.join(dir, 'direct'), 'direct', log)).run : undefined;
+    results.push({ importPath, container, machine: machine.run, ...(direct ? { direct } : {}) });
   }
   return results;
 }

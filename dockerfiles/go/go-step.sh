@@ -11,23 +11,24 @@
 #   /src            the app (a directory with go.mod), copied in by the caller
 #   /out/init       the static binary this step writes
 #   /out/go-version `go version` of the toolchain that built it
-# Environment: GOPID1_PACKAGE (default .), GOPID1_CGO (0|1), GOPID1_LDFLAGS (default -buildid=),
+# Environment: GOPID1_PACKAGE (default .), GOPID1_CGO (0|1), GOPID1_TAGS (build tags, comma-separated), GOPID1_LDFLAGS (default -buildid=),
 # GOPID1_GOARCH (amd64, the default, or arm64), SOURCE_DATE_EPOCH.
 set -euo pipefail
 
 pkg="${GOPID1_PACKAGE:-.}"
 ldflags="${GOPID1_LDFLAGS:--buildid=}"
-tags=""
+taglist="${GOPID1_TAGS:-}"
 export GOOS=linux GOARCH="${GOPID1_GOARCH:-amd64}"
 # amd64: the baseline instruction set, so the machine runs on any x86-64 CPU (and under QEMU's emulation).
 if [ "$GOARCH" = amd64 ]; then export GOAMD64=v1; fi
 if [ "${GOPID1_CGO:-0}" = 1 ]; then
   # The blog's recipe (the caller adds -linkmode=external -extldflags=-static): netgo/osusergo keep glibc's NSS out of the binary.
   export CGO_ENABLED=1
-  tags="-tags=netgo,osusergo"
+  taglist="netgo,osusergo${taglist:+,$taglist}"
 else
   export CGO_ENABLED=0
 fi
+tags="${taglist:+-tags=$taglist}"
 mkdir -p /out
 go version | tee /out/go-version
 # Who this step runs as and what network it has (compile steps: an unprivileged user, loopback only).
@@ -49,7 +50,7 @@ case "${1:-build}" in
   build) ;;
   list)
     # shellcheck disable=SC2086
-    go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' $pkg | while read -r importpath dir; do
+    go list $tags -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' $pkg | while read -r importpath dir; do
       [ -n "$importpath" ] || continue
       case "$dir" in
         /src) rel=. ;;

@@ -144,7 +144,7 @@ async function packInitramfs(context: StageContext, plan: BuildPlan, { go, super
   const files = supervised
     ? { init: supervised.binary, app: go.binary, ...machine, ...(configured ? { initConfig: initConfigText(plan.runtime) } : {}), ...(env ? { env: envBlob(env) } : {}), ...(data ? { dataTemplate: data.template } : {}) }
     : { init: go.binary, ...machine };
-  const initramfs = await writeInitramfs(files, context.out.staged(file), plan.sourceDateEpoch, builderCompressor(context, go.builder, plan.initramfs.compression));
+  const initramfs = await writeInitramfs(files, context.out.staged(file), plan.sourceDateEpoch, builderCompressor(context, go.builder, plan.initramfs.compression, plan.cache));
   context.report({ kind: 'done', stage: 'initramfs', text: `initramfs packed (${initramfs.bytes} bytes, ${initramfs.unpackedBytes} unpacked)` });
   return initramfs;
 }

@@ -13,6 +13,7 @@ import { planBuild, type BuildPlan } from '../plan/plan.js';
 import { isKernelLine } from '../qemu/console.js';
 import { silent, type Reporter } from '../progress.js';
 import type { StageContext } from '../stage.js';
+import type { Arch, InitMode } from '../plan/vocabulary.js';
 import { boot } from './boot.js';
 import { executePlan } from './build.js';
 
@@ -27,6 +28,17 @@ export interface TestOptions {
   timeoutSeconds?: number;
   /** Where each package's machine is built (one directory per package); default a temporary directory, removed after. */
   out?: string;
+  /** Go build tags for the test binaries (`go test -tags`). */
+  tags?: string[];
+  /** The machines' architecture (default amd64); arm64 boots under qemu-system-aarch64. */
+  arch?: Arch;
+  /**
+   * Who is PID 1 (default supervise): with direct the test binary itself, in / (the kernel's working directory: the
+   * package's directory is in the machine, but relative paths such as testdata/ do not find it), as `make parity` compares.
+   */
+  init?: InitMode;
+  /** Networking in the machines (`--net`: the kernel's drivers and DHCP, QEMU's user network), for tests that reach out. */
+  net?: boolean;
   onProgress?: Reporter;
   /** Each line a package's machine prints: its tests' output and the supervising init's lines. */
   onOutput?: (importPath: string, line: string) => void;
@@ -116,7 +128,7 @@ async function withContext<T>(plan: BuildPlan, options: TestOptions, work: (cont
 
 async function listPackages(context: StageContext, plan: BuildPlan, patterns: string[]): Promise<TestPackage[]> {
   const app = await inspectApp(plan.app.dir, '.', { test: true });
-  return listTestPackages(context, { arch: plan.arch, app, patterns, cgo: false, strip: false, useCache: plan.cache, exclude: [], sourceDateEpoch: plan.sourceDateEpoch });
+  return listTestPackages(context, { arch: plan.arch, app, patterns, cgo: false, ...(plan.program.tags ? { tags: plan.program.tags } : {}), strip: false, useCache: plan.cache, exclude: [], sourceDateEpoch: plan.sourceDateEpoch });
 }
 
 /** What the supervising init says about itself on the console (not the tests' output). */
@@ -159,7 +171,8 @@ export async function test(options: TestOptions = {}): Promise<TestResult> {
   const args = testBinaryArgs(options.testArgs ?? [], timeoutSeconds);
   const out = options.out !== undefined ? path.resolve(options.out) : await mkdtemp(path.join(os.tmpdir(), 'gopid1-test-'));
   try {
-    const plan = planBuild({ app: dir, out: path.join(out, 'list'), init: 'supervise' }, await gatherHostFacts({ app: dir }));
+    const machine = { ...(options.tags ? { tags: options.tags } : {}), ...(options.arch ? { arch: options.arch } : {}), ...(options.net ? { net: true } : {}) };
+    const plan = planBuild({ app: dir, out: path.join(out, 'list'), init: options.init ?? 'supervise', ...machine }, await gatherHostFacts({ app: dir }));
     return await withContext(plan, options, async (context) => {
       const packages = await listPackages(context, plan, options.packages ?? ['.']);
       const results: PackageTestResult[] = [];

@@ -62,12 +62,14 @@ export async function assembleManifest(plan: BuildPlan, parts: BuildParts): Prom
       package: plan.program.package,
       version: go.goVersion,
       cgo: plan.program.cgo,
+      ...(plan.program.tags ? { tags: [...plan.program.tags] } : {}),
       ldflags: go.ldflags,
       flags: ['-trimpath', '-buildvcs=false'],
       env: { GOOS: 'linux', GOARCH: plan.arch, ...(plan.arch === 'amd64' ? { GOAMD64: 'v1' } : {}), CGO_ENABLED: plan.program.cgo ? '1' : '0' },
       network: go.network,
       ...(go.downloadNetwork ? { downloadNetwork: go.downloadNetwork } : {}),
       builder: builderRecord(go.builder),
+      fromCache: go.cached,
     },
     init: supervised
       ? { mode: 'supervise', module: parts.supervisor?.module ?? '', version: toolVersion, ...(plan.runtime.restart.policy !== 'no' ? { restart: plan.runtime.restart } : {}), ...(plan.runtime.health ? { health: { ...plan.runtime.health } } : {}), ...(plan.runtime.watchdog ? { watchdog: { ...plan.runtime.watchdog } } : {}), ...(plan.runtime.env ? { env: plan.runtime.env.map(([key]) => key) } : {}), ...(plan.runtime.user ? { user: { ...plan.runtime.user } } : {}), ...(plan.runtime.metadata ? { metadata: plan.runtime.metadata } : {}) }

@@ -71,6 +71,8 @@ export interface Manifest {
     package: string;
     version: string;
     cgo: boolean;
+    /** Go build tags the build was given (absent: none; with cgo, netgo and osusergo come on top). */
+    tags?: string[];
     ldflags: string;
     flags: string[];
     env: Record<string, string>;
@@ -79,6 +81,8 @@ export interface Manifest {
     /** Modules that are not vendored were downloaded first, by a step with this network. */
     downloadNetwork?: 'bridge';
     builder: BuilderRecord;
+    /** The program came from gopid1's cache (absent in manifests older than that cache). */
+    fromCache?: boolean;
   };
   /** Who is PID 1: the program itself, or gopid1's supervising init with the program as /app. */
   init:

@@ -77,6 +77,7 @@ export interface BuildFlags {
   diskSize?: number;
   boot?: DiskBoot;
   cgo?: boolean;
+  tags?: string[];
   strip?: boolean;
   jobs?: number;
   cpus?: number;
@@ -124,6 +125,7 @@ const FLAG_OF: Record<string, string> = {
   menuTimeoutSeconds: '--menu-timeout',
   diskSizeBytes: '--disk-size',
   boot: '--boot',
+  tags: '--tags',
   jobs: '--jobs',
   cpus: '--cpus',
   memoryLimitBytes: '--memory-limit',
@@ -205,6 +207,7 @@ export function addBuildOptions(command: Command): Command {
     .option('--disk-size <size>', 'size of the disk formats, e.g. 1g, rounded up to whole MiB; the space after the ESP is sparse zeros (default: the smallest that fits)', byteSize('--disk-size'))
     .addOption(new Option('--boot <loader>', 'what starts the disk formats: grub (BIOS and UEFI) or uki (the UKI as EFI/BOOT/BOOTX64.EFI, UEFI only, no boot loader) (default: grub)').choices([...DISK_BOOTS]))
     .option('--cgo', 'allow cgo, linked fully static (-linkmode=external -extldflags=-static)')
+    .option('--tags <list>', 'Go build tags, comma-separated as go build -tags takes them (repeatable), e.g. timetzdata', collect)
     .option('--no-strip', 'keep the symbol table and DWARF in the program (no -s -w)')
     .option('-j, --jobs <n>', 'parallel kernel compile jobs (default: CPU count, or --cpus rounded up)', positiveInteger('--jobs'))
     .option('--cpus <n>', 'CPUs each builder container may use (docker --cpus), e.g. 1.5', positiveNumber('--cpus'))
@@ -261,6 +264,7 @@ export function buildOptionsFrom(app: string, flags: BuildFlags): BuildOptions {
     diskSizeBytes: flags.diskSize,
     boot: flags.boot,
     cgo: flags.cgo,
+    tags: flags.tags,
     strip: flags.strip,
     jobs: flags.jobs,
     cpus: flags.cpus,

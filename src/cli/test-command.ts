@@ -1,6 +1,6 @@
-import type { Command } from 'commander';
-import { test, type TestResult } from '../index.js';
-import { globalFlags, positiveInteger, type CommandContext } from './context.js';
+import { Option, type Command } from 'commander';
+import { ARCHES, INIT_MODES, test, type Arch, type InitMode, type TestResult } from '../index.js';
+import { collect, globalFlags, positiveInteger, type CommandContext } from './context.js';
 import { formatSeconds, outputMode } from './output.js';
 import { withProgress } from './progress-view.js';
 
@@ -8,6 +8,10 @@ interface TestFlags {
   dir?: string;
   timeout?: number;
   out?: string;
+  tags?: string[];
+  arch?: Arch;
+  net?: boolean;
+  init?: InitMode;
 }
 
 /** One line per package, as `go test` ends: ok or FAIL, the package, the time (and why, when it did not get a status). */
@@ -26,6 +30,10 @@ export function registerTest(program: Command, context: CommandContext): void {
     .option('-C, --dir <dir>', 'the module\'s directory (default: the current one)')
     .option('--timeout <seconds>', 'per package, as go test -timeout (default 600)', positiveInteger('--timeout'))
     .option('--out <dir>', 'build each package\'s machine in <dir>/<n> and keep it (default: a temporary directory)')
+    .option('--tags <list>', 'Go build tags, as go test -tags takes them (repeatable), e.g. timetzdata', collect)
+    .addOption(new Option('--arch <arch>', 'the machines\' architecture (default: amd64)').choices([...ARCHES]))
+    .addOption(new Option('--init <mode>', 'who is PID 1: supervise (the default: gopid1\'s init, the package\'s directory as working directory) or direct (the test binary itself, in /)').choices([...INIT_MODES]))
+    .option('--net', 'networking in the machines (DHCP on QEMU\'s user network), for tests that reach out')
     .action(async (packages: string[], flags: TestFlags, command: Command) => {
       // Commander drops the `--` and appends what follows it to the packages; the root command keeps the words it
       // parsed (rawArgs, which its typings leave out).
@@ -41,6 +49,10 @@ export function registerTest(program: Command, context: CommandContext): void {
           testArgs,
           ...(flags.timeout !== undefined ? { timeoutSeconds: flags.timeout } : {}),
           ...(flags.out !== undefined ? { out: flags.out } : {}),
+          ...(flags.tags !== undefined ? { tags: flags.tags } : {}),
+          ...(flags.arch !== undefined ? { arch: flags.arch } : {}),
+          ...(flags.net ? { net: true } : {}),
+          ...(flags.init !== undefined ? { init: flags.init } : {}),
           onProgress: onEvent,
           // --json: go test -json's events, one a line, as each package ends; else the machines' output as it comes.
           ...(json ? { onEvent: (event: string) => process.stdout.write(`${event}\n`) } : { onOutput: (_pkg: string, line: string) => process.stdout.write(`${line}\n`) }),

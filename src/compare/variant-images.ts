@@ -67,7 +67,7 @@ export async function buildVariant(
         return path.basename(resolved) !== '.git' && resolved !== out && !resolved.startsWith(`${out}${path.sep}`);
       },
     });
-    dockerfile = golangDockerfile({ toolchainImage: toolchain.tag, package: context.manifest.go.package, cgo: context.manifest.go.cgo, ldflags: context.manifest.go.ldflags });
+    dockerfile = golangDockerfile({ toolchainImage: toolchain.tag, package: context.manifest.go.package, cgo: context.manifest.go.cgo, ...(context.manifest.go.tags ? { tags: context.manifest.go.tags } : {}), ldflags: context.manifest.go.ldflags });
   } else {
     await copyFile(context.program, path.join(dir, 'app'));
     await chmod(path.join(dir, 'app'), 0o755);

@@ -57,8 +57,10 @@ export function binaryDockerfile(variant: Exclude<VariantName, 'golang'>, base: 
 }
 
 /** The single-stage toolchain image: the app's source built inside the image, with the VM build's flags. */
-export function golangDockerfile(options: { toolchainImage: string; package: string; cgo: boolean; ldflags: string }): string {
+export function golangDockerfile(options: { toolchainImage: string; package: string; cgo: boolean; tags?: readonly string[]; ldflags: string }): string {
   const pkg = options.package.startsWith('.') ? options.package : `./${options.package}`;
+  // go-step's tags: netgo and osusergo with cgo (no glibc NSS in a static binary), then the build's own.
+  const tags = [...(options.cgo ? ['netgo', 'osusergo'] : []), ...(options.tags ?? [])];
   return [
     `FROM ${options.toolchainImage}`,
     // gopid1's builder runs as an unprivileged user; a toolchain image as people ship it builds as root.
@@ -67,7 +69,7 @@ export function golangDockerfile(options: { toolchainImage: string; package: str
     'ENV GOCACHE=/root/.cache/go-build GOMODCACHE=/root/go/pkg/mod GOPATH=/root/go',
     'COPY src/ /src/',
     'WORKDIR /src',
-    `RUN CGO_ENABLED=${options.cgo ? 1 : 0} GOOS=linux GOARCH=amd64 GOAMD64=v1 go build -trimpath -ldflags=${JSON.stringify(options.ldflags)} -o /usr/local/bin/app ${JSON.stringify(pkg)}`,
+    `RUN CGO_ENABLED=${options.cgo ? 1 : 0} GOOS=linux GOARCH=amd64 GOAMD64=v1 go build -trimpath ${tags.length > 0 ? `-tags=${tags.join(',')} ` : ''}-ldflags=${JSON.stringify(options.ldflags)} -o /usr/local/bin/app ${JSON.stringify(pkg)}`,
     'ENTRYPOINT ["/usr/local/bin/app"]',
     '',
   ].join('\n');

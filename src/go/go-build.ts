@@ -7,6 +7,7 @@ import { DEFAULT_SERIES, type Arch } from '../plan/vocabulary.js';
 import type { StageContext } from '../stage.js';
 import type { AppFacts } from './app.js';
 import { checkStaticInit } from './elf.js';
+import { type CachedGoMeta, goCacheKey, goFromCache, goToCache, sourceSkip } from './go-cache.js';
 
 /** The Docker volume that keeps Go's module and build caches between runs, owned by the builder's unprivileged user. */
 export const GO_CACHE_VOLUME = `gopid1-go-cache-${BUILDER_UID}`;
@@ -23,6 +24,8 @@ export interface GoBuildOptions {
   /** The main package, relative to appDir ("." or "./cmd/server"). */
   package: string;
   cgo: boolean;
+  /** Go build tags (`-tags`); with cgo, go-step adds netgo and osusergo. */
+  tags?: readonly string[];
   /** -ldflags=-s -w */
   strip: boolean;
   /** Use Go's build and module cache volume; without it the build starts from nothing. */
@@ -52,6 +55,8 @@ export interface GoBuildResult {
   /** Modules that are not vendored were fetched first, by a step of their own with this network. */
   downloadNetwork?: 'bridge';
   ldflags: string;
+  /** Served from gopid1's cache: nothing that goes into the binary changed since it was built. */
+  cached: boolean;
   durationMs: number;
 }
 
@@ -151,19 +156,19 @@ export interface GoStep {
 }
 
 function goStep(context: StageContext, options: GoBuildOptions, image: string, volumes: GoVolumes): GoStep {
-  const exclude = new Set(['.git', ...options.exclude]);
   return {
     image,
     env: {
       GOPID1_PACKAGE: options.importPath ?? (options.package.startsWith('.') ? options.package : `./${options.package}`),
       GOPID1_CGO: options.cgo ? '1' : '0',
+      ...(options.tags?.length ? { GOPID1_TAGS: options.tags.join(',') } : {}),
       GOPID1_LDFLAGS: goLdflags(options),
       GOPID1_GOARCH: options.arch,
       ...(options.test ? { GOPID1_TEST: '1' } : {}),
       SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
       ...volumes.env,
     },
-    source: () => ({ path: '/src', archive: () => packDirectory(options.app.dir, { skip: (relative) => exclude.has(relative) }) }),
+    source: () => ({ path: '/src', archive: () => packDirectory(options.app.dir, { skip: sourceSkip(options) }) }),
     logFile: path.join(context.out.logs, options.supervisor ? 'go-supervisor.log' : 'go.log'),
   };
 }
@@ -239,9 +244,9 @@ async function stageBinary(context: StageContext, options: GoBuildOptions, scrat
  * Runs `work` with the Go builder ready: its image, the cache volumes, the step's common parts, and the modules
  * fetched when they are not vendored; a volume of this run is removed after.
  */
-export async function withGoSteps<T>(context: StageContext, options: GoBuildOptions, work: (step: GoStep, volumes: GoVolumes, builder: BuilderImage) => Promise<T>): Promise<T> {
-  const { engine, report, signal, out } = context;
-  const builder = await stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
+export async function withGoSteps<T>(context: StageContext, options: GoBuildOptions, work: (step: GoStep, volumes: GoVolumes, builder: BuilderImage) => Promise<T>, staged?: BuilderImage): Promise<T> {
+  const { engine } = context;
+  const builder = staged ?? (await goBuilder(context));
   const volumes = await goVolumes(engine, options);
   try {
     const step = goStep(context, options, builder.id, volumes);
@@ -252,27 +257,56 @@ export async function withGoSteps<T>(context: StageContext, options: GoBuildOpti
   }
 }
 
-/** Builds the app's main package as a static linux binary for the plan's architecture in the Go builder, and checks the result. */
+/** The Go builder image, made when missing. */
+function goBuilder(context: StageContext): Promise<BuilderImage> {
+  const { engine, report, signal, out } = context;
+  return stageBuilder(engine, { stage: 'go', series: DEFAULT_SERIES, dockerfilesDir: context.dockerfilesDir, logDir: out.logs, report, signal });
+}
+
+/** The build's result from what was built (or served from the cache). */
+function goResult(options: GoBuildOptions, builder: BuilderImage, built: CachedGoMeta & { binary: string; bytes: number }, cached: boolean, started: number): GoBuildResult {
+  return {
+    binary: built.binary,
+    bytes: built.bytes,
+    goVersion: built.goVersion,
+    builder,
+    network: 'none',
+    ...(built.downloaded ? { downloadNetwork: 'bridge' as const } : {}),
+    ldflags: goLdflags(options),
+    cached,
+    durationMs: Date.now() - started,
+  };
+}
+
+/**
+ * Builds the app's main package as a static linux binary for the plan's architecture in the Go builder, and checks
+ * the result; with the cache, a build whose source, options and builder did not change is served from it.
+ */
 export async function buildGo(context: StageContext, options: GoBuildOptions): Promise<GoBuildResult> {
   const started = Date.now();
-  return withGoSteps(context, options, async (step, volumes, builder) => {
-    const scratch = await mkdtemp(path.join(context.out.staging, 'go-'));
-    try {
-      await compile(context, options, step, volumes, scratch);
-      const { binary, bytes, goVersion } = await stageBinary(context, options, scratch);
-      context.report({ kind: 'done', stage: 'go', text: `${options.supervisor ? 'supervising init' : options.outName} built with ${goVersion.split(' ')[0]} (${bytes} bytes, static)` });
-      return {
-        binary,
-        bytes,
-        goVersion,
-        builder,
-        network: 'none',
-        ...(volumes.fetch ? { downloadNetwork: 'bridge' as const } : {}),
-        ldflags: goLdflags(options),
-        durationMs: Date.now() - started,
-      };
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
-  });
+  const what = options.supervisor ? 'supervising init' : options.outName;
+  const builder = await goBuilder(context);
+  const key = options.useCache ? await goCacheKey(options, builder) : undefined;
+  const cached = key !== undefined ? await goFromCache(context, key, options) : undefined;
+  if (cached) {
+    context.report({ kind: 'done', stage: 'go', text: `${what} from the cache (${cached.bytes} bytes, ${cached.goVersion.split(' ')[0]})` });
+    return goResult(options, builder, cached, true, started);
+  }
+  return withGoSteps(
+    context,
+    options,
+    async (step, volumes) => {
+      const scratch = await mkdtemp(path.join(context.out.staging, 'go-'));
+      try {
+        await compile(context, options, step, volumes, scratch);
+        const built = { ...(await stageBinary(context, options, scratch)), downloaded: volumes.fetch };
+        if (key !== undefined) await goToCache(context, key, built.binary, { goVersion: built.goVersion, downloaded: built.downloaded });
+        context.report({ kind: 'done', stage: 'go', text: `${what} built with ${built.goVersion.split(' ')[0]} (${built.bytes} bytes, static)` });
+        return goResult(options, builder, built, false, started);
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    },
+    builder,
+  );
 }

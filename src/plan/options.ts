@@ -89,6 +89,8 @@ export interface BuildOptions {
   /** Seconds GRUB shows its menu (default 0). */
   menuTimeoutSeconds?: number;
   cgo?: boolean;
+  /** Go build tags, as `go build -tags` takes them (e.g. ["timetzdata"]): the program's build and, with cgo, beside netgo and osusergo. */
+  tags?: string[];
   /** Strip symbol tables from the program (-s -w); default true. */
   strip?: boolean;
   /** Parallel kernel compile jobs (default: CPU count, or cpus rounded up). */

@@ -6,6 +6,7 @@ import type { EnvEntry } from './env.js';
 import type { BuildOptions } from './options.js';
 import { planFragments, type PlannedFragment } from './fragments.js';
 import { planProfile } from './profile.js';
+import { planProgram, type ProgramPlan } from './program.js';
 import { ipParameter, machineHostname, planStaticIpv6, planStaticNetwork, type StaticIpv6 } from './network.js';
 import { parseSourceSpec } from '../kernel/source.js';
 import { kernelNeedsOf, OUTPUT_FORMATS, outputFormat, parseFormats, type OutputName } from '../outputs/table.js';
@@ -72,7 +73,7 @@ export interface BuildPlan {
    * The program: the main package, or with `test` the package whose test binary (`go test -c`) `gopid1 test` boots;
    * `importPath` names one outside the module instead (the standard library's, a dependency's), built from the module.
    */
-  readonly program: { readonly package: string; readonly cgo: boolean; readonly strip: boolean; readonly test?: boolean; readonly importPath?: string };
+  readonly program: ProgramPlan;
   readonly initramfs: { readonly compression: InitramfsCompression };
   /** Formats beyond kernel + initramfs, in table order. */
   readonly outputs: readonly OutputName[];
@@ -252,7 +253,7 @@ export function planBuild(options: BuildOptions, facts: HostFacts): BuildPlan {
       jobs,
       sourceDateEpoch: explicitEpoch ?? DEFAULT_SOURCE_DATE_EPOCH,
     },
-    program: { package: options.package ?? '.', cgo: options.cgo ?? false, strip: options.strip ?? true },
+    program: planProgram(options),
     initramfs: { compression },
     outputs,
     disk,

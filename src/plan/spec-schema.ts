@@ -60,6 +60,7 @@ export const SPEC_SCHEMA = {
     boot: oneOf(DISK_BOOTS, 'what starts the disk formats'),
     menuTimeoutSeconds: whole('seconds GRUB shows its menu'),
     cgo: flag('allow cgo, linked fully static'),
+    tags: list('Go build tags (go build -tags)'),
     strip: flag('strip symbol tables from the program'),
     jobs: whole('parallel kernel compile jobs', 1),
     cpus: number('CPUs each builder container may use', 0.1),

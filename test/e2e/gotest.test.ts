@@ -50,6 +50,13 @@ describe('gopid1 test: a package\'s tests run inside the machine, as go test run
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 
+  it('--tags builds the test binary with Go build tags (a file behind a tag, the time zone database)', { timeout: 10 * 60_000 }, async () => {
+    const run = await runCli(['test', './pass', '--tags', 'gopid1zones,timetzdata', '--', '-run', 'TestZone', '-v'], { cwd: module });
+    assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
+    assert.match(run.stdout, /^--- PASS: TestZone /m);
+    assert.match(run.stdout, /zone America\/New_York, offset at 2024-01-01: -05:00/);
+  });
+
   it('refuses a flag it cannot pass before anything is built', async () => {
     const run = await runCli(['test', '.', '--', '-coverprofile', 'c.out'], { cwd: module });
     assert.equal(run.code, 1);

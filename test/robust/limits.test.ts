@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { uniqueHelloApp } from '../helpers/apps.js';
 import { runCli } from '../helpers/cli.js';
 import { BUILD_TIMEOUT_MS, e2ePrerequisites, hello, leftovers, tempDir } from '../helpers/e2e.js';
 import type { Manifest } from '../../src/index.js';
@@ -12,7 +13,9 @@ const skip = e2ePrerequisites();
 describe('least privilege: builder containers get the resources and rights they are given, no more', { skip }, () => {
   it('--cpus and --memory-limit reach the builder container\'s cgroup', { timeout: BUILD_TIMEOUT_MS }, async () => {
     const out = tempDir('limits');
-    const run = await runCli(['build', hello, '--out', out, '--cpus', '1', '--memory-limit', '1g']);
+    // An app of this run's own: an unchanged one comes from the cache, and no builder step would run.
+    const app = uniqueHelloApp('limits-app');
+    const run = await runCli(['build', app.dir, '--package', app.pkg, '--out', out, '--cpus', '1', '--memory-limit', '1g']);
     assert.equal(run.code, 0, run.stderr);
     const log = readFileSync(path.join(out, 'logs', 'go.log'), 'utf8');
     assert.match(log, /gopid1: cgroup cpu\.max 100000 100000, memory\.max 1073741824/);
@@ -21,7 +24,8 @@ describe('least privilege: builder containers get the resources and rights they 
 
   it('builder steps run as an unprivileged user, with loopback as their only network interface', { timeout: BUILD_TIMEOUT_MS }, async () => {
     const out = tempDir('privilege');
-    const run = await runCli(['build', hello, '--out', out, '--iso']);
+    const app = uniqueHelloApp('privilege-app');
+    const run = await runCli(['build', app.dir, '--package', app.pkg, '--out', out, '--iso']);
     assert.equal(run.code, 0, run.stderr);
     // Each step says who it is and what network it sees (dockerfiles/*/…-step.sh, the initramfs compressor).
     // The initramfs compressor and the ISO builder's steps run on a read-only root filesystem too.

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ContentCache, hashKey } from '../../src/artifacts/cache.js';
+import { goCacheKey } from '../../src/go/go-cache.js';
 
 describe('content-addressed cache', () => {
   it('hashes keys independently of property order', () => {
@@ -70,5 +71,36 @@ describe('content-addressed cache', () => {
     await Promise.all([...Array.from({ length: 8 }, writer), ...Array.from({ length: 8 }, reader)]);
     assert.ok(!seen.includes('damaged'));
     assert.ok((await new ContentCache(root).get('kernel', 'same')) !== undefined);
+  });
+});
+
+describe('the Go stage\'s cache key: what goes into the binary, nothing else', () => {
+  const builder = { tag: 'gopid1-go-builder:abc', id: 'sha256:1', packages: ['golang-1.24-go=1.24.4-1'], built: false };
+  const app = (): string => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gopid1-gokey-'));
+    writeFileSync(path.join(dir, 'go.mod'), 'module example.com/k\n\ngo 1.21\n');
+    writeFileSync(path.join(dir, 'main.go'), 'package main\n\nfunc main() {}\n');
+    mkdirSync(path.join(dir, 'dist'));
+    return dir;
+  };
+  const options = (dir: string) => ({ app: { dir }, exclude: ['dist'], arch: 'amd64', package: '.', cgo: false, strip: true, sourceDateEpoch: 1, outName: 'init' });
+
+  it('changes with the source, the options and the builder; not with the out dir, .git or the file\'s time', async () => {
+    const dir = app();
+    const base = await goCacheKey(options(dir), builder);
+    writeFileSync(path.join(dir, 'dist', 'bzImage'), 'output of an earlier build');
+    mkdirSync(path.join(dir, '.git'));
+    writeFileSync(path.join(dir, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+    utimesSync(path.join(dir, 'main.go'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+    assert.equal(await goCacheKey(options(dir), builder), base);
+    assert.notEqual(await goCacheKey({ ...options(dir), tags: ['timetzdata'] }, builder), base);
+    assert.notEqual(await goCacheKey({ ...options(dir), strip: false }, builder), base);
+    assert.notEqual(await goCacheKey({ ...options(dir), test: true }, builder), base);
+    assert.notEqual(await goCacheKey(options(dir), { ...builder, packages: ['golang-1.24-go=1.24.5-1'] }), base);
+    writeFileSync(path.join(dir, 'main.go'), 'package main\n\nfunc main() { println() }\n');
+    assert.notEqual(await goCacheKey(options(dir), builder), base);
+    writeFileSync(path.join(dir, 'main.go'), 'package main\n\nfunc main() {}\n');
+    chmodSync(path.join(dir, 'main.go'), 0o755);
+    assert.notEqual(await goCacheKey(options(dir), builder), base, 'a mode the builder would see');
   });
 });

@@ -65,6 +65,8 @@ describe('gopid1 CLI (no Docker needed)', () => {
     assert.match(run.stderr, /unknown Debian release "Sid1" in --kernel-source debian:Sid1 \[BAD_INPUT\]/);
     run = await runCli(['build', 'examples/hello', '--iso', '--cmdline', 'msg="a b"'], { env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
     assert.match(run.stderr, /--cmdline with double quotes cannot go on an ISO or a disk/);
+    run = await runCli(['build', 'examples/hello', '--tags', 'timetzdata', '--tags', 'a;b'], { env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
+    assert.match(run.stderr, /--tags has "a;b", which is not a Go build tag \[BAD_INPUT\]/);
     noStack(run.stderr);
   });
 

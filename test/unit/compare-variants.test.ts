@@ -23,7 +23,8 @@ describe('compare: container variants', () => {
     const dockerfile = golangDockerfile({ toolchainImage: 'gopid1-go-builder:abc', package: 'cmd/server', cgo: false, ldflags: '-buildid= -s -w' });
     assert.match(dockerfile, /^FROM gopid1-go-builder:abc\n/);
     assert.match(dockerfile, /RUN CGO_ENABLED=0 GOOS=linux GOARCH=amd64 GOAMD64=v1 go build -trimpath -ldflags="-buildid= -s -w" -o \/usr\/local\/bin\/app "\.\/cmd\/server"\n/);
-    assert.match(golangDockerfile({ toolchainImage: 't', package: '.', cgo: true, ldflags: '-linkmode=external' }), /CGO_ENABLED=1 .* "\."\n/);
+    assert.match(golangDockerfile({ toolchainImage: 't', package: '.', cgo: true, ldflags: '-linkmode=external' }), /CGO_ENABLED=1 .* -tags=netgo,osusergo -ldflags=.* "\."\n/);
+    assert.match(golangDockerfile({ toolchainImage: 't', package: '.', cgo: false, tags: ['timetzdata'], ldflags: '' }), /go build -trimpath -tags=timetzdata -ldflags=""/, 'the build\'s tags, as the machine\'s program was built');
   });
 
   it('reads container memory from engine stats the way `docker stats` does, on cgroup v1 and v2', () => {

@@ -59,5 +59,7 @@ describe('container parity: reading both sides\' test output', () => {
       { test: 'TestTree', outcome: 'missing', reason: 'no result: the binary ended with 1' },
     ]);
     assert.deepEqual(regressions({ importPath: 'x', container: machine, machine: container }), [], 'the one test the machine passes also passes in the container');
+    assert.deepEqual(regressions({ importPath: 'x', container, machine: container }, 'direct'), [], 'no run as PID 1, no differences there');
+    assert.deepEqual(regressions({ importPath: 'x', container, machine: container, direct: machine }, 'direct').map((r) => r.test), ['TestSetuid', 'TestListen', 'TestTree'], 'the run as PID 1, compared on its own');
   });
 });

@@ -50,6 +50,14 @@ describe('planBuild: every default, resolved once', () => {
     assert.match(generated?.origin === 'generated' ? generated.text : '', /^# CONFIG_KERNEL_ZSTD is not set\nCONFIG_KERNEL_XZ=y\n# CONFIG_KERNEL_GZIP is not set\n$/);
   });
 
+  it('takes Go build tags as go build -tags does: comma-separated or repeated, each once, checked', () => {
+    assert.deepEqual(plan({ tags: ['timetzdata,netgo', 'timetzdata', ' go1.22 '] }).program, { package: '.', cgo: false, strip: true, tags: ['timetzdata', 'netgo', 'go1.22'] });
+    assert.equal(plan({ tags: [] }).program.tags, undefined);
+    rejects({ tags: ['a b'] }, 'tags', /"a b", which is not a Go build tag/);
+    rejects({ tags: ['!cgo'] }, 'tags', /not a Go build tag/);
+    assert.deepEqual((planRecord(plan({ tags: ['x'] })).program as { tags?: string[] }).tags, ['x'], 'recorded in the manifest\'s plan');
+  });
+
   it('a defconfig base has no minimal fragment and compresses with gzip unless told', () => {
     const p = plan({ kernelConfig: 'defconfig' });
     assert.equal(p.kernel.compression, 'gzip');
