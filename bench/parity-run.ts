@@ -11,7 +11,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { packageRoot } from '../src/paths.js';
 import { resolveAccel } from '../src/qemu/command.js';
-import { counts, measureParity, PARITY_PACKAGES, PARITY_TAGS, regressions, type MachineSide, type PackageParity, type SideRun } from './parity.js';
+import { counts, directCause, measureParity, PARITY_PACKAGES, PARITY_SKIPS, PARITY_TAGS, regressions, type PackageParity, type SideRun } from './parity.js';
 
 function log(text: string): void {
   process.stderr.write(`${text}\n`);
@@ -34,11 +34,46 @@ function packageRow(parity: PackageParity): string {
   return `| \`${parity.importPath}\` | ${tally(parity.container)} | ${tally(parity.machine)} | ${lost.length === 0 ? '—' : lost.map((r) => r.test).join(', ')} |${direct}`;
 }
 
-function differences(results: PackageParity[], side: MachineSide): string[] {
-  const where = side === 'machine' ? 'in the machine' : 'with the test binary as PID 1 (--init direct)';
-  const lines = results.flatMap((parity) => regressions(parity, side).map((r) => `| \`${parity.importPath}\` | ${r.test} | ${r.outcome} | ${cell(r.reason)} |`));
-  if (lines.length === 0) return [`No test passes in the container and fails or is skipped ${where}.`, ''];
-  return [`Every test that passes in the container and not ${where}, with the first line it printed there:`, '', '| package | test | there | why |', '|---|---|---|---|', ...lines, ''];
+/** The differences under the supervising init (the goal: none), each with the first line it printed there. */
+function differences(results: PackageParity[]): string[] {
+  const lines = results.flatMap((parity) => regressions(parity).map((r) => `| \`${parity.importPath}\` | ${r.test} | ${r.outcome} | ${cell(r.reason)} |`));
+  if (lines.length === 0) return ['No test passes in the container and fails or is skipped in the machine.', ''];
+  return ['Every test that passes in the container and not in the machine, with the first line it printed there:', '', '| package | test | there | why |', '|---|---|---|---|', ...lines, ''];
+}
+
+/** The differences as PID 1, put down to their causes: a summary by cause, then every test (folded). */
+function directDifferences(results: PackageParity[]): string[] {
+  const rows = results.flatMap((parity) => {
+    const lost = regressions(parity, 'direct');
+    // A test that printed nothing itself failed through its subtests: their cause is its cause.
+    const causeOf = (test: string, reason: string): string | undefined => directCause(reason) ?? lost.map((r) => (r.test.startsWith(`${test}/`) ? directCause(r.reason) : undefined)).find(Boolean);
+    return lost.map((r) => ({ importPath: parity.importPath, ...r, cause: causeOf(r.test, r.reason) ?? 'none of these: see its line' }));
+  });
+  if (rows.length === 0) return ['No test passes in the container and fails or is skipped as PID 1.', ''];
+  const byCause = new Map<string, { tests: number; packages: Set<string> }>();
+  for (const row of rows) {
+    const entry = byCause.get(row.cause) ?? { tests: 0, packages: new Set<string>() };
+    entry.tests += 1;
+    entry.packages.add(row.importPath);
+    byCause.set(row.cause, entry);
+  }
+  return [
+    'Tests that pass in the container and not as PID 1, by cause (the first line each printed there, matched against',
+    'what PID 1 lacks: bench/parity.ts DIRECT_CAUSES):',
+    '',
+    '| cause | tests | packages |',
+    '|---|---:|---|',
+    ...[...byCause.entries()].sort((a, b) => b[1].tests - a[1].tests).map(([cause, entry]) => `| ${cell(cause)} | ${entry.tests} | ${[...entry.packages].map((p) => `\`${p}\``).join(', ')} |`),
+    '',
+    '<details><summary>Every such test, with its first line as PID 1</summary>',
+    '',
+    '| package | test | there | cause | first line |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| \`${r.importPath}\` | ${r.test} | ${r.outcome} | ${cell(r.cause)} | ${cell(r.reason)} |`),
+    '',
+    '</details>',
+    '',
+  ];
 }
 
 /** What a test binary as PID 1 finds, as README's PID 1 table says: the differences below come from these. */
@@ -83,7 +118,8 @@ async function main(): Promise<void> {
     'the default machine under the supervising init, without `--net` (`gopid1 test <package>`)',
     direct ? 'and, third, in the same machine with the test binary itself as PID 1 (`gopid1 test --init direct <package>`).' : '(the run as PID 1 was left out: PARITY_DIRECT=0).',
     'Neither side has the Go toolchain or GOROOT, so tests that need them skip or fail on both; a FROM-scratch',
-    'container has no /tmp, the machine has one.',
+    'container has no /tmp, the machine has one. The machines have 512 MiB of RAM (`gopid1 test`\'s default).',
+    ...Object.entries(PARITY_SKIPS).flatMap(([pkg, skips]) => skips.map((s) => `Left out of \`${pkg}\` on every side: ${s.test}, which ${s.why}.`)),
     '',
     `- Host: ${cpu}, ${os.availableParallelism()} cores; Docker engine ${docker}; QEMU accelerator ${accel.accel}`,
     '',
@@ -93,8 +129,8 @@ async function main(): Promise<void> {
     '',
     '## Under the supervising init',
     '',
-    ...differences(results, 'machine'),
-    ...(direct ? ['## The test binary as PID 1 (`--init direct`)', '', ...directNotes(), ...differences(results, 'direct')] : []),
+    ...differences(results),
+    ...(direct ? ['## The test binary as PID 1 (`--init direct`)', '', ...directNotes(), ...directDifferences(results)] : []),
     ...(endings(results).length > 0 ? ['## Binaries that did not end with 0 or 1', '', ...endings(results)] : []),
   ].join('\n');
   const target = path.join(packageRoot, 'docs', 'PARITY.md');

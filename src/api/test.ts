@@ -26,6 +26,11 @@ export interface TestOptions {
   testArgs?: string[];
   /** Per package, as `go test -timeout` (default 600 s); the machine gets a minute more to start and stop. */
   timeoutSeconds?: number;
+  /**
+   * Each machine's RAM in MiB (default 512): test binaries allocate far more than the program of a build, and the
+   * machine's default is sized from the initramfs (about 100 MiB; time's tests were killed by the OOM killer there).
+   */
+  memoryMiB?: number;
   /** Where each package's machine is built (one directory per package); default a temporary directory, removed after. */
   out?: string;
   /** Go build tags for the test binaries (`go test -tags`). */
@@ -40,8 +45,8 @@ export interface TestOptions {
   /** Networking in the machines (`--net`: the kernel's drivers and DHCP, QEMU's user network), for tests that reach out. */
   net?: boolean;
   onProgress?: Reporter;
-  /** Each line a package's machine prints: its tests' output and the supervising init's lines. */
-  onOutput?: (importPath: string, line: string) => void;
+  /** Each line a package's machine prints: its tests' output (`tests`), or the kernel's and the supervising init's (`machine`). */
+  onOutput?: (importPath: string, line: string, from: 'tests' | 'machine') => void;
   /** `go test -json` events instead of output: the binaries run with -test.v=test2json, go tool test2json converts. */
   onEvent?: (event: string) => void;
   signal?: AbortSignal;
@@ -63,6 +68,9 @@ export interface TestResult {
   passed: boolean;
   packages: PackageTestResult[];
 }
+
+/** A test machine's RAM unless told: room for what test binaries allocate (RAM QEMU hands out as the guest touches it). */
+export const DEFAULT_TEST_MEMORY_MIB = 512;
 
 /** The flags `go test` passes on to the test binary under their -test. names, as it spells them. */
 const TEST_FLAGS = new Set(['bench', 'benchmem', 'benchtime', 'blockprofile', 'count', 'cpu', 'failfast', 'fullpath', 'list', 'parallel', 'run', 'short', 'shuffle', 'skip', 'timeout', 'v']);
@@ -145,15 +153,18 @@ async function testPackage(context: StageContext, plan: BuildPlan, pkg: TestPack
       dir: plan.out,
       cmdline: `-- ${[...args, ...(options.onEvent ? ['-test.v=test2json'] : [])].join(' ')}`,
       timeoutSeconds: timeoutSeconds + 60,
+      memoryMiB: options.memoryMiB ?? DEFAULT_TEST_MEMORY_MIB,
       onConsole: (line) => {
-        if (!INIT_LINE.test(line) && !isKernelLine(line)) output.push(line);
-        options.onOutput?.(pkg.importPath, line);
+        const from = INIT_LINE.test(line) || isKernelLine(line) ? 'machine' : 'tests';
+        if (from === 'tests') output.push(line);
+        options.onOutput?.(pkg.importPath, line, from);
       },
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const status = result.exitStatus ?? (result.exitSignal !== undefined ? 128 + result.exitSignal : undefined);
     if (options.onEvent) for (const event of await test2json(context, pkg.importPath, output)) options.onEvent(event);
-    return { ...report, passed: status === 0, ...(status !== undefined ? { exitStatus: status } : { error: `the machine ended without a status (${result.outcome})` }), durationMs: Date.now() - started };
+    const oom = result.outOfMemory ? { error: `the kernel's OOM killer struck: the machine's ${result.memoryMiB} MiB ran out (raise --memory)` } : {};
+    return { ...report, passed: status === 0, ...(status !== undefined ? { exitStatus: status } : { error: `the machine ended without a status (${result.outcome})` }), ...oom, durationMs: Date.now() - started };
   } catch (error) {
     if (options.signal?.aborted) throw error;
     return { ...report, passed: false, error: error instanceof Error ? error.message : String(error), durationMs: Date.now() - started };

@@ -43,6 +43,11 @@ interface BootFlags {
   quiet?: boolean;
 }
 
+/** When the kernel's OOM killer struck: what it means and what to do. */
+function oomNote(result: BootResult): string {
+  return result.outOfMemory ? `\n  the kernel's OOM killer stopped it: the machine's ${result.memoryMiB} MiB ran out; give it more with --memory` : '';
+}
+
 function summary(result: BootResult, expect?: string): string {
   const how = `${result.machine} (${result.firmware}), ${result.accel}${result.accel === 'tcg' ? ` (${result.accelReason})` : ''}, ${result.uefi ? 'UEFI, ' : ''}${result.memoryMiB} MiB`;
   const handover = result.initMs !== undefined ? `/init after ${formatSeconds(result.initMs)}, ` : '';
@@ -53,7 +58,7 @@ function summary(result: BootResult, expect?: string): string {
       return `✔ /${expect}/ seen after ${formatSeconds(result.expectMs ?? result.durationMs)}; ${first}; ${how}`;
     case 'exited':
       return result.exitSignal !== undefined
-        ? `✖ the program was killed by signal ${result.exitSignal} after ${formatSeconds(result.durationMs)}; ${first}${end}`
+        ? `✖ the program was killed by signal ${result.exitSignal} after ${formatSeconds(result.durationMs)}; ${first}${end}${oomNote(result)}`
         : `${result.exitStatus === 0 ? '✔' : '✖'} the program exited with status ${result.exitStatus} after ${formatSeconds(result.durationMs)}; ${first}${end}`;
     case 'powered-off':
       return `✔ the machine powered off after ${formatSeconds(result.durationMs)}; ${first}`;

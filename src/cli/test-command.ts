@@ -7,6 +7,7 @@ import { withProgress } from './progress-view.js';
 interface TestFlags {
   dir?: string;
   timeout?: number;
+  memory?: number;
   out?: string;
   tags?: string[];
   arch?: Arch;
@@ -22,6 +23,11 @@ function summary(result: TestResult): string {
     .join('\n');
 }
 
+function showLine(line: string, from: 'tests' | 'machine', verbose: boolean): void {
+  if (from === 'tests') process.stdout.write(`${line}\n`);
+  else if (verbose) process.stderr.write(`${line}\n`);
+}
+
 export function registerTest(program: Command, context: CommandContext): void {
   program
     .command('test')
@@ -29,6 +35,7 @@ export function registerTest(program: Command, context: CommandContext): void {
     .argument('[packages...]', 'packages as go test takes them (default .); the tests\' flags after --, e.g. gopid1 test ./... -- -run TestX -v')
     .option('-C, --dir <dir>', 'the module\'s directory (default: the current one)')
     .option('--timeout <seconds>', 'per package, as go test -timeout (default 600)', positiveInteger('--timeout'))
+    .option('-m, --memory <mib>', 'each machine\'s RAM in MiB (default: 512)', positiveInteger('--memory'))
     .option('--out <dir>', 'build each package\'s machine in <dir>/<n> and keep it (default: a temporary directory)')
     .option('--tags <list>', 'Go build tags, as go test -tags takes them (repeatable), e.g. timetzdata', collect)
     .addOption(new Option('--arch <arch>', 'the machines\' architecture (default: amd64)').choices([...ARCHES]))
@@ -42,6 +49,7 @@ export function registerTest(program: Command, context: CommandContext): void {
       const testArgs = dash >= 0 ? raw.slice(dash + 1) : [];
       const names = packages.slice(0, packages.length - testArgs.length);
       const json = outputMode(globalFlags(command)) === 'json';
+      const verbose = globalFlags(command).verbose === true;
       const { result } = await withProgress(command, (onEvent) =>
         test({
           ...(flags.dir !== undefined ? { dir: flags.dir } : {}),
@@ -49,13 +57,15 @@ export function registerTest(program: Command, context: CommandContext): void {
           testArgs,
           ...(flags.timeout !== undefined ? { timeoutSeconds: flags.timeout } : {}),
           ...(flags.out !== undefined ? { out: flags.out } : {}),
+          ...(flags.memory !== undefined ? { memoryMiB: flags.memory } : {}),
           ...(flags.tags !== undefined ? { tags: flags.tags } : {}),
           ...(flags.arch !== undefined ? { arch: flags.arch } : {}),
           ...(flags.net ? { net: true } : {}),
           ...(flags.init !== undefined ? { init: flags.init } : {}),
           onProgress: onEvent,
-          // --json: go test -json's events, one a line, as each package ends; else the machines' output as it comes.
-          ...(json ? { onEvent: (event: string) => process.stdout.write(`${event}\n`) } : { onOutput: (_pkg: string, line: string) => process.stdout.write(`${line}\n`) }),
+          // --json: go test -json's events, one a line, as each package ends; else the tests' output as it comes, as
+          // go test shows it (the kernel's and the init's lines on stderr with --verbose).
+          ...(json ? { onEvent: (event: string) => process.stdout.write(`${event}\n`) } : { onOutput: (_pkg: string, line: string, from: 'tests' | 'machine') => showLine(line, from, verbose) }),
           signal: context.signal,
         }),
       );

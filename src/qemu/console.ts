@@ -63,6 +63,9 @@ export type ConsoleVerdict =
  * Feeds console lines one at a time; returns a verdict on the line that settles the boot: the N-th match of
  * `expect`, PID 1 exiting, or any other kernel panic.
  */
+/** The kernel's OOM killer at work (printed even under `quiet`: it is an error-level message). */
+const OOM_KILL = /\] Out of memory: Killed process \d+/;
+
 export class ConsoleWatcher {
   private matches = 0;
   /** Milliseconds (as given to feed) when the first non-kernel, non-empty line appeared. */
@@ -75,6 +78,8 @@ export class ConsoleWatcher {
   kernelClockZeroAt: number | undefined;
   /** When the kernel handed over to /init, in the caller's time (from the "Run /init" line's timestamp). */
   initAt: number | undefined;
+  /** The kernel's OOM killer stopped a process ("Out of memory: Killed process …"): the machine ran out of RAM. */
+  outOfMemory = false;
   private initKernelSeconds: number | undefined;
 
   /** With GRUB in front (ISO and disk boots), output counts as the program's only after GRUB's "Booting `…'". */
@@ -146,6 +151,7 @@ export class ConsoleWatcher {
   feed(line: string, at: number): ConsoleVerdict | undefined {
     const program = this.noteProgramOutput(line, at);
     this.noteKernelTime(line, at);
+    if (!program && OOM_KILL.test(line)) this.outOfMemory = true;
     if (this.expects(line, program)) {
       this.matches += 1;
       if (this.matches >= (this.options.expectCount ?? 1)) {

@@ -53,6 +53,8 @@ export interface BootResult {
   initMs?: number;
   /** QEMU's peak resident memory on the host (VmHWM), read when gopid1 stopped it. */
   hostPeakRssBytes?: number;
+  /** The kernel's OOM killer stopped a process: the machine ran out of RAM (`memoryMiB`). */
+  outOfMemory?: boolean;
   durationMs: number;
   accel: 'kvm' | 'tcg';
   accelReason: string;
@@ -230,6 +232,7 @@ function describeRun(run: PreparedRun, options: BootMachineOptions, watcher: Con
     ...(control.hostPeakRssBytes !== undefined ? { hostPeakRssBytes: control.hostPeakRssBytes } : {}),
     ...(watcher.kernelClockZeroAt !== undefined ? { kernelStartMs: watcher.kernelClockZeroAt } : {}),
     ...(watcher.initAt !== undefined ? { initMs: watcher.initAt } : {}),
+    ...(watcher.outOfMemory ? { outOfMemory: true } : {}),
   };
 }
 

@@ -19,13 +19,15 @@ describe('gopid1 test: a package\'s tests run inside the machine, as go test run
     assert.match(run.stdout, /^--- PASS: TestLoopbackServer /m, 'an httptest server on 127.0.0.1 without --net');
     assert.match(run.stdout, /^FAIL\texample\.com\/gotest\/fail\t/m);
     assert.match(run.stdout, /^ok  \texample\.com\/gotest\/pass\t/m);
+    assert.doesNotMatch(run.stdout, /^\[\s*\d+\.\d+\]|^gopid1: /m, 'the tests\' output alone, as go test shows it');
     assert.deepEqual(leftovers(), { containers: [], volumes: [] });
   });
 
   it('passes -run through and exits 0 when what runs passes', { timeout: 10 * 60_000 }, async () => {
     const out = tempDir('gotest-run');
-    const run = await runCli(['test', '-C', module, './...', '--out', out, '--', '-run', 'TestGood|TestAdd', '-v'], { cwd: tempDir('gotest-cwd') });
+    const run = await runCli(['--verbose', 'test', '-C', module, './...', '--out', out, '--', '-run', 'TestGood|TestAdd', '-v'], { cwd: tempDir('gotest-cwd') });
     assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
+    assert.match(run.stderr, /^gopid1: app exited with status 0$/m, '--verbose: the machine\'s own lines, on stderr');
     assert.match(run.stdout, /^--- PASS: TestGood /m);
     assert.doesNotMatch(run.stdout, /TestBad|TestTestdata/);
     assert.match(run.stdout, /^ok  \texample\.com\/gotest\/fail\t/m);

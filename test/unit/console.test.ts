@@ -57,6 +57,14 @@ describe('serial console', () => {
     assert.equal(watcher.expectedAt, 2200);
   });
 
+  it('notices the kernel\'s OOM killer, and only the kernel\'s line', () => {
+    const watcher = new ConsoleWatcher({ supervised: true });
+    watcher.feed('Out of memory: Killed process 7 (my own words)', 1);
+    assert.equal(watcher.outOfMemory, false, 'the program printing the words is not the kernel');
+    watcher.feed('[   15.290186] Out of memory: Killed process 25 (app) total-vm:1232776kB, anon-rss:53824kB, file-rss:4kB', 2);
+    assert.equal(watcher.outOfMemory, true);
+  });
+
   it('turns the kernel\'s "Attempted to kill init" into the program\'s exit status', () => {
     const watcher = new ConsoleWatcher();
     const verdict = watcher.feed('[    1.734000] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000300', 1734);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { counts, parseVerbose, regressions } from '../../bench/parity.js';
+import { counts, directCause, parityFlags, parseVerbose, regressions } from '../../bench/parity.js';
 
 // As a Go 1.24 test binary prints with -test.v: parallel tests pause and continue, subtests nest, output is indented.
 const container = parseVerbose(
@@ -49,6 +49,9 @@ describe('container parity: reading both sides\' test output', () => {
     assert.deepEqual(counts(machine), { pass: 1, fail: 1, skip: 1 });
     assert.deepEqual(container.said.get('TestTree/a'), ['tree_test.go:40: no /tmp']);
     assert.equal(machine.ending, 'FAIL', 'the last word of the test binary, not the init\'s');
+    assert.equal(parseVerbose(['panic: test timed out after 10m0s', '\trunning tests:', '\t\tTestSlow (9m59s)', ''], 2).ending, 'panic: test timed out after 10m0s (running TestSlow (9m59s))');
+    assert.deepEqual(parityFlags('net'), ['-short', '-v', '-skip', '^(TestGoLookupIPCNAMEOrderHostsAliasesFilesDNSMode)$']);
+    assert.deepEqual(parityFlags('os'), ['-short', '-v']);
     assert.equal(parseVerbose(['=== RUN   TestZone', 'panic: cannot load America/Los_Angeles', '', 'goroutine 1 [running]:'], 2).ending, 'panic: cannot load America/Los_Angeles');
   });
 
@@ -60,6 +63,13 @@ describe('container parity: reading both sides\' test output', () => {
     ]);
     assert.deepEqual(regressions({ importPath: 'x', container: machine, machine: container }), [], 'the one test the machine passes also passes in the container');
     assert.deepEqual(regressions({ importPath: 'x', container, machine: container }, 'direct'), [], 'no run as PID 1, no differences there');
+    // As Go 1.24's tests say it in a machine whose PID 1 is the test binary.
+    assert.equal(directCause('exec.go:92: os.Executable error: readlink /proc/self/exe: no such file or directory'), '/proc is not mounted');
+    assert.equal(directCause('copy_test.go:48: NewLocalListener error: tcp is not supported on linux/amd64'), '`lo` is down: no 127.0.0.1 or ::1');
+    assert.equal(directCause('dial tcp [::1]:80: connect: network is unreachable'), '`lo` is down: no 127.0.0.1 or ::1');
+    assert.equal(directCause('readfrom_linux_test.go:401: linux does not support "tcp4"'), '`lo` is down: no 127.0.0.1 or ::1');
+    assert.equal(directCause('open /dev/pts/0: no such file or directory'), '/dev has /dev/console and /dev/null alone');
+    assert.equal(directCause('os_test.go:1627: Chdir /usr/bin: chdir /usr/bin: no such file or directory'), undefined, 'not one of PID 1\'s causes: the same in every mode');
     assert.deepEqual(regressions({ importPath: 'x', container, machine: container, direct: machine }, 'direct').map((r) => r.test), ['TestSetuid', 'TestListen', 'TestTree'], 'the run as PID 1, compared on its own');
   });
 });
