@@ -62,7 +62,7 @@ export interface PackageParity {
 export const DIRECT_CAUSES: readonly { cause: string; pattern: RegExp }[] = [
   { cause: '/proc is not mounted', pattern: /\/proc\b/ },
   { cause: '/sys is not mounted', pattern: /\/sys\b/ },
-  { cause: '`lo` is down: no 127.0.0.1 or ::1', pattern: /(tcp|tcp4|tcp6|udp|udp4|udp6|ip|ip4|ip6) is not supported|does not support "(tcp|udp)|127\.0\.0\.1|\[::1\]|network is unreachable|cannot assign requested address|no suitable address/ },
+  { cause: '`lo` is down: no 127.0.0.1 or ::1', pattern: /(tcp|tcp4|tcp6|udp|udp4|udp6|ip|ip4|ip6) is not supported|does not support "(tcp|udp)|skipping (tcp|udp) |127\.0\.0\.1|\[::1\]|network is unreachable|cannot assign requested address|no suitable address/ },
   { cause: '/dev has /dev/console and /dev/null alone', pattern: /\/dev\/(pts|ptmx|shm|fd|tty|zero|full|random|urandom|std(in|out|err))\b/ },
   { cause: 'the host name is the kernel\'s `(none)`', pattern: /hostname|\(none\)/i },
   { cause: 'the kernel\'s environment: no PATH', pattern: /\$PATH|\bPATH\b/ },

@@ -68,6 +68,7 @@ describe('container parity: reading both sides\' test output', () => {
     assert.equal(directCause('copy_test.go:48: NewLocalListener error: tcp is not supported on linux/amd64'), '`lo` is down: no 127.0.0.1 or ::1');
     assert.equal(directCause('dial tcp [::1]:80: connect: network is unreachable'), '`lo` is down: no 127.0.0.1 or ::1');
     assert.equal(directCause('readfrom_linux_test.go:401: linux does not support "tcp4"'), '`lo` is down: no 127.0.0.1 or ::1');
+    assert.equal(directCause('listen_test.go:72: skipping tcp  test'), '`lo` is down: no 127.0.0.1 or ::1', 'net\'s own test of loopback support');
     assert.equal(directCause('open /dev/pts/0: no such file or directory'), '/dev has /dev/console and /dev/null alone');
     assert.equal(directCause('os_test.go:1627: Chdir /usr/bin: chdir /usr/bin: no such file or directory'), undefined, 'not one of PID 1\'s causes: the same in every mode');
     assert.deepEqual(regressions({ importPath: 'x', container, machine: container, direct: machine }, 'direct').map((r) => r.test), ['TestSetuid', 'TestListen', 'TestTree'], 'the run as PID 1, compared on its own');
