@@ -13,7 +13,7 @@ import { decompressorFragment } from '../src/kernel/fragments.js';
 import { packageRoot } from '../src/paths.js';
 import type { InitramfsCompression } from '../src/plan/vocabulary.js';
 import type { Cell } from './formats.js';
-import { median } from './stats.js';
+import { kernelByHand, median } from './stats.js';
 
 /** One boot's initcalls in the order they ran: the kernel-clock time each started and how long it took. */
 export interface InitcallRun {
@@ -96,8 +96,7 @@ async function kernelWithSymbols(work: string, kernelImage: string, initramfs: I
   log('initcalls: the default kernel by hand, keeping System.map');
   await execa('docker', [
     'run', '--rm', '--network', 'none', '--label', 'gopid1.bench=initcalls', '-v', `${fragment}:/frag.config:ro`, '-v', `${decompressor}:/rd.config:ro`, '-v', `${out}:/out`, kernelImage, 'bash', '-c',
-    `set -e; make -s -C /usr/src/linux O=/work/b tinyconfig >/dev/null; /usr/src/linux/scripts/kconfig/merge_config.sh -m -O /work/b /work/b/.config /frag.config /rd.config >/dev/null; ` +
-      `make -s -C /usr/src/linux O=/work/b olddefconfig; make -s -C /usr/src/linux O=/work/b -j${jobs} bzImage >/dev/null; cp /work/b/arch/x86/boot/bzImage /work/b/System.map /work/b/.config /out/`,
+    kernelByHand(jobs, 'cp /work/b/arch/x86/boot/bzImage /work/b/System.map /work/b/.config /out/'),
   ]);
   return out;
 }

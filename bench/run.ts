@@ -24,7 +24,7 @@ import { packageRoot } from '../src/paths.js';
 import { resolveAccel, type MachineType } from '../src/qemu/command.js';
 import { benchArm64 } from './arm64.js';
 import { benchInitcalls } from './initcalls.js';
-import { median } from './stats.js';
+import { kernelByHand, median } from './stats.js';
 import { benchProfiles } from './profiles.js';
 import { benchFormats, withSection, type Cell } from './formats.js';
 
@@ -152,8 +152,7 @@ async function main(): Promise<void> {
       await timed(() =>
         execa('docker', [
           'run', '--rm', '--network', 'none', '-v', `${fragment}:/frag.config:ro`, '-v', `${decompressor}:/rd.config:ro`, kernelImage, 'bash', '-c',
-          `set -e; make -s -C /usr/src/linux O=/work/b tinyconfig >/dev/null; /usr/src/linux/scripts/kconfig/merge_config.sh -m -O /work/b /work/b/.config /frag.config /rd.config >/dev/null; ` +
-            `make -s -C /usr/src/linux O=/work/b olddefconfig; make -s -C /usr/src/linux O=/work/b -j${jobs} bzImage >/dev/null; ls -l /work/b/arch/x86/boot/bzImage`,
+          kernelByHand(jobs, 'ls -l /work/b/arch/x86/boot/bzImage'),
         ]),
       ),
     );
@@ -214,31 +213,18 @@ async function main(): Promise<void> {
   figures.push(initramfs);
 
   // 4. Warm builds of an unchanged app, without and with the ISO: kernel, Go and initramfs from the cache.
-  const warmBuild: Figure = {
-    step: 'warm `build`, nothing changed',
-    tool: [],
-    hand: [],
-    toolHow: '`gopid1 build examples/hello` again: kernel, program, supervising init and compressed initramfs from the cache (no container)',
-    handHow: 'n/a',
+  const warmFigure = async (step: string, toolHow: string, options: { out: string; iso?: boolean }): Promise<Figure> => {
+    const figure: Figure = { step, tool: [], hand: [], toolHow, handHow: 'n/a' };
+    await build({ app: hello, ...options }); // the first build fills what the others find
+    for (let i = 0; i < runs; i++) {
+      log(`${step} (${i + 1}/${runs})`);
+      figure.tool.push((await build({ app: hello, ...options })).durations.totalMs);
+    }
+    figures.push(figure);
+    return figure;
   };
-  for (let i = 0; i < runs; i++) {
-    log(`warm build (${i + 1}/${runs})`);
-    warmBuild.tool.push((await build({ app: hello, out: path.join(work, 'warm') })).durations.totalMs);
-  }
-  figures.push(warmBuild);
-  const warmIso: Figure = {
-    step: 'warm `build --iso`, nothing changed',
-    tool: [],
-    hand: [],
-    toolHow: '`gopid1 build examples/hello --iso` again: kernel, program and initramfs from the cache, the ISO mastered again',
-    handHow: 'n/a',
-  };
-  await build({ app: hello, out: path.join(work, 'iso-warm'), iso: true });
-  for (let i = 0; i < runs; i++) {
-    log(`warm build --iso (${i + 1}/${runs})`);
-    warmIso.tool.push((await build({ app: hello, out: path.join(work, 'iso-warm'), iso: true })).durations.totalMs);
-  }
-  figures.push(warmIso);
+  const warmBuild = await warmFigure('warm `build`, nothing changed', '`gopid1 build examples/hello` again: kernel, program, supervising init and compressed initramfs from the cache (no container)', { out: path.join(work, 'warm') });
+  const warmIso = await warmFigure('warm `build --iso`, nothing changed', '`gopid1 build examples/hello --iso` again: kernel, program and initramfs from the cache, the ISO mastered again', { out: path.join(work, 'iso-warm'), iso: true });
 
   // 5. Boot to the first line.
   const bootFigure: Figure = {
